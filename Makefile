@@ -1,0 +1,37 @@
+# Two commands on a fresh machine (Python 3.11, pip, make): `make demo` and `make test`.
+PY ?= python3
+UVENV := .cache/uv-tool
+UV := $(UVENV)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo demo-once test test-fast lint bench ui clean
+
+$(UV):
+	$(PY) -m venv $(UVENV)
+	$(UVENV)/bin/pip install --quiet uv==0.13.9
+
+$(SYNCED): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PY)
+	touch $(SYNCED)
+
+demo: $(SYNCED)  ## run the product on its embedded sandboxes, with the Dagster UI on :3000
+	$(VENV)/bin/bridge demo
+
+demo-once: $(SYNCED)  ## one headless demo cycle, prints a summary
+	$(VENV)/bin/bridge demo --once
+
+test: $(SYNCED)  ## the whole test suite (what CI runs)
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(SYNCED)
+	$(VENV)/bin/ruff check bridge_pipelines bridge_pipelines_tests bench
+	$(VENV)/bin/ruff format --check bridge_pipelines bridge_pipelines_tests bench
+	$(VENV)/bin/mypy bridge_pipelines
+
+bench: $(SYNCED)  ## every benchmark, printing figures
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) .cache .demo

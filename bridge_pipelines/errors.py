@@ -1,0 +1,80 @@
+"""The error tree, grouped by what the caller does next.
+
+```
+BridgeError
+ ├─ RetryableError      nothing reached the remote side, or 429/503: back off, send again
+ ├─ NeedsLookupError    it may have landed: look up external_ref before anything else
+ ├─ RejectedByErpError  the ERP refused it: posting -> rejected, keep the response
+ ├─ BadInputError       our data is wrong: quarantine the file or hold the record
+ │   ├─ UnsafeNameError     a remote file name we refuse to touch
+ │   └─ FileRejectedError   a whole file refused (encoding, XML bomb, missing column...)
+ └─ ConfigError         auth, host key, URL, tenant file: stop the tenant, alert
+     ├─ HostKeyError        unknown or changed SSH host key
+     ├─ SecretError         a secret that cannot be decrypted (wrong key, tenant or field)
+     └─ TenantConfigError   a tenant file that does not validate
+```
+
+Catch by class, never by message text. Messages never carry secret values.
+"""
+
+from dataclasses import dataclass
+
+
+class BridgeError(Exception):
+    """Root of every error the product raises on purpose."""
+
+
+class RetryableError(BridgeError):
+    """Nothing reached the remote side (or it asked us to slow down): safe to send again."""
+
+
+class NeedsLookupError(BridgeError):
+    """The request may have been applied: look the document up before any retry."""
+
+
+class RejectedByErpError(BridgeError):
+    """The ERP refused the document; the response is kept and a retry needs changed input."""
+
+
+class BadInputError(BridgeError):
+    """Our input is wrong: quarantine the file or hold the record for review."""
+
+
+class UnsafeNameError(BadInputError):
+    """A remote file name that could escape a folder or confuse a terminal."""
+
+
+class FileRejectedError(BadInputError):
+    """A whole file is refused before any of its content is used."""
+
+
+class ConfigError(BridgeError):
+    """Configuration or credentials are wrong: stop this tenant and alert, do not retry."""
+
+
+class HostKeyError(ConfigError):
+    """The SFTP server's host key is unknown or differs from the pinned key."""
+
+
+class SecretError(ConfigError):
+    """A secret cannot be decrypted with the keys at hand for this tenant and field."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One located problem in a tenant file."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+class TenantConfigError(ConfigError):
+    """One or more tenant files do not validate; every problem is listed with file and field."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

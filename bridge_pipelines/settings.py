@@ -1,0 +1,43 @@
+"""Process-wide settings, read from `BRIDGE_*` environment variables.
+
+Per-tenant facts live in tenant files; this holds only where things are on this machine.
+"""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where state lives. Defaults put everything under `BRIDGE_HOME` (`.bridge/`)."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", frozen=True)
+
+    home: Path = Path(".bridge")
+    tenants_dir: Path = Path("tenants")
+    ledger_url: str | None = None
+    archive_dir: Path | None = None
+    key_file: Path | None = None
+    work_dir: Path | None = None
+
+    @cached_property
+    def resolved_ledger_url(self) -> str:
+        return self.ledger_url or f"sqlite:///{(self.home / 'ledger.db').resolve()}"
+
+    @cached_property
+    def resolved_archive_dir(self) -> Path:
+        return (self.archive_dir or self.home / "archive").resolve()
+
+    @cached_property
+    def resolved_key_file(self) -> Path:
+        return (self.key_file or self.home / "keys.json").resolve()
+
+    @cached_property
+    def resolved_work_dir(self) -> Path:
+        return (self.work_dir or self.home / "work").resolve()
+
+
+def get_settings() -> Settings:
+    """Settings from the environment as it is now (not cached: tests change it)."""
+    return Settings()

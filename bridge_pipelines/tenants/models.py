@@ -1,0 +1,159 @@
+"""Typed tenant definitions: one customer, one Stampli SFTP server, one ERP.
+
+A tenant file is reviewed in git, so it holds ciphertext only: every secret field is an
+`EncryptedSecret` (`enc:v1:<key id>:<base64>`), decrypted in memory when a client is built, bound
+to the tenant id and the field's dotted path (see `tenants.secrets`).
+"""
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TENANT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+ENCRYPTED_RE = re.compile(r"^enc:v1:[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]+$")
+
+ErpKind = Literal["none", "syspro", "sap_b1", "infor_m3", "acumatica"]
+FileKind = Literal["invoices", "payments", "vendors", "gl_accounts"]
+FILE_KINDS: tuple[FileKind, ...] = ("invoices", "payments", "vendors", "gl_accounts")
+
+
+def _check_encrypted(value: str) -> str:
+    if not ENCRYPTED_RE.match(value):
+        # Never echo the value: it may be a plaintext secret pasted by mistake.
+        raise ValueError(
+            "must be ciphertext from `bridge secrets encrypt` (enc:v1:...), not a plain value"
+        )
+    return value
+
+
+EncryptedSecret = Annotated[str, AfterValidator(_check_encrypted)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SftpConfig(_Frozen):
+    """Where the tenant's Stampli files live and how we prove who we talk to."""
+
+    host: str
+    port: int = Field(22, ge=1, le=65535)
+    username: str = Field(min_length=1)
+    host_key: str = Field(
+        description="Pinned server key, OpenSSH public-key format: '<type> <base64>'.",
+    )
+    password: EncryptedSecret | None = None
+    private_key: EncryptedSecret | None = Field(
+        None, description="PEM/OpenSSH private key text, encrypted."
+    )
+    private_key_passphrase: EncryptedSecret | None = None
+    connect_timeout_s: float = Field(10.0, gt=0, le=300)
+    operation_timeout_s: float = Field(60.0, gt=0, le=3600)
+    settle_seconds: float = Field(
+        10.0, ge=0, le=3600, description="A file is stable once unchanged across this interval."
+    )
+    max_file_bytes: int = Field(200 * 1024 * 1024, gt=0)
+    delete_after_download: bool = False
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key_shape(cls, value: str) -> str:
+        parts = value.split()
+        if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
+            raise ValueError("must be '<key type> <base64>' as in known_hosts, e.g. 'ssh-ed25519 AAAA...'")
+        return " ".join(parts[:2])
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> "SftpConfig":
+        if self.password is None and self.private_key is None:
+            raise ValueError("needs password or private_key")
+        if self.private_key_passphrase is not None and self.private_key is None:
+            raise ValueError("private_key_passphrase given without private_key")
+        return self
+
+
+class Folders(_Frozen):
+    """Remote folders; defaults are Stampli's (stampli-files.md)."""
+
+    invoices: str = "/outbound/invoices"
+    payments: str = "/outbound/payments"
+    vendors: str = "/outbound/vendors"
+    gl_accounts: str = "/outbound/gl_accounts"
+    inbound: str = "/inbound"
+
+    def for_kind(self, kind: FileKind) -> str:
+        return str(getattr(self, kind))
+
+
+class FileTemplate(_Frozen):
+    """How one export is laid out when a tenant departs from the default template."""
+
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Tenant column name -> default column name."
+    )
+    date_format: str = "%Y-%m-%d"
+    decimal_separator: Literal[".", ","] = "."
+
+
+class Templates(_Frozen):
+    invoices: FileTemplate = FileTemplate()
+    payments: FileTemplate = FileTemplate()
+    vendors: FileTemplate = FileTemplate()
+    gl_accounts: FileTemplate = FileTemplate()
+
+
+class ErpConfig(_Frozen):
+    """The tenant's ERP connection; adapters arrive with later issues."""
+
+    kind: ErpKind = "none"
+    base_url: str | None = None
+    company: str | None = None
+    username: str | None = None
+    password: EncryptedSecret | None = None
+    company_password: EncryptedSecret | None = None
+
+
+class Schedules(_Frozen):
+    sensor_interval_s: int = Field(30, ge=5, le=3600)
+    master_data_cron: str = "0 * * * *"
+
+
+class TenantConfig(_Frozen):
+    """One tenant, as loaded from `tenants/<id>.yaml`."""
+
+    id: str
+    name: str
+    timezone: str = "UTC"
+    sftp: SftpConfig
+    folders: Folders = Folders()
+    templates: Templates = Templates()
+    erp: ErpConfig = ErpConfig()
+    schedules: Schedules = Schedules()
+    max_rows_per_file: int = Field(2_000_000, gt=0)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not TENANT_ID_RE.match(value):
+            raise ValueError("must be 2-40 chars of a-z, 0-9 and _, starting with a letter")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def settle(self) -> timedelta:
+        return timedelta(seconds=self.sftp.settle_seconds)

@@ -78,3 +78,11 @@ class TenantConfigError(ConfigError):
     def __init__(self, problems: list[FieldProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class FileVanishedError(BadInputError):
+    """A listed file was gone by the time we came to download it."""
+
+
+class FileUnstableError(RetryableError):
+    """A file changed between listing and download (still being written): take it later."""

@@ -1,0 +1,18 @@
+"""`bridge`: the operator's command line. Each command group lives in its own module."""
+
+import click
+
+from bridge_pipelines.cli import demo, ops, sandbox, secrets, tenants
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """bridge_pipelines: Stampli SFTP exports into ERPs, exactly once."""
+
+
+main.add_command(tenants.group)
+main.add_command(secrets.group)
+main.add_command(sandbox.group)
+main.add_command(demo.demo)
+for _command in ops.commands:
+    main.add_command(_command)

@@ -1,0 +1,5 @@
+"""Operator commands: `ping`, `status`."""
+
+import click
+
+commands: list[click.Command] = []

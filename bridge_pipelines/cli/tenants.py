@@ -1,0 +1,8 @@
+"""`bridge tenants ...`."""
+
+import click
+
+
+@click.group(name="tenants")
+def group() -> None:
+    """tenants commands."""

@@ -1,0 +1,5 @@
+"""Shared fixtures. Fixtures of a tier live in `support/` and are registered here."""
+
+pytest_plugins = [
+    "bridge_pipelines_tests.support.services",
+]

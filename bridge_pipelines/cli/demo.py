@@ -1,10 +1,93 @@
-"""`bridge demo`: the product on its embedded sandboxes."""
+"""`bridge demo`: the product on its embedded sandboxes, in the Dagster UI or headless."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from bridge_pipelines.demo.environment import DemoEnvironment
+
+DEFAULT_HOME = Path(".demo")
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run one headless cycle, print a summary, exit.")
-def demo(once: bool) -> None:
-    """Run the demo."""
-    raise click.ClickException("not yet")
+@click.option("--home", type=click.Path(path_type=Path), default=DEFAULT_HOME, show_default=True)
+@click.option("--fresh", is_flag=True, help="Start from an empty demo folder.")
+@click.option("--port", type=int, default=3000, show_default=True, help="Dagster UI port.")
+@click.option("--cadence", type=float, default=60.0, show_default=True,
+              help="Seconds between simulated Stampli exports.")
+@click.option("--sftp-port-base", type=int, default=2222, show_default=True,
+              help="First demo SFTP port (one per tenant); 0 picks free ports.")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="With --once: give up after this many seconds.")
+def demo(
+    once: bool,
+    home: Path,
+    fresh: bool,
+    port: int,
+    cadence: float,
+    sftp_port_base: int,
+    timeout: float,
+) -> None:
+    """Run the demo: SFTP servers and Stampli simulators, then Dagster on top.
+
+    Without --once this starts the Dagster UI (webserver + daemon) on http://127.0.0.1:PORT;
+    the sensors pick files up, the intake runs parse and record them. Ctrl-C stops everything.
+    """
+    from bridge_pipelines.demo.environment import DEMO_TENANTS, REPO_ROOT, start_demo
+
+    ports = {
+        spec.id: (sftp_port_base + i if sftp_port_base else 0)
+        for i, spec in enumerate(DEMO_TENANTS)
+    }
+    environment = start_demo(home, fresh=fresh or once, ports=ports)
+    try:
+        environment.seed_files()
+        if once:
+            sys.exit(_run_once(environment, timeout))
+        environment.start_cadence(cadence)
+        for tenant in environment.tenants:
+            click.echo(
+                f"tenant {tenant.spec.id}: Stampli SFTP on 127.0.0.1:{tenant.server.port} "
+                f"(files under {tenant.root})"
+            )
+        click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
+        env = {**os.environ, **environment.env()}
+        command = [
+            sys.executable, "-m", "dagster", "dev",
+            "-w", str(REPO_ROOT / "workspace.yaml"),
+            "-h", "127.0.0.1", "-p", str(port),
+        ]
+        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT)
+        try:
+            process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            process.wait(timeout=30)
+    finally:
+        environment.stop()
+
+
+def _run_once(environment: "DemoEnvironment", timeout: float) -> int:
+    import dagster as dg
+
+    from bridge_pipelines.demo.cycle import run_cycle
+    from bridge_pipelines.intake.context import IntakeContext
+
+    started = time.monotonic()
+    tenants = environment.load_tenants()
+    ledger = IntakeContext.from_env().ledger
+    with dg.DagsterInstance.get() as instance:
+        summaries = run_cycle(tenants, ledger, instance=instance, timeout_s=timeout)
+    for summary in summaries:
+        for line in summary.lines():
+            click.echo(line)
+    ok = all(s.ok for s in summaries)
+    click.echo(f"demo cycle {'OK' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
+    return 0 if ok else 1

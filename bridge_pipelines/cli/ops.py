@@ -1,5 +1,121 @@
-"""Operator commands: `ping`, `status`."""
+"""Operator commands: `bridge ping <tenant>` and `bridge status <tenant>`."""
+
+import json
+import sys
+import time
+from typing import Any
 
 import click
 
-commands: list[click.Command] = []
+from bridge_pipelines.errors import BridgeError
+
+
+def _tenant(tenant_id: str) -> Any:
+    from bridge_pipelines.tenants.loader import load_tenants
+
+    for tenant in load_tenants():
+        if tenant.id == tenant_id:
+            return tenant
+    raise click.ClickException(f"no tenant {tenant_id!r} in the tenants folder")
+
+
+@click.command()
+@click.argument("tenant_id")
+def ping(tenant_id: str) -> None:
+    """Check a tenant's connections: reach SFTP, verify the pinned host key, log in, list folders."""
+    from bridge_pipelines.intake.context import IntakeContext
+    from bridge_pipelines.sftp.client import SftpClient
+    from bridge_pipelines.tenants.models import FILE_KINDS
+
+    tenant = _tenant(tenant_id)
+    ctx = IntakeContext.from_env()
+    started = time.monotonic()
+    endpoint = f"{tenant.sftp.host}:{tenant.sftp.port}"
+    try:
+        with SftpClient.connect(tenant.sftp, ctx.credentials_factory(tenant)()) as client:
+            click.echo(
+                f"sftp {endpoint}: host key verified, logged in as {tenant.sftp.username} "
+                f"({(time.monotonic() - started) * 1000:.0f} ms)"
+            )
+            folders = [tenant.folders.for_kind(k) for k in FILE_KINDS] + [tenant.folders.inbound]
+            for folder in folders:
+                entries, rejected = client.list_files(folder)
+                extra = f", {len(rejected)} refused names" if rejected else ""
+                click.echo(f"  {folder}: {len(entries)} files{extra}")
+    except BridgeError as exc:
+        click.echo(f"sftp {endpoint}: FAILED: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"erp: {tenant.erp.kind} (no ERP adapter configured yet)")
+
+
+@click.command()
+@click.argument("tenant_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(tenant_id: str, as_json: bool) -> None:
+    """Every file of a tenant with its state and reason, records and located row errors."""
+    from bridge_pipelines.intake.context import IntakeContext
+
+    ledger = IntakeContext.from_env().ledger
+    files = ledger.files(tenant_id)
+    records = ledger.records(tenant_id)
+    errors = ledger.row_errors(tenant_id)
+    payload = {
+        "tenant": tenant_id,
+        "files": [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "folder": f.folder,
+                "name": f.name,
+                "size": f.size,
+                "sha256": f.sha256,
+                "state": f.state.value,
+                "reason": f.reason,
+                "partition_day": f.partition_day.isoformat() if f.partition_day else None,
+                "duplicate_of": f.duplicate_of,
+                "rows_total": f.rows_total,
+                "rows_rejected": f.rows_rejected,
+                "archive_path": f.archive_path,
+            }
+            for f in files
+        ],
+        "records": {
+            state: sum(1 for r in records if r.state.value == state)
+            for state in sorted({r.state.value for r in records})
+        },
+        "held": [
+            {"id": r.id, "kind": r.kind, "identity": r.identity, "reason": r.reason}
+            for r in records
+            if r.state.value == "held"
+        ],
+        "row_errors": [
+            {
+                "file": e.file_name,
+                "row": e.row,
+                "field": e.field,
+                "document": e.document,
+                "message": e.message,
+            }
+            for e in errors
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(f"tenant {tenant_id}: {len(files)} files")
+    for f in payload["files"]:
+        reason = f" - {f['reason']}" if f["reason"] else ""
+        click.echo(f"  #{f['id']:<5} {f['state']:<12} {f['kind']:<12} {f['name']}{reason}")
+    click.echo("records: " + (", ".join(f"{n} {s}" for s, n in payload["records"].items()) or "none"))
+    for h in payload["held"]:
+        click.echo(f"  held #{h['id']} {h['identity']}: {h['reason']}")
+    if errors:
+        click.echo(f"row errors: {len(errors)}")
+        for e in payload["row_errors"][:50]:
+            click.echo(
+                f"  {e['file']} row {e['row']}, field {e['field']}: {e['message']}"
+                + (f" (document {e['document']})" if e["document"] else "")
+            )
+
+
+commands: list[click.Command] = [ping, status]

@@ -1,0 +1,66 @@
+"""Per-tenant Stampli assets: one per export kind, partitioned by tenant-day."""
+
+from datetime import date
+from collections.abc import Iterator
+
+import dagster as dg
+
+from bridge_pipelines.defs.checks import check_results, check_specs
+from bridge_pipelines.defs.metadata import materialization_metadata
+from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.intake.process import process_pending
+from bridge_pipelines.tenants.models import FileKind, TenantConfig
+
+DESCRIPTIONS: dict[FileKind, str] = {
+    "invoices": "Approved invoices exported by Stampli (CSV or XML), parsed and validated.",
+    "payments": "Payments made in Stampli, parsed and validated.",
+    "vendors": "Vendor master changes exported by Stampli.",
+    "gl_accounts": "GL accounts known to Stampli.",
+}
+
+
+def stampli_asset_key(tenant_id: str, kind: FileKind) -> dg.AssetKey:
+    return dg.AssetKey([tenant_id, "stampli", kind])
+
+
+def build_stampli_asset(
+    tenant: TenantConfig, kind: FileKind, partitions_def: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    """Taking a partition downloads, archives, parses and records whatever is pending for it.
+
+    Re-materializing a partition is always safe: the ledger skips what is already done.
+    """
+    key = stampli_asset_key(tenant.id, kind)
+    folder = tenant.folders.for_kind(kind)
+
+    @dg.asset(
+        key=key,
+        group_name=tenant.id,
+        partitions_def=partitions_def,
+        check_specs=check_specs(key),
+        kinds={"sftp", "polars"},
+        description=(
+            f"{DESCRIPTIONS[kind]}\n\nTenant **{tenant.name}**, folder `{folder}` on "
+            f"`{tenant.sftp.host}:{tenant.sftp.port}`. A run takes every pending file of the "
+            "partition's day; re-running a partition is safe (the ledger decides what is done)."
+        ),
+        tags={"bridge/tenant": tenant.id},
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, bridge: BridgeResource
+    ) -> Iterator[dg.MaterializeResult]:
+        ctx = bridge.intake()
+        day = date.fromisoformat(context.partition_key)
+        report = process_pending(ctx, tenant, kind, day)
+        records = ctx.ledger.records(tenant.id, kind=kind, partition_day=day)
+        for outcome in report.files:
+            context.log.info(
+                "%s: %s%s", outcome.name, outcome.state, f" ({outcome.reason})" if outcome.reason else ""
+            )
+        yield dg.MaterializeResult(
+            metadata=materialization_metadata(report, records),
+            check_results=check_results(key, report),
+        )
+
+    return _asset
+

@@ -1,0 +1,91 @@
+"""Materialization and check metadata: counts, totals, source files, previews, failures."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from bridge_pipelines.intake.process import KindReport
+from bridge_pipelines.ledger.models import RecordRow
+from bridge_pipelines.stampli.parse import RowError
+
+PREVIEW_ROWS = 10
+MAX_FAILURES_SHOWN = 50
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A small Markdown table; cells are escaped so a `|` in a description cannot break it."""
+    if not rows:
+        return "_nothing_"
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [str(row.get(c, "")).replace("|", "\\|").replace("\n", " ") for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def frame_preview(frame: pl.DataFrame | None) -> str:
+    if frame is None or frame.height == 0:
+        return "_no new rows in this run_"
+    return markdown_table(frame.head(PREVIEW_ROWS).to_dicts())
+
+
+def totals_by_currency(records: Sequence[RecordRow]) -> dict[str, str]:
+    """Exact sums per currency of the accepted documents of the partition."""
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for record in records:
+        if record.amount is not None:
+            sums[record.currency or "?"] += record.amount
+    return {currency: str(total) for currency, total in sorted(sums.items())}
+
+
+def failures_table(errors: Sequence[RowError]) -> str:
+    shown = [
+        {"file": e.source, "row": e.row, "field": e.field, "document": e.document, "error": e.message}
+        for e in errors[:MAX_FAILURES_SHOWN]
+    ]
+    more = len(errors) - len(shown)
+    return markdown_table(shown) + (f"\n\n…and {more} more" if more > 0 else "")
+
+
+def materialization_metadata(
+    report: KindReport, partition_records: Sequence[RecordRow]
+) -> dict[str, Any]:
+    accepted = [r for r in partition_records if r.state == "accepted"]
+    frame = report.frame
+    return {
+        "dagster/row_count": dg.MetadataValue.int(frame.height if frame is not None else 0),
+        "files_this_run": dg.MetadataValue.md(
+            markdown_table(
+                [
+                    {
+                        "file": f.name,
+                        "state": f.state,
+                        "rows": f.rows_total,
+                        "rejected rows": f.rows_rejected,
+                        "new documents": f.documents,
+                        "duplicates": f.duplicates,
+                        "held": f.held,
+                        "reason": f.reason or "",
+                    }
+                    for f in report.files
+                ]
+            )
+        ),
+        "source_files": dg.MetadataValue.json([f.name for f in report.files]),
+        "documents_accepted_in_partition": dg.MetadataValue.int(len(accepted)),
+        "documents_held_in_partition": dg.MetadataValue.int(
+            sum(1 for r in partition_records if r.state == "held")
+        ),
+        "duplicates_in_partition": dg.MetadataValue.int(
+            sum(1 for r in partition_records if r.state == "duplicate")
+        ),
+        "totals_by_currency": dg.MetadataValue.json(totals_by_currency(accepted)),
+        "row_errors_this_run": dg.MetadataValue.int(len(report.row_errors)),
+        "still_pending": dg.MetadataValue.json(report.left_pending),
+        "preview": dg.MetadataValue.md(frame_preview(frame)),
+    }

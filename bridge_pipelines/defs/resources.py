@@ -1,0 +1,24 @@
+"""The one resource every asset and sensor receives: access to the intake context.
+
+It carries no configuration and no secrets: run config and tags stay clean (reliability P6).
+"""
+
+from functools import lru_cache
+
+import dagster as dg
+
+from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.settings import Settings, get_settings
+
+
+@lru_cache(maxsize=4)
+def _context_for(settings: Settings) -> IntakeContext:
+    # One per process and settings: the code server keeps SFTP connections warm across ticks.
+    return IntakeContext(settings=settings)
+
+
+class BridgeResource(dg.ConfigurableResource):  # type: ignore[misc]
+    """Ledger, keyring, archive and pooled SFTP connections of this process."""
+
+    def intake(self) -> IntakeContext:
+        return _context_for(get_settings())

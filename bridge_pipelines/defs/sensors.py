@@ -1,0 +1,49 @@
+"""One sensor per tenant: list its folders, let the ledger decide what is stable, request runs.
+
+The sensor never downloads or posts. Its run key is the ledger's batch id, so a sensor that
+fires twice (Dagster #26404) or a cursor saved late (#6941) cannot take a file twice.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.intake.scan import scan_tenant
+from bridge_pipelines.tenants.models import TenantConfig
+
+
+def build_intake_sensor(tenant: TenantConfig, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=f"{tenant.id}_stampli_files",
+        job=job,
+        minimum_interval_seconds=tenant.schedules.sensor_interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Lists {tenant.name}'s Stampli folders; a file is taken once its size and mtime are "
+            f"unchanged for {tenant.sftp.settle_seconds:g} s. Requests one run per batch of "
+            "newly stable files (run key = ledger batch id)."
+        ),
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, bridge: BridgeResource
+    ) -> Iterator[dg.RunRequest | dg.SkipReason]:
+        ctx = bridge.intake()
+        with ctx.sftp(tenant) as client:
+            result = scan_tenant(tenant, client, ctx.ledger)
+        requested = False
+        for day, rows in sorted(result.by_day().items()):
+            batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in rows])
+            requested = True
+            yield dg.RunRequest(
+                run_key=batch_id,
+                partition_key=day.isoformat(),
+                tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
+            )
+        if not requested:
+            yield dg.SkipReason(
+                f"listed {result.listed} files; none newly stable"
+                + (f"; refused names: {result.quarantined_names}" if result.quarantined_names else "")
+            )
+
+    return _sensor

@@ -1,0 +1,222 @@
+"""The demo's world: embedded SFTP servers, a Stampli simulator per tenant, tenant files.
+
+Everything lives under one folder (`.demo/` by default) and is generated on first use: a
+keyring, SSH host keys, tenant files with encrypted secrets pinned to those host keys. Nothing
+secret is committed to git.
+"""
+
+import os
+import secrets as pysecrets
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
+from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
+from bridge_pipelines.tenants.loader import load_tenants
+from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.tenants.secrets import Keyring
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class DemoTenantSpec:
+    """A demo tenant: who it is and how its Stampli exports look."""
+
+    id: str
+    name: str
+    timezone: str
+    port: int
+    auth: str  # "password" or "key"
+    invoice_format: str  # "csv" or "xml"
+    seed: int
+
+
+DEMO_TENANTS = (
+    DemoTenantSpec("acme", "Acme Manufacturing", "America/Chicago", 2222, "password", "csv", 1),
+    DemoTenantSpec("globex", "Globex Distribution", "Europe/Berlin", 2223, "key", "xml", 2),
+)
+
+
+@dataclass
+class DemoTenant:
+    spec: DemoTenantSpec
+    root: Path
+    server: EmbeddedSftpServer
+    simulator: StampliSimulator
+
+
+@dataclass
+class DemoEnvironment:
+    """Running servers and simulators; `stop()` shuts everything down."""
+
+    home: Path
+    tenants: list[DemoTenant] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def tenants_dir(self) -> Path:
+        return self.home / "tenants"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster_home"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the product at this demo."""
+        return {
+            "BRIDGE_HOME": str(self.home),
+            "BRIDGE_TENANTS_DIR": str(self.tenants_dir),
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
+
+    def apply_env(self) -> None:
+        os.environ.update(self.env())
+
+    def load_tenants(self) -> list[TenantConfig]:
+        return load_tenants(self.tenants_dir)
+
+    def seed_files(self) -> None:
+        """One realistic first delivery per tenant, messiness included."""
+        for tenant in self.tenants:
+            sim = tenant.simulator
+            sim.write_vendors()
+            sim.write_gl_accounts()
+            first = sim.write_invoices(8, fmt=tenant.spec.invoice_format, bad_invoices=1)
+            sim.write_payments()
+            sim.redeliver(first)
+
+    def start_cadence(self, interval_s: float) -> None:
+        """Stampli exports about every 5 minutes; the demo compresses that."""
+        for tenant in self.tenants:
+            thread = threading.Thread(
+                target=tenant.simulator.run,
+                args=(interval_s, self._stop),
+                name=f"stampli-sim-{tenant.spec.id}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for tenant in self.tenants:
+            tenant.server.stop()
+
+
+def start_demo(
+    home: Path, *, fresh: bool = False, ports: dict[str, int] | None = None
+) -> DemoEnvironment:
+    """Create (or reuse) the demo folder and start one SFTP server per tenant."""
+    home = home.resolve()
+    if fresh and home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    environment = DemoEnvironment(home=home)
+    environment.apply_env()
+    keyring = _keyring(home)
+    environment.tenants_dir.mkdir(exist_ok=True)
+    environment.dagster_home.mkdir(exist_ok=True)
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", environment.dagster_home / "dagster.yaml")
+    for spec in DEMO_TENANTS:
+        port = (ports or {}).get(spec.id, spec.port)
+        environment.tenants.append(_start_tenant(home, spec, port, keyring))
+    return environment
+
+
+def _keyring(home: Path) -> Keyring:
+    path = home / "keys.json"
+    return Keyring.load(path) if path.exists() else Keyring.generate(path)
+
+
+def _start_tenant(home: Path, spec: DemoTenantSpec, port: int, keyring: Keyring) -> DemoTenant:
+    root = home / "sftp" / spec.id
+    root.mkdir(parents=True, exist_ok=True)
+    credentials_file = home / "credentials" / f"{spec.id}.yaml"
+    credentials = _demo_credentials(credentials_file, spec)
+    users = {"stampli": credentials["password"]} if spec.auth == "password" else {}
+    keys = {"stampli": [credentials["public_key"]]} if spec.auth == "key" else {}
+    server = EmbeddedSftpServer(
+        root,
+        port=port,
+        users=users,
+        authorized_keys=keys,
+        host_key_path=home / "host_keys" / f"{spec.id}_ed25519",
+    )
+    server.start()
+    _write_tenant_file(home / "tenants" / f"{spec.id}.yaml", spec, server, credentials, keyring)
+    simulator = StampliSimulator(root, seed=spec.seed)
+    return DemoTenant(spec=spec, root=root, server=server, simulator=simulator)
+
+
+def _demo_credentials(path: Path, spec: DemoTenantSpec) -> dict[str, str]:
+    """Random per-install credentials, kept 0600 beside the demo (the server side needs them)."""
+    if path.exists():
+        loaded: dict[str, str] = yaml.safe_load(path.read_text())
+        return loaded
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = ed25519.Ed25519PrivateKey.generate()
+    passphrase = pysecrets.token_urlsafe(16)
+    credentials = {
+        "password": pysecrets.token_urlsafe(18),
+        "passphrase": passphrase,
+        "private_key": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        ).decode(),
+        "public_key": key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode(),
+    }
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(credentials))
+    return credentials
+
+
+def _write_tenant_file(
+    path: Path,
+    spec: DemoTenantSpec,
+    server: EmbeddedSftpServer,
+    credentials: dict[str, str],
+    keyring: Keyring,
+) -> None:
+    sftp: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "username": "stampli",
+        "host_key": server.host_key_line,
+        "settle_seconds": 3,
+        "connect_timeout_s": 10,
+        "max_file_bytes": 50 * 1024 * 1024,
+    }
+    if spec.auth == "password":
+        sftp["password"] = keyring.encrypt(spec.id, "sftp.password", credentials["password"])
+    else:
+        sftp["private_key"] = keyring.encrypt(
+            spec.id, "sftp.private_key", credentials["private_key"]
+        )
+        sftp["private_key_passphrase"] = keyring.encrypt(
+            spec.id, "sftp.private_key_passphrase", credentials["passphrase"]
+        )
+    document = {
+        "id": spec.id,
+        "name": spec.name,
+        "timezone": spec.timezone,
+        "sftp": sftp,
+        "schedules": {"sensor_interval_s": 5},
+    }
+    header = (
+        f"# Demo tenant generated by `bridge demo` (SFTP on 127.0.0.1:{server.port}).\n"
+        "# Secret fields are ciphertext bound to this tenant and field; see tenants/README.md.\n"
+    )
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False))

@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "bridge_pipelines_tests.support.services",
+    "bridge_pipelines_tests.unit.tenants.fixtures",
 ]

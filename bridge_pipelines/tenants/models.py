@@ -5,6 +5,8 @@ A tenant file is reviewed in git, so it holds ciphertext only: every secret fiel
 to the tenant id and the field's dotted path (see `tenants.secrets`).
 """
 
+import base64
+import binascii
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -30,6 +32,20 @@ def _check_encrypted(value: str) -> str:
 
 
 EncryptedSecret = Annotated[str, AfterValidator(_check_encrypted)]
+
+
+def _embedded_key_type(blob: str) -> str | None:
+    """The key type an OpenSSH public-key blob starts with (a length-prefixed string)."""
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) < 4:
+        return None
+    length = int.from_bytes(raw[:4], "big")
+    if length > len(raw) - 4:
+        return None
+    return raw[4 : 4 + length].decode("ascii", errors="replace")
 
 
 class _Frozen(BaseModel):
@@ -63,7 +79,14 @@ class SftpConfig(_Frozen):
     def _host_key_shape(cls, value: str) -> str:
         parts = value.split()
         if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
-            raise ValueError("must be '<key type> <base64>' as in known_hosts, e.g. 'ssh-ed25519 AAAA...'")
+            raise ValueError(
+                "must be '<key type> <base64>' as in known_hosts, e.g. 'ssh-ed25519 AAAA...'"
+            )
+        if _embedded_key_type(parts[1]) != parts[0]:
+            raise ValueError(
+                f"the base64 part is not an SSH public key of type {parts[0]} "
+                "(copy the line from `ssh-keyscan -p <port> <host>`)"
+            )
         return " ".join(parts[:2])
 
     @model_validator(mode="after")
@@ -85,6 +108,7 @@ class Folders(_Frozen):
     inbound: str = "/inbound"
 
     def for_kind(self, kind: FileKind) -> str:
+        """The folder holding exports of `kind`."""
         return str(getattr(self, kind))
 
 
@@ -99,6 +123,8 @@ class FileTemplate(_Frozen):
 
 
 class Templates(_Frozen):
+    """One layout per export kind; the default template unless the tenant says otherwise."""
+
     invoices: FileTemplate = FileTemplate()
     payments: FileTemplate = FileTemplate()
     vendors: FileTemplate = FileTemplate()
@@ -117,6 +143,8 @@ class ErpConfig(_Frozen):
 
 
 class Schedules(_Frozen):
+    """How often the tenant's sensor looks and when master data is refreshed."""
+
     sensor_interval_s: int = Field(30, ge=5, le=3600)
     master_data_cron: str = "0 * * * *"
 
@@ -152,8 +180,10 @@ class TenantConfig(_Frozen):
 
     @property
     def zone(self) -> ZoneInfo:
+        """The tenant's time zone, which decides its daily partitions."""
         return ZoneInfo(self.timezone)
 
     @property
     def settle(self) -> timedelta:
+        """How long a file must stay unchanged before it is taken."""
         return timedelta(seconds=self.sftp.settle_seconds)

@@ -2,5 +2,7 @@
 
 pytest_plugins = [
     "bridge_pipelines_tests.support.services",
+    "bridge_pipelines_tests.support.sshd",
+    "bridge_pipelines_tests.support.postgres",
     "bridge_pipelines_tests.unit.tenants.fixtures",
 ]

@@ -1,0 +1,1 @@
+"""The ledger: files, records, row errors, batches and audit events; the source of truth."""

@@ -1,0 +1,163 @@
+"""The ledger's tables (SQLAlchemy Core). The Alembic head must match this file exactly.
+
+Uniqueness does the concurrency work, so two sensors or runs racing cannot double anything:
+
+- `uq_files_delivery`: one row per delivery (tenant, folder, name, size, mtime); a name seen
+  again with the same size and mtime is the same file, with another size or mtime a new one.
+- `uq_files_open`: at most one `seen` (still settling) row per (tenant, folder, name).
+- `uq_files_taken_bytes`: the same bytes are taken (`downloaded`/`parsed`) once per tenant.
+- `uq_records_accepted`: one accepted record per (tenant, kind, identity); a later version is
+  `held`, never a replacement.
+
+`audit_events` is append-only: the migration installs triggers that refuse UPDATE and DELETE
+(and TRUNCATE on PostgreSQL).
+"""
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from bridge_pipelines.ledger.coltypes import Id, Json, Money, UtcDateTime
+from bridge_pipelines.ledger.states import FileState, RecordState
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _in(column: str, values: Iterable[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+SEEN_ONLY = sa.text("state = 'seen'")
+TAKEN_ONLY = sa.text("state IN ('downloaded', 'parsed')")
+ACCEPTED_ONLY = sa.text("state = 'accepted'")
+
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("file_count", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("folder", sa.String(512), nullable=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("partition_day", sa.Date),
+    sa.Column("batch_id", sa.String(40), sa.ForeignKey("batches.id")),
+    sa.Column("archive_path", sa.Text),
+    sa.Column("duplicate_of", Id, sa.ForeignKey("files.id")),
+    sa.Column("rows_total", sa.Integer),
+    sa.Column("rows_rejected", sa.Integer),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("observed_at", UtcDateTime, nullable=False),
+    sa.Column("stable_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(_in("state", FileState), name="state"),
+    sa.UniqueConstraint("tenant", "folder", "name", "size", "mtime", name="uq_files_delivery"),
+)
+sa.Index(
+    "uq_files_open",
+    files.c.tenant,
+    files.c.folder,
+    files.c.name,
+    unique=True,
+    sqlite_where=SEEN_ONLY,
+    postgresql_where=SEEN_ONLY,
+)
+sa.Index(
+    "uq_files_taken_bytes",
+    files.c.tenant,
+    files.c.sha256,
+    unique=True,
+    sqlite_where=TAKEN_ONLY,
+    postgresql_where=TAKEN_ONLY,
+)
+sa.Index("ix_files_tenant_state", files.c.tenant, files.c.state)
+sa.Index("ix_files_batch_id", files.c.batch_id)
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("identity", sa.String(512), nullable=False),
+    sa.Column("content_hash", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("file_id", Id, sa.ForeignKey("files.id"), nullable=False),
+    sa.Column("rows", Json, nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("document_day", sa.Date),
+    sa.Column("amount", Money),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("partition_day", sa.Date),
+    # For a duplicate: the record it repeats; for a held record: the accepted one it conflicts with.
+    sa.Column("duplicate_of", Id, sa.ForeignKey("records.id")),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(_in("state", RecordState), name="state"),
+)
+sa.Index(
+    "uq_records_accepted",
+    records.c.tenant,
+    records.c.kind,
+    records.c.identity,
+    unique=True,
+    sqlite_where=ACCEPTED_ONLY,
+    postgresql_where=ACCEPTED_ONLY,
+)
+sa.Index("ix_records_identity", records.c.tenant, records.c.kind, records.c.identity)
+sa.Index("ix_records_file_id", records.c.file_id)
+sa.Index("ix_records_partition", records.c.tenant, records.c.kind, records.c.partition_day)
+
+row_errors = sa.Table(
+    "row_errors",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("file_id", Id, sa.ForeignKey("files.id"), nullable=False),
+    sa.Column("row", sa.Integer),
+    sa.Column("field", sa.String(256)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("document", sa.String(512)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+sa.Index("ix_row_errors_file_id", row_errors.c.file_id)
+sa.Index("ix_row_errors_tenant", row_errors.c.tenant)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("detail", Json, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+)
+sa.Index(
+    "ix_audit_events_entity", audit_events.c.tenant, audit_events.c.entity, audit_events.c.entity_id
+)

@@ -11,6 +11,8 @@ which every `Logger.makeRecord` goes through. Credential shapes are masked even 
 A record is rewritten only when masking changes it; then its message is rendered (`msg % args`)
 once and its traceback replaced by masked text, since a masked copy cannot be rebuilt from args.
 Values shorter than `MIN_SECRET_LENGTH` are not registered: masking them would garble ordinary text.
+Registering a value installs the record factory, so a decrypted secret is masked in this process
+even where the entry point forgot `install_redaction`.
 """
 
 import base64
@@ -72,6 +74,9 @@ def register_secret(value: str) -> None:
     """Mask `value` (and its common encodings) in every later log record of this process."""
     if len(value) < MIN_SECRET_LENGTH:
         return
+    # Once there is something to hide, every record of the process is masked, whether or not
+    # the entry point called `install_redaction`.
+    _install_record_factory()
     with _State.lock:
         before = len(_State.secrets)
         _State.secrets.update(e for e in _encodings(value) if len(e) >= MIN_SECRET_LENGTH)

@@ -1,5 +1,7 @@
+import re
 import shutil
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +9,7 @@ from bridge_pipelines.errors import TenantConfigError
 from bridge_pipelines.tenants.loader import check_tenants, load_tenant_file, load_tenants
 from bridge_pipelines_tests.unit.tenants.fixtures import BAD, GOOD, GOOD_IDS, plaintext_for
 
+HOST_KEY_BASE64 = "AAAAC3NzaC1lZDI1NTE5AAAAIAEpO0SB27EJ04gcxgtoRqNfLIPsVdt9uY9kZy2uFFBR"
 LEAKS = ["Pl41n-Text-Passw0rd", "Synt4x-Leak-Passw0rd"]
 
 
@@ -150,3 +153,14 @@ def test_tenant_repr_holds_no_plaintext(sealed_tenants):
     for tenant in load_tenants(sealed_tenants):
         rendered = repr(tenant) + str(tenant) + tenant.model_dump_json()
         assert "plain<" not in rendered
+
+
+def test_the_example_in_the_tenants_readme_validates(tmp_path):
+    readme = (Path(__file__).resolve().parents[3] / "tenants" / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    filled = example.replace("AAAAC3NzaC1lZDI1NTE5AAAA...", HOST_KEY_BASE64)
+    filled = re.sub(r"enc:v1:k1:[\w.]+", "enc:v1:k1:placeholder", filled)
+    (tmp_path / "acme.yaml").write_text(filled)
+    (tenant,) = load_tenants(tmp_path)
+    assert tenant.erp.kind == "sap_b1"
+    assert tenant.templates.invoices.columns == {"Vendor No": "VendorId"}

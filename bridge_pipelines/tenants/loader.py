@@ -20,6 +20,7 @@ from bridge_pipelines.tenants.secrets import Keyring, UndecryptableSecretError, 
 
 TENANT_SUFFIXES = (".yaml", ".yml")
 FILE_FIELD = "(file)"
+MAX_TENANT_FILE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -79,6 +80,8 @@ def _message(error: Any) -> str:
 def _parse_file(path: Path) -> tuple[TenantConfig | None, list[FieldProblem]]:
     file = str(path)
     try:
+        if path.stat().st_size > MAX_TENANT_FILE_BYTES:
+            return None, [FieldProblem(file, FILE_FIELD, "larger than 1 MiB: not a tenant file")]
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         return None, [FieldProblem(file, FILE_FIELD, "not UTF-8 text")]

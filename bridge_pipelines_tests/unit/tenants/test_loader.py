@@ -85,6 +85,12 @@ def test_a_file_that_is_not_a_mapping_is_reported(tmp_path, content):
         load_tenants(tmp_path)
 
 
+def test_an_oversized_file_is_refused_unread(tmp_path):
+    (tmp_path / "acme.yaml").write_text("# padding\n" * 120_000)
+    with pytest.raises(TenantConfigError, match="larger than 1 MiB"):
+        load_tenants(tmp_path)
+
+
 def test_missing_folder_is_a_problem_and_an_empty_one_is_no_tenants(tmp_path):
     with pytest.raises(TenantConfigError, match="tenants folder not found"):
         load_tenants(tmp_path / "nowhere")

@@ -3,11 +3,13 @@
 import click
 
 from bridge_pipelines.cli import demo, ops, sandbox, secrets, tenants
+from bridge_pipelines.redaction import install_redaction
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """bridge_pipelines: Stampli SFTP exports into ERPs, exactly once."""
+    install_redaction()
 
 
 main.add_command(tenants.group)

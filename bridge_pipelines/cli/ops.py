@@ -112,10 +112,8 @@ def status(tenant_id: str, as_json: bool) -> None:
     if errors:
         click.echo(f"row errors: {len(errors)}")
         for e in payload["row_errors"][:50]:
-            click.echo(
-                f"  {e['file']} row {e['row']}, field {e['field']}: {e['message']}"
-                + (f" (document {e['document']})" if e["document"] else "")
-            )
+            where = f"row {e['row']}" + (f", field {e['field']}" if e["field"] else "")
+            click.echo(f"  {e['file']} {where}: {e['message']}")
 
 
 commands: list[click.Command] = [ping, status]

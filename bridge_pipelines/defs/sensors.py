@@ -7,13 +7,14 @@ fires twice (Dagster #26404) or a cursor saved late (#6941) cannot take a file t
 from collections.abc import Iterator
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.tenants.models import TenantConfig
 
 
-def build_intake_sensor(tenant: TenantConfig, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_intake_sensor(tenant: TenantConfig, job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{tenant.id}_stampli_files",
         job=job,

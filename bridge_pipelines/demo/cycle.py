@@ -87,7 +87,10 @@ def _tick(
 ) -> int:
     sensor = defs.resolve_sensor_def(f"{tenant.id}_stampli_files")
     context = dg.build_sensor_context(
-        instance=instance, resources={"bridge": BridgeResource()}, sensor_name=sensor.name
+        instance=instance,
+        resources={"bridge": BridgeResource()},
+        sensor_name=sensor.name,
+        definitions=defs,
     )
     data = sensor.evaluate_tick(context)
     job = defs.resolve_job_def(f"{tenant.id}_intake")

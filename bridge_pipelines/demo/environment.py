@@ -92,6 +92,11 @@ class DemoEnvironment:
             first = sim.write_invoices(8, fmt=tenant.spec.invoice_format, bad_invoices=1)
             sim.write_payments()
             sim.redeliver(first)
+            growing = threading.Thread(
+                target=sim.write_growing, args=("invoices", 6.0), daemon=True, name="growing"
+            )
+            growing.start()
+            self._threads.append(growing)
 
     def start_cadence(self, interval_s: float) -> None:
         """Stampli exports about every 5 minutes; the demo compresses that."""

@@ -1,4 +1,8 @@
-"""Per-tenant Stampli assets: one per export kind, partitioned by tenant-day."""
+"""Per-tenant Stampli assets: one per export kind.
+
+Transactional exports (invoices, payments) are partitioned by tenant-day; master data (vendors,
+GL accounts) is not: a run takes whatever is pending.
+"""
 
 from datetime import date
 from collections.abc import Iterator
@@ -24,9 +28,9 @@ def stampli_asset_key(tenant_id: str, kind: FileKind) -> dg.AssetKey:
 
 
 def build_stampli_asset(
-    tenant: TenantConfig, kind: FileKind, partitions_def: dg.PartitionsDefinition
+    tenant: TenantConfig, kind: FileKind, partitions_def: dg.PartitionsDefinition | None
 ) -> dg.AssetsDefinition:
-    """Taking a partition downloads, archives, parses and records whatever is pending for it.
+    """Materializing downloads, archives, parses and records whatever is pending for it.
 
     Re-materializing a partition is always safe: the ledger skips what is already done.
     """
@@ -41,8 +45,9 @@ def build_stampli_asset(
         kinds={"sftp", "polars"},
         description=(
             f"{DESCRIPTIONS[kind]}\n\nTenant **{tenant.name}**, folder `{folder}` on "
-            f"`{tenant.sftp.host}:{tenant.sftp.port}`. A run takes every pending file of the "
-            "partition's day; re-running a partition is safe (the ledger decides what is done)."
+            f"`{tenant.sftp.host}:{tenant.sftp.port}`. A run takes every pending file"
+            + (" of the partition's day" if partitions_def else "")
+            + "; re-running is safe (the ledger decides what is done)."
         ),
         tags={"bridge/tenant": tenant.id},
     )
@@ -50,7 +55,7 @@ def build_stampli_asset(
         context: dg.AssetExecutionContext, bridge: BridgeResource
     ) -> Iterator[dg.MaterializeResult]:
         ctx = bridge.intake()
-        day = date.fromisoformat(context.partition_key)
+        day = date.fromisoformat(context.partition_key) if partitions_def else None
         report = process_pending(ctx, tenant, kind, day)
         records = ctx.ledger.records(tenant.id, kind=kind, partition_day=day)
         for outcome in report.files:

@@ -10,14 +10,18 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from bridge_pipelines.defs.resources import BridgeResource
-from bridge_pipelines.intake.scan import scan_tenant
-from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.intake.scan import group_by_day, scan_tenant
+from bridge_pipelines.tenants.models import MASTER_KINDS, TenantConfig
 
 
-def build_intake_sensor(tenant: TenantConfig, job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_intake_sensor(
+    tenant: TenantConfig,
+    intake_job: UnresolvedAssetJobDefinition,
+    master_job: UnresolvedAssetJobDefinition,
+) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{tenant.id}_stampli_files",
-        job=job,
+        jobs=[intake_job, master_job],
         minimum_interval_seconds=tenant.schedules.sensor_interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -33,11 +37,22 @@ def build_intake_sensor(tenant: TenantConfig, job: UnresolvedAssetJobDefinition)
         with ctx.sftp(tenant) as client:
             result = scan_tenant(tenant, client, ctx.ledger)
         requested = False
-        for day, rows in sorted(result.by_day().items()):
+        master = [row for row in result.newly_stable if row.kind in MASTER_KINDS]
+        if master:
+            batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in master])
+            requested = True
+            yield dg.RunRequest(
+                run_key=batch_id,
+                job_name=master_job.name,
+                tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
+            )
+        transactional = [row for row in result.newly_stable if row.kind not in MASTER_KINDS]
+        for day, rows in sorted(group_by_day(transactional).items()):
             batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in rows])
             requested = True
             yield dg.RunRequest(
                 run_key=batch_id,
+                job_name=intake_job.name,
                 partition_key=day.isoformat(),
                 tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
             )

@@ -18,6 +18,10 @@ from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 from bridge_pipelines.tenants.models import TenantConfig
 
 
+# Headless runs print warnings and errors only; the UI keeps the full event log.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 @dataclass
 class TenantSummary:
     tenant: str
@@ -93,13 +97,14 @@ def _tick(
         definitions=defs,
     )
     data = sensor.evaluate_tick(context)
-    job = defs.resolve_job_def(f"{tenant.id}_intake")
     launched = 0
     for request in data.run_requests or []:
+        job = defs.resolve_job_def(request.job_name or f"{tenant.id}_intake")
         result = job.execute_in_process(
             instance=instance,
             partition_key=request.partition_key,
             tags=dict(request.tags),
+            run_config=QUIET_RUN_CONFIG,
             raise_on_error=False,
         )
         launched += 1

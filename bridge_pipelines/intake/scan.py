@@ -28,12 +28,15 @@ class ScanResult:
     quarantined_names: list[str] = field(default_factory=list)
     listed: int = 0
 
-    def by_day(self) -> dict[date, list[FileRow]]:
-        days: dict[date, list[FileRow]] = {}
-        for row in self.newly_stable:
-            if row.partition_day is not None:
-                days.setdefault(row.partition_day, []).append(row)
-        return days
+
+
+def group_by_day(rows: list[FileRow]) -> dict[date, list[FileRow]]:
+    """Files by the tenant-day partition they were assigned when they became stable."""
+    days: dict[date, list[FileRow]] = {}
+    for row in rows:
+        if row.partition_day is not None:
+            days.setdefault(row.partition_day, []).append(row)
+    return days
 
 
 def printable_name(name: str) -> str:
@@ -80,4 +83,4 @@ def _quarantine_unsafe(
         result.quarantined_names.append(row.name)
 
 
-__all__ = ["RemoteEntry", "ScanResult", "printable_name", "scan_tenant"]
+__all__ = ["RemoteEntry", "ScanResult", "group_by_day", "printable_name", "scan_tenant"]

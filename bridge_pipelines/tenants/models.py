@@ -20,6 +20,9 @@ ENCRYPTED_RE = re.compile(r"^enc:v1:[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]+$")
 ErpKind = Literal["none", "syspro", "sap_b1", "infor_m3", "acumatica"]
 FileKind = Literal["invoices", "payments", "vendors", "gl_accounts"]
 FILE_KINDS: tuple[FileKind, ...] = ("invoices", "payments", "vendors", "gl_accounts")
+# Transactional exports are partitioned by tenant-day; master data is not (architecture.md).
+TRANSACTIONAL_KINDS: tuple[FileKind, ...] = ("invoices", "payments")
+MASTER_KINDS: tuple[FileKind, ...] = ("vendors", "gl_accounts")
 
 
 def _check_encrypted(value: str) -> str:

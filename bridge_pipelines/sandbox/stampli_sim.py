@@ -175,6 +175,7 @@ class StampliSimulator:
         self._vendors_exported = False
         self._written: list[Path] = []
         self._lock = threading.RLock()
+        self._background: list[threading.Thread] = []
 
     # -- public writers ----------------------------------------------------------------------
 
@@ -345,8 +346,18 @@ class StampliSimulator:
                 written.append(self.redeliver(self._rng.choice(self._written)))
             grow = self._rng.random() < 0.1
         if grow:
-            threading.Thread(target=self.write_growing, args=("invoices", 4.0), daemon=True).start()
+            thread = threading.Thread(
+                target=self.write_growing, args=("invoices", 4.0), daemon=True
+            )
+            thread.start()
+            self._background.append(thread)
         return written
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for slowly growing files still being written in the background."""
+        for thread in self._background:
+            thread.join(timeout)
+        self._background = [t for t in self._background if t.is_alive()]
 
     def run(self, interval_s: float, stop_event: threading.Event) -> None:
         """Tick every `interval_s` seconds until `stop_event` is set."""

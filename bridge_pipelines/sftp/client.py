@@ -384,24 +384,27 @@ class SftpClient:
 
     def _classify(self, exc: BaseException, doing: str) -> Exception:
         """Server answers become configuration problems; transport failures become retryable."""
-        if isinstance(exc, OSError) and not isinstance(exc, TimeoutError | ConnectionError):
+        if (
+            isinstance(exc, OSError)
+            and not isinstance(exc, TimeoutError | ConnectionError)
+            and not self._connection_lost()
+        ):
             code = exc.errno
             if code == errno.ENOENT:
                 return ConfigError(f"{doing} at {self._where}: no such file or folder")
             if code == errno.EACCES:
                 return ConfigError(f"{doing} at {self._where}: permission denied")
-            if code is None and exc.args and isinstance(exc.args[0], str) and not _is_network(exc):
+            if code is None and exc.args and isinstance(exc.args[0], str):
                 # An SFTP status such as FX_FAILURE (disk full, quota): the server's own words.
                 return ConfigError(f"{doing} at {self._where}: server refused: {exc.args[0]}")
         self.broken = True
-        log.info(
-            "SFTP connection to %s broken while %s: %s", self._where, doing, type(exc).__name__
-        )
+        log.info("SFTP connection to %s broken (%s): %s", self._where, doing, type(exc).__name__)
         return RetryableError(f"{doing} at {self._where} failed: {type(exc).__name__}: {exc}")
 
-
-def _is_network(exc: OSError) -> bool:
-    return isinstance(exc, TimeoutError | ConnectionError) or exc.errno is not None
+    def _connection_lost(self) -> bool:
+        channel = self._sftp.get_channel()
+        transport = self.transport
+        return channel is None or channel.closed or transport is None or not transport.is_active()
 
 
 def _unsupported(exc: OSError) -> bool:

@@ -7,6 +7,7 @@ Stampli folders, so tenant folders are `/outbound/...` exactly as in the default
 there is no chroot: `remote()` maps a Stampli path to the absolute path on this machine.
 """
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -182,10 +183,8 @@ class SshdServer:
             self.process.kill()
             self.process.wait()
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
         self.process = None
 
     def kill_sessions(self) -> int:
@@ -194,10 +193,8 @@ class SshdServer:
             return 0
         pids = _descendants(self.process.pid)
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
         return len(pids)
 
     def cleanup(self) -> None:
@@ -312,7 +309,7 @@ def start_sshd(*, max_startups: int = 2000) -> SshdServer:
 
 @pytest.fixture(scope="session")
 def sshd() -> Iterator[SshdServer]:
-    """A real OpenSSH server on loopback for the whole session; skipped (or failed in CI) without sshd."""
+    """A real OpenSSH server on loopback for the session; skipped (failed in CI) without sshd."""
     require_or_skip(sshd_available(), "OpenSSH sshd not installed (apt-get install openssh-server)")
     server = start_sshd()
     try:

@@ -24,6 +24,9 @@ DEFAULT_HOME = Path(".demo")
               help="Seconds between simulated Stampli exports.")
 @click.option("--sftp-port-base", type=int, default=2222, show_default=True,
               help="First demo SFTP port (one per tenant); 0 picks free ports.")
+@click.option("--instance-config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="Dagster instance YAML (default: the repo's dagster.yaml, "
+              "SQLite); deploy/dagster.yaml runs on PostgreSQL via DAGSTER_PG_URL.")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="With --once: give up after this many seconds.")
 def demo(
@@ -33,6 +36,7 @@ def demo(
     port: int,
     cadence: float,
     sftp_port_base: int,
+    instance_config: Path | None,
     timeout: float,
 ) -> None:
     """Run the demo: SFTP servers and Stampli simulators, then Dagster on top.
@@ -46,7 +50,9 @@ def demo(
         spec.id: (sftp_port_base + i if sftp_port_base else 0)
         for i, spec in enumerate(DEMO_TENANTS)
     }
-    environment = start_demo(home, fresh=fresh or once, ports=ports)
+    environment = start_demo(
+        home, fresh=fresh or once, ports=ports, instance_config=instance_config
+    )
     try:
         environment.seed_files()
         if once:

@@ -119,7 +119,11 @@ class DemoEnvironment:
 
 
 def start_demo(
-    home: Path, *, fresh: bool = False, ports: dict[str, int] | None = None
+    home: Path,
+    *,
+    fresh: bool = False,
+    ports: dict[str, int] | None = None,
+    instance_config: Path | None = None,
 ) -> DemoEnvironment:
     """Create (or reuse) the demo folder and start one SFTP server per tenant."""
     home = home.resolve()
@@ -131,7 +135,9 @@ def start_demo(
     keyring = _keyring(home)
     environment.tenants_dir.mkdir(exist_ok=True)
     environment.dagster_home.mkdir(exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", environment.dagster_home / "dagster.yaml")
+    shutil.copyfile(
+        instance_config or REPO_ROOT / "dagster.yaml", environment.dagster_home / "dagster.yaml"
+    )
     for spec in DEMO_TENANTS:
         port = (ports or {}).get(spec.id, spec.port)
         environment.tenants.append(_start_tenant(home, spec, port, keyring))

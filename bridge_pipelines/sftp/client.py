@@ -17,12 +17,14 @@ import errno
 import hashlib
 import logging
 import os
+import queue
 import stat as stat_mod
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import cast
+from typing import BinaryIO, cast
 
 import paramiko
 from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
@@ -37,12 +39,62 @@ from bridge_pipelines.errors import (
 from bridge_pipelines.sftp.connection import open_ssh
 from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.sftp.names import check_remote_name, describe, unsafe_reason
-from bridge_pipelines.sftp.reads import ReadLimitExceeded, read_all, requests, server_read_size
+from bridge_pipelines.sftp.reads import (
+    ReadLimitExceeded,
+    StreamDesynchronized,
+    read_all,
+    requests,
+    server_read_size,
+)
 from bridge_pipelines.tenants.models import SftpConfig
 
 log = logging.getLogger(__name__)
 
 _WRITE_CHUNK = 32 * 1024
+
+
+class _LocalWriteError(Exception):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _HashingWriter:
+    """sha256 and disk writes on a second thread, so the network side never waits for them.
+
+    Both release the GIL on large buffers, so on two cores they overlap with paramiko's
+    decryption instead of adding to it. The queue is bounded: memory stays a few MB.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.digest = hashlib.sha256()
+        self._out = out
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="sftp-download-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            try:
+                self.digest.update(data)
+                self._out.write(data)
+            except OSError as exc:
+                self._error = exc
+
+    def put(self, data: bytes) -> None:
+        if self._error is not None:
+            raise _LocalWriteError(self._error)
+        self._queue.put(data)
+
+    def finish(self) -> None:
+        """Wait for every queued chunk; raises the first local write error."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise _LocalWriteError(self._error)
 
 
 @dataclass(frozen=True)
@@ -275,7 +327,6 @@ class SftpClient:
     def _fetch(
         self, folder: str, name: str, part: Path, max_bytes: int, shown: str
     ) -> tuple[str, int]:
-        digest = hashlib.sha256()
         try:
             remote = self._sftp.open(_join(folder, name), "rb")
         except FileNotFoundError:
@@ -284,30 +335,33 @@ class SftpClient:
             raise self._classify(exc, f"opening {shown}") from None
         try:
             with part.open("xb") as out:
-
-                def sink(data: bytes) -> None:
-                    digest.update(data)
-                    out.write(data)
-
+                writer = _HashingWriter(out)
                 try:
                     count = read_all(
                         self._sftp,
                         cast(bytes, remote.handle),
-                        sink,
+                        writer.put,
                         limit=max_bytes,
                         chunk=self._chunk_size(),
                     )
                 except ReadLimitExceeded:
                     raise FileRejectedError(_too_big(shown, None, max_bytes)) from None
+                except StreamDesynchronized:
+                    self.broken = True
+                    raise RetryableError(
+                        f"downloading {shown} at {self._where}: connection lost mid-transfer"
+                    ) from None
+                finally:
+                    writer.finish()
                 out.flush()
                 os.fsync(out.fileno())
+        except _LocalWriteError as exc:
+            raise exc.error from None  # our disk (full, read-only): not the server's doing
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            if isinstance(exc, OSError) and exc.filename is not None:
-                raise  # a local file-system error (disk full): not the server's doing
             raise self._classify(exc, f"downloading {shown}") from None
         finally:
             self._close_remote(remote)
-        return digest.hexdigest(), count
+        return writer.digest.hexdigest(), count
 
     def _chunk_size(self) -> int:
         if self._read_size is None:

@@ -1,12 +1,18 @@
-"""Pipelined SFTP reads: many large READ requests in flight, answered in order, in one thread.
+"""Pipelined SFTP reads: many large READ requests in flight, answered in file order.
 
-paramiko's own `prefetch()` issues 32 KiB requests from a helper thread and scans its buffer on
-every read (quadratic on big files). Here one thread keeps `depth` requests of up to the
-server's read limit (OpenSSH: ~255 KiB, announced by `limits@openssh.com`) outstanding and hands
-each chunk to a sink in file order, so hashing and writing overlap with the network. This leans
-on paramiko's request plumbing (`_async_request`, `_read_response`), stable since paramiko 1.x.
+Why not paramiko's `prefetch()`: it asks for 32 KiB at a time from a helper thread, scans its
+buffer on every read, and every SFTP message it takes from the channel shifts the whole channel
+buffer (`del buffer[:n]`), which is quadratic in the data in flight. Here one thread keeps
+`depth` requests of up to the server's read limit (OpenSSH: ~255 KiB, announced by
+`limits@openssh.com`) outstanding, empties the channel buffer in one call, splits SFTP messages
+itself, and hands each chunk to a sink in file order (hashing and writing overlap with the
+network). It uses paramiko's request counter and packet sender, and owns the channel only for
+the duration of one call: outstanding answers are drained before it returns, so paramiko's own
+reader finds the stream where it expects it. If that cannot be guaranteed the caller is told
+(`StreamDesynchronized`) and must drop the connection.
 """
 
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol, cast
@@ -17,13 +23,20 @@ from paramiko.sftp import CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY, CMD_READ, 
 # paramiko's only documented request size; every server must accept it.
 SAFE_READ_SIZE = 32 * 1024
 MAX_READ_SIZE = 255 * 1024
-PIPELINE_DEPTH = 32
+PIPELINE_DEPTH = 16
+_RECV_SIZE = 4 * 1024 * 1024
+_FX_EOF = 1
+_HEADER = struct.Struct(">IBI")  # length, type, request id
+_UINT32 = struct.Struct(">I")
 
 _int64: Callable[[int], object] = paramiko.sftp_client.int64  # type: ignore[attr-defined]
 
 
 class SftpRequests(Protocol):
     """paramiko's request plumbing, which its type stubs leave out."""
+
+    _expecting: dict[int, object]
+    request_number: int
 
     def _request(self, t: int, *args: object) -> tuple[int | None, paramiko.Message | None]: ...
 
@@ -35,6 +48,8 @@ class SftpRequests(Protocol):
 
     def _convert_status(self, msg: paramiko.Message) -> None: ...
 
+    def _send_packet(self, t: int, packet: paramiko.Message) -> None: ...
+
 
 def requests(sftp: paramiko.SFTPClient) -> SftpRequests:
     """The same client, typed with its request methods."""
@@ -43,6 +58,10 @@ def requests(sftp: paramiko.SFTPClient) -> SftpRequests:
 
 class ReadLimitExceeded(Exception):
     """More bytes arrived than the caller allows."""
+
+
+class StreamDesynchronized(Exception):
+    """Answers are still in flight on the channel: the connection must not be reused."""
 
 
 def server_read_size(sftp: paramiko.SFTPClient) -> int:
@@ -61,14 +80,43 @@ def server_read_size(sftp: paramiko.SFTPClient) -> int:
     return max(SAFE_READ_SIZE, min(max_read, MAX_READ_SIZE))
 
 
-class _Responses:
-    """Receives paramiko's dispatched answers for our request numbers."""
+class _Answers:
+    """SFTP messages taken straight from the channel, split by length prefix."""
 
-    def __init__(self) -> None:
-        self.got: dict[int, tuple[int, paramiko.Message]] = {}
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self._channel = channel
+        self._buffer = bytearray()
+        self._pos = 0
+        self.got: dict[int, tuple[int, bytes]] = {}
 
-    def _async_response(self, kind: int, msg: paramiko.Message, num: int) -> None:
-        self.got[num] = (kind, msg)
+    def _fill(self, needed: int) -> None:
+        while len(self._buffer) - self._pos < needed:
+            data = self._channel.recv(_RECV_SIZE)
+            if not data:
+                raise EOFError("SFTP channel closed")
+            if self._pos:
+                del self._buffer[: self._pos]
+                self._pos = 0
+            self._buffer += data
+
+    def read_one(self) -> None:
+        """Take one whole message off the channel and file it under its request id."""
+        self._fill(_HEADER.size)
+        length, kind, num = _HEADER.unpack_from(self._buffer, self._pos)
+        self._fill(4 + length)
+        body_start = self._pos + _HEADER.size
+        end = self._pos + 4 + length
+        self.got[num] = (kind, bytes(self._buffer[body_start:end]))
+        self._pos = end
+
+    def wait_for(self, num: int) -> tuple[int, bytes]:
+        while num not in self.got:
+            self.read_one()
+        return self.got.pop(num)
+
+    @property
+    def leftover(self) -> int:
+        return len(self._buffer) - self._pos
 
 
 def read_all(
@@ -87,97 +135,88 @@ def read_all(
 
     Raises:
         ReadLimitExceeded: more than `limit` bytes are available.
+        StreamDesynchronized: a failure left answers in flight (drop the connection).
         OSError, EOFError, paramiko.SSHException: server or network failure.
     """
     rq = requests(sftp)
-    responses = _Responses()
-    pending: deque[tuple[int, int, int]] = deque()
+    while rq._expecting:
+        # Answers paramiko still waits for (a listing's CLOSE) come first on the channel.
+        rq._read_response()
+    channel = sftp.get_channel()
+    if channel is None:
+        raise EOFError("SFTP channel closed")
+    answers = _Answers(channel)
+    order: deque[tuple[int, int, int]] = deque()
     next_offset = 0
     total = 0
+
+    def ask(offset: int, length: int) -> int:
+        with sftp._lock:  # type: ignore[attr-defined]  # paramiko's request-number lock
+            num = rq.request_number
+            rq.request_number += 1
+        msg = paramiko.Message()
+        msg.add_int(num)
+        msg.add_string(handle)
+        msg.add_int64(offset)
+        msg.add_int(length)
+        rq._send_packet(CMD_READ, msg)
+        return num
+
+    ok = False
     try:
         while True:
-            while len(pending) < depth and next_offset <= limit:
-                num = rq._async_request(responses, CMD_READ, handle, _int64(next_offset), chunk)
-                pending.append((num, next_offset, chunk))
+            while len(order) < depth and next_offset <= limit:
+                order.append((ask(next_offset, chunk), next_offset, chunk))
                 next_offset += chunk
-            if not pending:
-                # Only reached when `limit` bytes were asked for without an EOF.
+            if not order:
+                ok = True
                 return total
-            num, offset, length = pending.popleft()
-            while num not in responses.got:
-                rq._read_response()
-            kind, msg = responses.got.pop(num)
+            num, offset, length = order.popleft()
+            kind, body = answers.wait_for(num)
             if kind == CMD_STATUS:
                 # EOF ends the read even if later offsets would now answer: bytes appended
                 # meanwhile show up in the caller's re-stat, never as a hole in our copy.
-                _raise_unless_eof(sftp, msg)
+                _raise_unless_eof(sftp, body)
+                ok = True
                 return total
             if kind != CMD_DATA:
                 raise paramiko.SFTPError(f"expected DATA, got message type {kind}")
-            data = msg.get_string()
+            (size,) = _UINT32.unpack_from(body, 0)
+            data = body[4 : 4 + size]
             total += len(data)
             if total > limit:
                 raise ReadLimitExceeded()
             sink(data)
-            if len(data) < length:
-                total += _complete_short_read(
-                    sftp,
-                    handle,
-                    offset=offset + len(data),
-                    missing=length - len(data),
-                    sink=sink,
-                    budget=limit - total,
+            if 0 < len(data) < length:
+                # The server capped this read: fetch the rest before anything later.
+                rest = (
+                    ask(offset + len(data), length - len(data)),
+                    offset + len(data),
+                    length - len(data),
                 )
+                order.appendleft(rest)
+            elif not data:
+                ok = True
+                return total
     finally:
-        _drain(sftp, responses, pending)
+        _drain(answers, order, clean=ok)
 
 
-def _complete_short_read(
-    sftp: paramiko.SFTPClient,
-    handle: bytes,
-    *,
-    offset: int,
-    missing: int,
-    sink: Callable[[bytes], None],
-    budget: int,
-) -> int:
-    """Fetch what a short answer left out (servers may cap a read below what we asked)."""
-    got = 0
-    while got < missing:
-        try:
-            kind, msg = requests(sftp)._request(
-                CMD_READ, handle, _int64(offset + got), missing - got
-            )
-        except EOFError:
-            return got
-        if kind != CMD_DATA or msg is None:
-            raise paramiko.SFTPError(f"expected DATA, got message type {kind}")
-        data = msg.get_string()
-        if not data:
-            return got
-        got += len(data)
-        if got > budget:
-            raise ReadLimitExceeded()
-        sink(data)
-    return got
-
-
-def _raise_unless_eof(sftp: paramiko.SFTPClient, msg: paramiko.Message) -> None:
-    try:
-        requests(sftp)._convert_status(msg)
-    except EOFError:
+def _raise_unless_eof(sftp: paramiko.SFTPClient, body: bytes) -> None:
+    (code,) = _UINT32.unpack_from(body, 0)
+    if code == _FX_EOF:
         return
+    msg = paramiko.Message(body)
+    requests(sftp)._convert_status(msg)
     raise paramiko.SFTPError("unexpected OK status to a READ")
 
 
-def _drain(
-    sftp: paramiko.SFTPClient, responses: _Responses, pending: deque[tuple[int, int, int]]
-) -> None:
-    """Collect answers still in flight so the next request on this channel starts clean."""
+def _drain(answers: _Answers, order: deque[tuple[int, int, int]], *, clean: bool) -> None:
+    """Take every answer still in flight off the channel, so the stream stays in step."""
     try:
-        for num, _, _ in pending:
-            while num not in responses.got:
-                requests(sftp)._read_response()
-            responses.got.pop(num)
-    except (OSError, EOFError, paramiko.SSHException):
-        pass
+        for num, _, _ in order:
+            answers.wait_for(num)
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        raise StreamDesynchronized() from exc
+    if answers.leftover and clean:
+        raise StreamDesynchronized()

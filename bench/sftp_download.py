@@ -104,7 +104,8 @@ def main() -> None:
         print(f"  with connect     {mb / best_ours_total:8.1f} MB/s  ({best_ours_total:.2f} s)")
         print("OpenSSH sftp -b (its default cipher)")
         print(
-            f"  transfer only    {mb / best_theirs:8.1f} MB/s  (run minus {connect_only:.2f} s set-up)"
+            f"  transfer only    {mb / best_theirs:8.1f} MB/s"
+            f"  (run minus {connect_only:.2f} s set-up)"
         )
         print(f"  with connect     {mb / best_theirs_total:8.1f} MB/s  ({best_theirs_total:.2f} s)")
         ratio = best_theirs_total / best_ours_total

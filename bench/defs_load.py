@@ -35,7 +35,8 @@ defs = build_defs(tenants)
 repo = defs.get_repository_def()
 repo.get_all_jobs(); repo.asset_graph.get_all_asset_keys()
 t3 = time.perf_counter()
-print(f"{t1-t0:.2f} {t2-t1:.2f} {t3-t2:.2f} {len(repo.asset_graph.get_all_asset_keys())} {len(list(repo.sensor_defs))}")
+n_assets = len(repo.asset_graph.get_all_asset_keys())
+print(f"{t1-t0:.2f} {t2-t1:.2f} {t3-t2:.2f} {n_assets} {len(list(repo.sensor_defs))}")
 """
 
 
@@ -47,12 +48,20 @@ def main() -> None:
         folder = Path(tmp)
         for n in range(args.tenants):
             tid = f"tenant_{n:04d}"
-            (folder / f"{tid}.yaml").write_text(TENANT.format(id=tid, n=n, zone=ZONES[n % len(ZONES)]))
+            (folder / f"{tid}.yaml").write_text(
+                TENANT.format(id=tid, n=n, zone=ZONES[n % len(ZONES)])
+            )
         env = {"BRIDGE_TENANTS_DIR": str(folder), "PATH": "/usr/bin:/bin"}
         out = subprocess.run(
             [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, check=True
         ).stdout.split()
-    imports, load, build, assets, sensors = float(out[0]), float(out[1]), float(out[2]), out[3], out[4]
+    imports, load, build, assets, sensors = (
+        float(out[0]),
+        float(out[1]),
+        float(out[2]),
+        out[3],
+        out[4],
+    )
     print(f"tenants: {args.tenants}  assets: {assets}  sensors: {sensors}")
     print(f"import dagster + bridge_pipelines: {imports:6.2f} s")
     print(f"load + validate tenant files:      {load:6.2f} s")

@@ -13,6 +13,7 @@ from bridge_pipelines.defs import build_defs
 from bridge_pipelines.tenants.models import TenantConfig
 
 SNAPSHOT = Path(__file__).parent / "__snapshots__" / "definitions.json"
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 FAKE_SECRET = "enc:v1:k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
 
 
@@ -26,7 +27,7 @@ def tenant(tenant_id: str, zone: str) -> TenantConfig:
                 "host": "127.0.0.1",
                 "port": 2222,
                 "username": "stampli",
-                "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+                "host_key": HOST_KEY,
                 "password": FAKE_SECRET,
             },
         }

@@ -1,6 +1,7 @@
 """`bridge demo`: the product on its embedded sandboxes, in the Dagster UI or headless."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,15 +21,34 @@ DEFAULT_HOME = Path(".demo")
 @click.option("--home", type=click.Path(path_type=Path), default=DEFAULT_HOME, show_default=True)
 @click.option("--fresh", is_flag=True, help="Start from an empty demo folder.")
 @click.option("--port", type=int, default=3000, show_default=True, help="Dagster UI port.")
-@click.option("--cadence", type=float, default=60.0, show_default=True,
-              help="Seconds between simulated Stampli exports.")
-@click.option("--sftp-port-base", type=int, default=2222, show_default=True,
-              help="First demo SFTP port (one per tenant); 0 picks free ports.")
-@click.option("--instance-config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              default=None, help="Dagster instance YAML (default: the repo's dagster.yaml, "
-              "SQLite); deploy/dagster.yaml runs on PostgreSQL via DAGSTER_PG_URL.")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
-              help="With --once: give up after this many seconds.")
+@click.option(
+    "--cadence",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds between simulated Stampli exports.",
+)
+@click.option(
+    "--sftp-port-base",
+    type=int,
+    default=2222,
+    show_default=True,
+    help="First demo SFTP port (one per tenant); 0 picks free ports.",
+)
+@click.option(
+    "--instance-config",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Dagster instance YAML (default: the repo's dagster.yaml, "
+    "SQLite); deploy/dagster.yaml runs on PostgreSQL via DAGSTER_PG_URL.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="With --once: give up after this many seconds.",
+)
 def demo(
     once: bool,
     home: Path,
@@ -66,11 +86,20 @@ def demo(
         click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
         env = {**os.environ, **environment.env()}
         command = [
-            sys.executable, "-m", "dagster", "dev",
-            "-w", str(REPO_ROOT / "workspace.yaml"),
-            "-h", "127.0.0.1", "-p", str(port),
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            str(REPO_ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
         ]
         process = subprocess.Popen(command, env=env, cwd=REPO_ROOT)
+        # A plain `kill` of the demo must not orphan dagster dev and its daemon.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             process.wait()
         except KeyboardInterrupt:
@@ -78,6 +107,10 @@ def demo(
             process.wait(timeout=30)
     finally:
         environment.stop()
+
+
+def _raise_keyboard_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_once(environment: "DemoEnvironment", timeout: float) -> int:

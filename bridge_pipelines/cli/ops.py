@@ -22,7 +22,7 @@ def _tenant(tenant_id: str) -> Any:
 @click.command()
 @click.argument("tenant_id")
 def ping(tenant_id: str) -> None:
-    """Check a tenant's connections: reach SFTP, verify the pinned host key, log in, list folders."""
+    """Check a tenant's connections: reach SFTP, verify the host key, log in, list folders."""
     from bridge_pipelines.intake.context import IntakeContext
     from bridge_pipelines.sftp.client import SftpClient
     from bridge_pipelines.tenants.models import FILE_KINDS
@@ -59,7 +59,7 @@ def status(tenant_id: str, as_json: bool) -> None:
     files = ledger.files(tenant_id)
     records = ledger.records(tenant_id)
     errors = ledger.row_errors(tenant_id)
-    payload = {
+    payload: dict[str, Any] = {
         "tenant": tenant_id,
         "files": [
             {
@@ -106,7 +106,9 @@ def status(tenant_id: str, as_json: bool) -> None:
     for f in payload["files"]:
         reason = f" - {f['reason']}" if f["reason"] else ""
         click.echo(f"  #{f['id']:<5} {f['state']:<12} {f['kind']:<12} {f['name']}{reason}")
-    click.echo("records: " + (", ".join(f"{n} {s}" for s, n in payload["records"].items()) or "none"))
+    click.echo(
+        "records: " + (", ".join(f"{n} {s}" for s, n in payload["records"].items()) or "none")
+    )
     for h in payload["held"]:
         click.echo(f"  held #{h['id']} {h['identity']}: {h['reason']}")
     if errors:

@@ -13,10 +13,20 @@ def group() -> None:
 
 @group.command()
 @click.option("--home", type=click.Path(path_type=Path), default=Path(".demo"), show_default=True)
-@click.option("--sftp-port-base", type=int, default=2222, show_default=True,
-              help="First SFTP port (one per demo tenant); 0 picks free ports.")
-@click.option("--cadence", type=float, default=60.0, show_default=True,
-              help="Seconds between simulated Stampli exports.")
+@click.option(
+    "--sftp-port-base",
+    type=int,
+    default=2222,
+    show_default=True,
+    help="First SFTP port (one per demo tenant); 0 picks free ports.",
+)
+@click.option(
+    "--cadence",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds between simulated Stampli exports.",
+)
 def up(home: Path, sftp_port_base: int, cadence: float) -> None:
     """Start the demo tenants' SFTP servers and Stampli simulators until Ctrl-C.
 
@@ -25,7 +35,9 @@ def up(home: Path, sftp_port_base: int, cadence: float) -> None:
     """
     from bridge_pipelines.demo.environment import DEMO_TENANTS, start_demo
 
-    ports = {s.id: (sftp_port_base + i if sftp_port_base else 0) for i, s in enumerate(DEMO_TENANTS)}
+    ports = {
+        s.id: (sftp_port_base + i if sftp_port_base else 0) for i, s in enumerate(DEMO_TENANTS)
+    }
     environment = start_demo(home, ports=ports)
     try:
         environment.seed_files()

@@ -4,8 +4,8 @@ Transactional exports (invoices, payments) are partitioned by tenant-day; master
 GL accounts) is not: a run takes whatever is pending.
 """
 
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 
 import dagster as dg
 
@@ -24,6 +24,7 @@ DESCRIPTIONS: dict[FileKind, str] = {
 
 
 def stampli_asset_key(tenant_id: str, kind: FileKind) -> dg.AssetKey:
+    """`[tenant, stage, entity]`: each tenant's graph stands on its own in the UI."""
     return dg.AssetKey([tenant_id, "stampli", kind])
 
 
@@ -53,14 +54,17 @@ def build_stampli_asset(
     )
     def _asset(
         context: dg.AssetExecutionContext, bridge: BridgeResource
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult[None]]:
         ctx = bridge.intake()
         day = date.fromisoformat(context.partition_key) if partitions_def else None
         report = process_pending(ctx, tenant, kind, day)
         records = ctx.ledger.records(tenant.id, kind=kind, partition_day=day)
         for outcome in report.files:
             context.log.info(
-                "%s: %s%s", outcome.name, outcome.state, f" ({outcome.reason})" if outcome.reason else ""
+                "%s: %s%s",
+                outcome.name,
+                outcome.state,
+                f" ({outcome.reason})" if outcome.reason else "",
             )
         yield dg.MaterializeResult(
             metadata=materialization_metadata(report, records),
@@ -68,4 +72,3 @@ def build_stampli_asset(
         )
 
     return _asset
-

@@ -9,23 +9,23 @@ Two checks per Stampli asset:
 
 import dagster as dg
 
+from bridge_pipelines.defs.metadata import failures_table
 from bridge_pipelines.intake.process import KindReport
 from bridge_pipelines.stampli.parse import RowError
 from bridge_pipelines.stampli.schemas import validate_frame
-
-from bridge_pipelines.defs.metadata import failures_table
 
 SCHEMA_CHECK = "schema"
 SOURCE_ROWS_CHECK = "source_rows"
 
 
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """Declared on the asset so the checks show (and block) before the first run."""
     return [
         dg.AssetCheckSpec(
             SCHEMA_CHECK,
             asset=key,
             blocking=True,
-            description="Canonical rows satisfy the pandera schema (strict, lazy); blocks postings.",
+            description="Canonical rows satisfy the pandera schema (strict); blocks postings.",
         ),
         dg.AssetCheckSpec(
             SOURCE_ROWS_CHECK,
@@ -37,6 +37,7 @@ def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 
 
 def check_results(key: dg.AssetKey, report: KindReport) -> list[dg.AssetCheckResult]:
+    """Both checks for one intake pass, with located failures in their metadata."""
     schema_failures: list[RowError] = []
     for frame in report.frames:
         if frame.height:

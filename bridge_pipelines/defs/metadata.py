@@ -29,6 +29,7 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def frame_preview(frame: pl.DataFrame | None) -> str:
+    """The first rows accepted in this run, so an operator sees what came in."""
     if frame is None or frame.height == 0:
         return "_no new rows in this run_"
     return markdown_table(frame.head(PREVIEW_ROWS).to_dicts())
@@ -44,8 +45,15 @@ def totals_by_currency(records: Sequence[RecordRow]) -> dict[str, str]:
 
 
 def failures_table(errors: Sequence[RowError]) -> str:
+    """Located failures (file, row, field), capped so metadata stays small."""
     shown = [
-        {"file": e.source, "row": e.row, "field": e.field, "document": e.document, "error": e.message}
+        {
+            "file": e.source,
+            "row": e.row,
+            "field": e.field,
+            "document": e.document,
+            "error": e.message,
+        }
         for e in errors[:MAX_FAILURES_SHOWN]
     ]
     more = len(errors) - len(shown)
@@ -55,6 +63,7 @@ def failures_table(errors: Sequence[RowError]) -> str:
 def materialization_metadata(
     report: KindReport, partition_records: Sequence[RecordRow]
 ) -> dict[str, Any]:
+    """Counts, exact totals, source files and a preview for one materialization."""
     accepted = [r for r in partition_records if r.state == "accepted"]
     frame = report.frame
     return {

@@ -4,11 +4,9 @@ import dagster as dg
 
 from bridge_pipelines.tenants.models import TenantConfig
 
-PARTITIONS_START = "2026-01-01"
-
 
 def build_daily_partitions_def(tenant: TenantConfig) -> dg.DailyPartitionsDefinition:
     """Days in the tenant's own zone; `end_offset=1` so today's files have a partition."""
     return dg.DailyPartitionsDefinition(
-        start_date=PARTITIONS_START, timezone=tenant.timezone, end_offset=1
+        start_date=tenant.partitions_start.isoformat(), timezone=tenant.timezone, end_offset=1
     )

@@ -17,7 +17,7 @@ def _context_for(settings: Settings) -> IntakeContext:
     return IntakeContext(settings=settings)
 
 
-class BridgeResource(dg.ConfigurableResource):  # type: ignore[misc]
+class BridgeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Ledger, keyring, archive and pooled SFTP connections of this process."""
 
     def intake(self) -> IntakeContext:

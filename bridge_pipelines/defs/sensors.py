@@ -19,6 +19,8 @@ def build_intake_sensor(
     intake_job: UnresolvedAssetJobDefinition,
     master_job: UnresolvedAssetJobDefinition,
 ) -> dg.SensorDefinition:
+    """The tenant's watcher; it requests intake runs and never touches file contents."""
+
     @dg.sensor(
         name=f"{tenant.id}_stampli_files",
         jobs=[intake_job, master_job],
@@ -36,8 +38,15 @@ def build_intake_sensor(
         ctx = bridge.intake()
         with ctx.sftp(tenant) as client:
             result = scan_tenant(tenant, client, ctx.ledger)
+        # Files stable but not yet in a batch: new ones, and any left while a run was active.
+        waiting = [row for row in ctx.ledger.pending_files(tenant.id) if row.batch_id is None]
         requested = False
-        master = [row for row in result.newly_stable if row.kind in MASTER_KINDS]
+        if waiting and _tenant_run_active(context.instance, tenant.id):
+            # One run per tenant per cycle: the active run takes whatever is pending for its
+            # day; what is left gets a batch on a later tick.
+            yield dg.SkipReason(f"{len(waiting)} files wait for the tenant's active run")
+            return
+        master = [row for row in waiting if row.kind in MASTER_KINDS]
         if master:
             batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in master])
             requested = True
@@ -46,7 +55,7 @@ def build_intake_sensor(
                 job_name=master_job.name,
                 tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
             )
-        transactional = [row for row in result.newly_stable if row.kind not in MASTER_KINDS]
+        transactional = [row for row in waiting if row.kind not in MASTER_KINDS]
         for day, rows in sorted(group_by_day(transactional).items()):
             batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in rows])
             requested = True
@@ -59,7 +68,27 @@ def build_intake_sensor(
         if not requested:
             yield dg.SkipReason(
                 f"listed {result.listed} files; none newly stable"
-                + (f"; refused names: {result.quarantined_names}" if result.quarantined_names else "")
+                + (
+                    f"; refused names: {result.quarantined_names}"
+                    if result.quarantined_names
+                    else ""
+                )
             )
 
     return _sensor
+
+
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _tenant_run_active(instance: dg.DagsterInstance, tenant_id: str) -> bool:
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(tags={"bridge/tenant": tenant_id}, statuses=ACTIVE_STATUSES),
+        limit=1,
+    )
+    return bool(records)

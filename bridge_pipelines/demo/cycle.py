@@ -17,13 +17,14 @@ from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 from bridge_pipelines.tenants.models import TenantConfig
 
-
 # Headless runs print warnings and errors only; the UI keeps the full event log.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
 class TenantSummary:
+    """What one tenant's cycle did, printed by `bridge demo --once`."""
+
     tenant: str
     files: Counter[str] = field(default_factory=Counter)
     documents: Counter[str] = field(default_factory=Counter)
@@ -33,9 +34,7 @@ class TenantSummary:
 
     @property
     def ok(self) -> bool:
-        return self.failed_runs == 0 and all(
-            state in TERMINAL_FILE_STATES for state in self.files
-        )
+        return self.failed_runs == 0 and all(state in TERMINAL_FILE_STATES for state in self.files)
 
     def lines(self) -> list[str]:
         files = ", ".join(f"{n} {s}" for s, n in sorted(self.files.items())) or "none"
@@ -67,10 +66,7 @@ def run_cycle(
         for tenant in tenants:
             launched += _tick(defs, tenant, instance, summaries[tenant.id])
         open_files = [
-            f
-            for t in tenants
-            for f in ledger.files(t.id)
-            if f.state not in TERMINAL_FILE_STATES
+            f for t in tenants for f in ledger.files(t.id) if f.state not in TERMINAL_FILE_STATES
         ]
         quiet = quiet + 1 if not launched and not open_files else 0
         if quiet >= quiet_ticks:
@@ -79,9 +75,7 @@ def run_cycle(
     for tenant in tenants:
         summary = summaries[tenant.id]
         summary.files = Counter(f.state.value for f in ledger.files(tenant.id))
-        summary.documents = Counter(
-            f"{r.kind} {r.state.value}" for r in ledger.records(tenant.id)
-        )
+        summary.documents = Counter(f"{r.kind} {r.state.value}" for r in ledger.records(tenant.id))
         summary.row_errors = len(ledger.row_errors(tenant.id))
     return list(summaries.values())
 

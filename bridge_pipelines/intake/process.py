@@ -178,7 +178,9 @@ def _document_in(doc: ParsedDocument) -> DocumentIn:
 def _summary(parsed: ParseResult) -> str | None:
     if not parsed.errors:
         return None
-    return f"{parsed.rows_rejected} of {parsed.rows_total} rows rejected ({len(parsed.errors)} errors)"
+    return (
+        f"{parsed.rows_rejected} of {parsed.rows_total} rows rejected ({len(parsed.errors)} errors)"
+    )
 
 
 def total_amount(frame: pl.DataFrame | None, column: str) -> Decimal:

@@ -29,7 +29,6 @@ class ScanResult:
     listed: int = 0
 
 
-
 def group_by_day(rows: list[FileRow]) -> dict[date, list[FileRow]]:
     """Files by the tenant-day partition they were assigned when they became stable."""
     days: dict[date, list[FileRow]] = {}

@@ -8,7 +8,7 @@ to the tenant id and the field's dotted path (see `tenants.secrets`).
 import base64
 import binascii
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -164,6 +164,9 @@ class TenantConfig(_Frozen):
     erp: ErpConfig = ErpConfig()
     schedules: Schedules = Schedules()
     max_rows_per_file: int = Field(2_000_000, gt=0)
+    partitions_start: date = Field(
+        date(2026, 1, 1), description="First day of the tenant's daily partitions (onboarding)."
+    )
 
     @field_validator("id")
     @classmethod

@@ -1,4 +1,4 @@
-"""`bridge demo --once` through the real CLI: files land, get taken, and every one is accounted for."""
+"""`bridge demo --once` through the real CLI: files land, get taken, every one accounted for."""
 
 import json
 import os
@@ -14,7 +14,9 @@ TERMINAL = {"parsed", "quarantined", "duplicate", "vanished"}
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def run_bridge(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def run_bridge(
+    *args: str, env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BRIDGE), *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
@@ -30,7 +32,8 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
     assert "demo cycle OK" in result.stdout
 
     env.update(
-        BRIDGE_HOME=str(home), BRIDGE_TENANTS_DIR=str(home / "tenants"),
+        BRIDGE_HOME=str(home),
+        BRIDGE_TENANTS_DIR=str(home / "tenants"),
         DAGSTER_HOME=str(home / "dagster_home"),
     )
     for tenant in ("acme", "globex"):
@@ -50,5 +53,7 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
 
     # No secret reached the output.
     creds = (home / "credentials" / "acme.yaml").read_text()
-    password = next(line.split(":", 1)[1].strip() for line in creds.splitlines() if line.startswith("password"))
+    password = next(
+        line.split(":", 1)[1].strip() for line in creds.splitlines() if line.startswith("password")
+    )
     assert password not in result.stdout + result.stderr

@@ -30,9 +30,22 @@ def test_demo_cycle_on_postgres_instance_and_ledger(tmp_path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "DAGSTER_"))}
         env.update(DAGSTER_PG_URL=dagster_url, BRIDGE_LEDGER_URL=ledger_url)
         result = subprocess.run(
-            [str(BRIDGE), "demo", "--once", "--home", str(tmp_path / "demo"),
-             "--sftp-port-base", "0", "--instance-config", str(REPO / "deploy" / "dagster.yaml")],
-            capture_output=True, text=True, env=env, timeout=300, check=False,
+            [
+                str(BRIDGE),
+                "demo",
+                "--once",
+                "--home",
+                str(tmp_path / "demo"),
+                "--sftp-port-base",
+                "0",
+                "--instance-config",
+                str(REPO / "deploy" / "dagster.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         engine = sa.create_engine(dagster_url)

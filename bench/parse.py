@@ -1,0 +1,271 @@
+"""Parse benchmark: our invoice parser against raw polars and a pandas + pandera baseline.
+
+`python -m bench.parse [--lines 1000000] [--runs 3]` generates a messy invoice CSV (BOM, CRLF,
+quoted commas/quotes/newlines, Unicode, credit memos) under bench/out/, then times, best of
+`--runs`:
+
+- raw `polars.read_csv(path, infer_schema=False)` (every column a string): the floor;
+- `parse_export` (read, validate every field and invoice rule, pandera on the accepted frame,
+  identity and content hash per invoice): the product path into canonical rows;
+- `result.documents` (building the per-invoice Python objects the ledger stores), reported on its
+  own line because it is lazy;
+- pandas `read_csv(dtype=str)` + Decimal via `apply` + a pandera pandas schema: the baseline.
+
+Peak memory of `parse_export` is measured in a fresh subprocess (ru_maxrss after minus RSS
+before reading the file), so the other runs cannot inflate it.
+"""
+
+import argparse
+import csv
+import gc
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "out"
+
+HEADER = [
+    "InvoiceId",
+    "InvoiceNumber",
+    "VendorId",
+    "VendorName",
+    "InvoiceDate",
+    "DueDate",
+    "PostingDate",
+    "Currency",
+    "InvoiceTotal",
+    "TaxAmount",
+    "PONumber",
+    "LineNumber",
+    "LineDescription",
+    "GLAccount",
+    "CostCenter",
+    "LineAmount",
+    "ApprovedBy",
+    "ApprovedAt",
+    "DocumentType",
+]
+
+VENDORS = [
+    ("Acme Components", "USD"),
+    ('Müller & Söhne, "GmbH"', "EUR"),
+    ("Société Générale d'Équipement", "EUR"),
+    ("東京精密株式会社", "JPY"),
+    ("Nordic Fjäll AB", "SEK"),
+    ("O'Brien, Walsh & Co", "GBP"),
+]
+DESCRIPTIONS = [
+    "Capacitors, 10uF",
+    'Cable "Cat6", 2m',
+    "Service fee\nNovember",
+    "Ersatzteile für Förderband",
+    "Café crème – réunion",
+    "ネジ M4",
+    "Freight",
+    "Consulting, phase 2 — on-site",
+]
+
+
+def _money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def generate_invoice_csv(path: Path, lines: int, seed: int = 7) -> None:
+    """Write a valid, messy approved-invoices CSV with exactly `lines` invoice lines."""
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(HEADER)
+        written = 0
+        n = 0
+        base = date(2026, 1, 1)
+        while written < lines:
+            n += 1
+            count = min(rng.randint(1, 9), lines - written)
+            vendor_no = rng.randrange(5000)
+            vendor_name, currency = VENDORS[vendor_no % len(VENDORS)]
+            credit = rng.random() < 0.05
+            sign = -1 if credit else 1
+            amounts = [sign * rng.randint(100, 500_000) for _ in range(count)]
+            tax = sign * (sum(abs(a) for a in amounts) // 10)
+            total = sum(amounts) + tax
+            invoice_day = base + timedelta(days=rng.randrange(330))
+            due = invoice_day + timedelta(days=30)
+            posting = "" if rng.random() < 0.3 else (invoice_day + timedelta(days=1)).isoformat()
+            hour = rng.randrange(24)
+            header = [
+                f"STI-{n:08d}",
+                f"{'CM' if credit else 'A'}-{n}",
+                f"V-{vendor_no:04d}",
+                vendor_name,
+                invoice_day.isoformat(),
+                due.isoformat(),
+                posting,
+                currency,
+                _money(total),
+                _money(tax),
+                f"PO-{rng.randrange(10**6)}" if rng.random() < 0.6 else "",
+            ]
+            approved = [
+                rng.choice(["j.doe", "m.müller", "a.kowalska"]),
+                f"{(invoice_day + timedelta(days=1)).isoformat()}T{hour:02d}:02:11-05:00",
+                "CreditMemo" if credit else "Invoice",
+            ]
+            for i, amount in enumerate(amounts, start=1):
+                writer.writerow(
+                    [
+                        *header,
+                        str(i),
+                        rng.choice(DESCRIPTIONS),
+                        str(6000 + rng.randrange(200)),
+                        rng.choice(["CC-EAST", "CC-WEST", ""]),
+                        _money(amount),
+                        *approved,
+                    ]
+                )
+            written += count
+
+
+def _best(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    best = float("inf")
+    result: Any = None
+    for _ in range(runs):
+        result = None
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def _raw_polars(path: Path) -> Any:
+    import polars as pl
+
+    return pl.read_csv(path, infer_schema=False)
+
+
+def _ours(path: Path) -> Any:
+    from bridge_pipelines.stampli.parse import parse_export
+
+    return parse_export("invoices", path.read_bytes(), source=path.name)
+
+
+def _pandas_baseline(path: Path) -> Any:
+    import pandas as pd
+    import pandera.pandas as ppa
+
+    money = r"^-?\d{1,16}(\.\d{1,2})?$"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    schema = ppa.DataFrameSchema(
+        {
+            "InvoiceId": ppa.Column(str, nullable=False),
+            "InvoiceNumber": ppa.Column(str, ppa.Check.str_length(1, 30)),
+            "VendorId": ppa.Column(str),
+            "Currency": ppa.Column(str, ppa.Check.str_matches(r"^[A-Z]{3}$")),
+            "InvoiceTotal": ppa.Column(str, ppa.Check.str_matches(money)),
+            "TaxAmount": ppa.Column(str, ppa.Check.str_matches(money)),
+            "LineAmount": ppa.Column(str, ppa.Check.str_matches(money)),
+            "LineNumber": ppa.Column(str, ppa.Check.str_matches(r"^[1-9]\d*$")),
+            "InvoiceDate": ppa.Column(str, ppa.Check.str_matches(r"^\d{4}-\d{2}-\d{2}$")),
+            "DueDate": ppa.Column(str, ppa.Check.str_matches(r"^\d{4}-\d{2}-\d{2}$")),
+            "DocumentType": ppa.Column(str, ppa.Check.isin(["Invoice", "CreditMemo"])),
+        },
+        strict=False,
+    )
+    schema.validate(frame, lazy=True)
+    for column in ("InvoiceTotal", "TaxAmount", "LineAmount"):
+        frame[column] = frame[column].apply(Decimal)
+    for column in ("InvoiceDate", "DueDate"):
+        frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d")
+    frame["ApprovedAt"] = pd.to_datetime(frame["ApprovedAt"], utc=True, format="ISO8601")
+    sums = frame.groupby("InvoiceId")["LineAmount"].sum()
+    heads = frame.groupby("InvoiceId")[["InvoiceTotal", "TaxAmount"]].first()
+    bad = heads.index[(sums + heads["TaxAmount"]) != heads["InvoiceTotal"]]
+    return frame, len(bad)
+
+
+def _memory_probe(path: Path) -> dict[str, Any]:
+    """Run parse_export in a fresh interpreter and report its peak RSS growth."""
+    code = (
+        "import json, resource, sys, psutil\n"
+        "import polars, pandera.polars, lxml.etree\n"
+        "from bridge_pipelines.stampli.parse import parse_export\n"
+        "from pathlib import Path\n"
+        "p = Path(sys.argv[1])\n"
+        "before = psutil.Process().memory_info().rss\n"
+        "r = parse_export('invoices', p.read_bytes(), source=p.name)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(json.dumps({'before': before, 'peak': peak, 'rows': r.rows_accepted}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
+    args = parser.parse_args(argv)
+
+    path = OUT / f"approved_invoices_{args.lines}.csv"
+    if not path.exists():
+        print(f"generating {path} ...", flush=True)
+        generate_invoice_csv(path, args.lines)
+    size = path.stat().st_size
+    print(f"file: {path.name}, {size / 1e6:.1f} MB, {args.lines:,} invoice lines")
+
+    raw_s, raw = _best(lambda: _raw_polars(path), args.runs)
+    assert raw.height == args.lines, raw.height
+    del raw
+    ours_s, result = _best(lambda: _ours(path), args.runs)
+    assert result.rows_accepted == args.lines and not result.errors, result.errors[:3]
+    docs_start = time.perf_counter()
+    documents = result.documents
+    docs_s = time.perf_counter() - docs_start
+    n_docs = len(documents)
+    del result, documents
+    gc.collect()
+    pandas_s = float("nan")
+    if not args.no_pandas:
+        pandas_s, baseline = _best(lambda: _pandas_baseline(path), max(1, args.runs - 1))
+        assert baseline[1] == 0
+        del baseline
+    memory = _memory_probe(path)
+    peak_delta = memory["peak"] - memory["before"]
+
+    rows = [
+        ("polars.read_csv (all strings)", raw_s),
+        ("parse_export (canonical rows)", ours_s),
+        ("  + result.documents (lazy)", ours_s + docs_s),
+        ("pandas + pandera baseline", pandas_s),
+    ]
+    print(f"\n{'step':34} {'seconds':>8} {'x raw':>7} {'rows/s':>12}")
+    for name, seconds in rows:
+        rate = args.lines / seconds if seconds == seconds else float("nan")
+        print(f"{name:34} {seconds:8.2f} {seconds / raw_s:7.2f} {rate:12,.0f}")
+    print(f"\ndocuments built: {n_docs:,} invoices ({docs_s:.2f} s)")
+    print(f"parse_export vs raw polars: {ours_s / raw_s:.2f}x (goal <= 2.0x)")
+    if pandas_s == pandas_s:
+        print(f"pandas baseline vs parse_export: {pandas_s / ours_s:.2f}x faster (goal >= 3x)")
+    print(
+        f"peak RSS growth of parse_export (fresh process, file bytes included): "
+        f"{peak_delta / 1e6:.0f} MB = {peak_delta / size:.1f}x file size (goal <= 8x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

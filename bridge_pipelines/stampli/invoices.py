@@ -1,0 +1,338 @@
+"""Approved invoices: fields, rules and documents (one document = one invoice with its lines).
+
+Rules (stampli-files.md): lines + tax add up to the total exactly; one currency and the same
+header on every line of an invoice; real dates, due date not before the invoice date; credit
+memos negative, invoices positive; line numbers unique and >= 1; InvoiceNumber 1-30 characters;
+ApprovedAt ISO 8601 with offset. A bad line refuses its whole invoice; other invoices flow.
+"""
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from bridge_pipelines.stampli.content import as_text, content_hash
+from bridge_pipelines.stampli.fields import Field
+from bridge_pipelines.stampli.grouping import RUN, with_runs
+from bridge_pipelines.stampli.models import ParsedDocument
+from bridge_pipelines.stampli.validate import CHANGED, ROW_BAD, Issue, Row, RowRule, Verdict, typed
+
+KIND = "invoices"
+CURRENCY_RE = r"^[A-Z]{3}$"
+
+FIELDS: tuple[Field, ...] = (
+    Field("invoice_id", "InvoiceId"),
+    Field("invoice_number", "InvoiceNumber", max_len=30),
+    Field("vendor_id", "VendorId"),
+    Field("vendor_name", "VendorName", required=False),
+    Field("invoice_date", "InvoiceDate", "date"),
+    Field("due_date", "DueDate", "date"),
+    Field("posting_date", "PostingDate", "date", required=False, optional_column=True),
+    Field("currency", "Currency", "pattern", pattern=CURRENCY_RE, hint="an ISO 4217 code (USD)"),
+    Field("invoice_total", "InvoiceTotal", "money"),
+    Field("tax_amount", "TaxAmount", "money"),
+    Field("po_number", "PONumber", required=False, optional_column=True),
+    Field("line_number", "LineNumber", "int"),
+    Field("line_description", "LineDescription", required=False),
+    Field("gl_account", "GLAccount"),
+    Field("cost_center", "CostCenter", required=False, optional_column=True),
+    Field("line_amount", "LineAmount", "money"),
+    Field("approved_by", "ApprovedBy"),
+    Field("approved_at", "ApprovedAt", "timestamp"),
+    Field("document_type", "DocumentType", "enum", choices=("Invoice", "CreditMemo")),
+)
+
+HEADER = (
+    "invoice_number",
+    "vendor_id",
+    "vendor_name",
+    "invoice_date",
+    "due_date",
+    "posting_date",
+    "currency",
+    "invoice_total",
+    "tax_amount",
+    "po_number",
+    "approved_by",
+    "approved_at",
+    "document_type",
+)
+LINE = ("line_number", "line_description", "gl_account", "cost_center", "line_amount")
+COLUMNS = (
+    "invoice_id",
+    "invoice_number",
+    "vendor_id",
+    "vendor_name",
+    "invoice_date",
+    "due_date",
+    "posting_date",
+    "currency",
+    "invoice_total",
+    "tax_amount",
+    "po_number",
+    "line_number",
+    "line_description",
+    "gl_account",
+    "cost_center",
+    "line_amount",
+    "approved_by",
+    "approved_at",
+    "document_type",
+    "source_file",
+    "source_row",
+)
+
+_credit = pl.col("document_type") == "CreditMemo"
+_invoice = pl.col("document_type") == "Invoice"
+
+
+def _sign_message(column: str) -> Any:
+    def message(row: Row, display: dict[str, str]) -> str:
+        kind = row["document_type"]
+        if column == "invoice_total":
+            want = "negative" if kind == "CreditMemo" else "positive"
+            return f"{row[column]!r}: the total of a {kind} must be {want}"
+        wrong = "positive" if kind == "CreditMemo" else "negative"
+        return f"{row[column]!r} must not be {wrong} on a {kind}"
+
+    return message
+
+
+ROW_RULES: tuple[RowRule, ...] = (
+    RowRule(
+        "due_after_invoice",
+        "due_date",
+        typed("due_date") < typed("invoice_date"),
+        lambda row, d: f"{row['due_date']!r} is before {d['invoice_date']} {row['invoice_date']!r}",
+        shared=True,
+    ),
+    RowRule(
+        "line_number_positive",
+        "line_number",
+        typed("line_number") < 1,
+        lambda row, d: f"{row['line_number']!r}: line numbers start at 1",
+    ),
+    RowRule(
+        "total_sign",
+        "invoice_total",
+        (_invoice & (typed("invoice_total") <= 0)) | (_credit & (typed("invoice_total") >= 0)),
+        _sign_message("invoice_total"),
+        shared=True,
+    ),
+    RowRule(
+        "tax_sign",
+        "tax_amount",
+        (_invoice & (typed("tax_amount") < 0)) | (_credit & (typed("tax_amount") > 0)),
+        _sign_message("tax_amount"),
+        shared=True,
+    ),
+    RowRule(
+        "line_sign",
+        "line_amount",
+        (_invoice & (typed("line_amount") < 0)) | (_credit & (typed("line_amount") > 0)),
+        _sign_message("line_amount"),
+    ),
+)
+
+
+def label(invoice_id: Any) -> str | None:
+    """How errors name an invoice."""
+    return f"invoice {invoice_id}" if invoice_id is not None else None
+
+
+def document_rules(frame: pl.DataFrame, display: dict[str, str]) -> Verdict:
+    """Invoice-level rules over the lines of each invoice (rows adjacent, run id `RUN`).
+
+    Header consistency compares each line's raw text with the previous line of the same
+    invoice, so it is reported even for invoices already refused for a bad cell; line numbers
+    are checked in detail only where they do not simply increase; the sum is checked on clean
+    invoices only.
+    """
+    verdict = Verdict()
+    if frame.height == 0:
+        return verdict
+    same = pl.col(RUN) == pl.col(RUN).shift(1)
+    rising = pl.col("line_number") > pl.col("line_number").shift(1)
+    groups = (
+        frame.lazy()
+        .with_columns(
+            (same & ~rising.fill_null(False)).fill_null(False).alias("__unsorted"),
+        )
+        .group_by(RUN, maintain_order=True)
+        .agg(
+            pl.col("invoice_id").first(),
+            pl.col(CHANGED).any().alias("mixed"),
+            pl.col("__unsorted").any().alias("unsorted"),
+            pl.col(ROW_BAD).any().alias("bad"),
+            pl.col("line_amount").sum().alias("lines"),
+            pl.col("tax_amount").first().alias("tax"),
+            pl.col("invoice_total").first().alias("total"),
+            pl.col("source_row").first().alias("first_row"),
+            pl.col("vendor_id").first(),
+            pl.col("invoice_number").first(),
+            pl.col("document_type").first(),
+        )
+        .with_columns(
+            (~pl.col("bad") & (pl.col("lines") + pl.col("tax") != pl.col("total")))
+            .fill_null(False)
+            .alias("sum_off"),
+            (
+                pl.struct("vendor_id", "invoice_number", "document_type").is_duplicated()
+                & pl.col("vendor_id").is_not_null()
+                & pl.col("invoice_number").is_not_null()
+                & pl.col("document_type").is_not_null()
+            ).alias("twin"),
+        )
+        .collect()
+    )
+    flagged = groups.filter(
+        pl.col("mixed") | pl.col("unsorted") | pl.col("sum_off") | pl.col("twin")
+    )
+    if flagged.height == 0:
+        return verdict
+    runs = flagged.get_column(RUN)
+    by_run: dict[int, list[Row]] = {}
+    for row in frame.filter(pl.col(RUN).is_in(runs)).iter_rows(named=True):
+        by_run.setdefault(row[RUN], []).append(row)
+    twins = _identity_twins(groups)
+    for group in flagged.iter_rows(named=True):
+        rows = by_run[group[RUN]]
+        issues: list[Issue] = []
+        if group["mixed"]:
+            issues.extend(_inconsistent_header(rows, display))
+        if group["unsorted"]:
+            issues.extend(_duplicate_lines(rows))
+        if group["sum_off"]:
+            issues.append(_sum_issue(group, display))
+        if group["twin"]:
+            others = [t for t in twins[_identity(group)] if t[0] != group["invoice_id"]]
+            listed = ", ".join(f"InvoiceId {i} (row {r})" for i, r in others)
+            issues.append(
+                Issue(
+                    group["first_row"],
+                    "invoice_number",
+                    f"invoice number {group['invoice_number']!r} of vendor "
+                    f"{group['vendor_id']!r} ({group['document_type']}) appears under more "
+                    f"than one InvoiceId in this file: also {listed}",
+                )
+            )
+        if issues:
+            verdict.rejected.add(group["invoice_id"])
+            verdict.issues.extend(issues)
+    return verdict
+
+
+def _identity(group: Row) -> tuple[Any, Any, Any]:
+    return (group["vendor_id"], group["invoice_number"], group["document_type"])
+
+
+def _identity_twins(groups: pl.DataFrame) -> dict[tuple[Any, Any, Any], list[tuple[Any, int]]]:
+    twins: dict[tuple[Any, Any, Any], list[tuple[Any, int]]] = {}
+    for group in groups.filter(pl.col("twin")).iter_rows(named=True):
+        twins.setdefault(_identity(group), []).append((group["invoice_id"], group["first_row"]))
+    return twins
+
+
+def _inconsistent_header(rows: list[Row], display: dict[str, str]) -> list[Issue]:
+    first = rows[0]
+    issues: list[Issue] = []
+    for column in HEADER:
+        expected = first[f"__raw_{column}"]
+        for row in rows[1:]:
+            value = row[f"__raw_{column}"]
+            if value == expected:
+                continue
+            what = (
+                "mixed currencies in one invoice"
+                if column == "currency"
+                else f"{display[column]} differs between the lines of one invoice"
+            )
+            issues.append(
+                Issue(
+                    row["source_row"],
+                    column,
+                    f"{what}: {value!r} here, {expected!r} on row {first['source_row']}",
+                )
+            )
+    return issues
+
+
+def _duplicate_lines(rows: list[Row]) -> list[Issue]:
+    seen: dict[Any, int] = {}
+    issues: list[Issue] = []
+    for row in rows:
+        number = row["line_number"]
+        if number is None:
+            continue
+        if number in seen:
+            issues.append(
+                Issue(
+                    row["source_row"],
+                    "line_number",
+                    f"line number {number} appears twice in this invoice (also row {seen[number]})",
+                )
+            )
+        else:
+            seen[number] = row["source_row"]
+    return issues
+
+
+def _sum_issue(group: Row, display: dict[str, str]) -> Issue:
+    lines: Decimal = group["lines"]
+    tax: Decimal = group["tax"]
+    total: Decimal = group["total"]
+    return Issue(
+        group["first_row"],
+        "invoice_total",
+        f"lines ({lines}) + {display['tax_amount']} ({tax}) = {lines + tax}, but "
+        f"{display['invoice_total']} is {total} (off by {total - lines - tax})",
+    )
+
+
+def canonical_frame(accepted: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The typed invoice rows, with posting_date defaulted to invoice_date."""
+    return accepted.with_columns(
+        pl.col("posting_date").fill_null(pl.col("invoice_date")),
+        pl.lit(source, dtype=pl.String).alias("source_file"),
+    ).select(COLUMNS)
+
+
+def build_documents(frame: pl.DataFrame) -> list[ParsedDocument]:
+    """One document per invoice, in order of first appearance, lines by line number."""
+    if frame.height == 0:
+        return []
+    ordered = with_runs(frame, "invoice_id").sort(RUN, "line_number", maintain_order=True)
+    starts = ordered.select(
+        (pl.col(RUN) != pl.col(RUN).shift(1)).fill_null(True).arg_true()
+    ).to_series()
+    heads = ordered[starts]
+    header = heads.select(
+        pl.col("invoice_id"),
+        *(as_text(heads.schema, c) for c in HEADER),
+    )
+    line_text = ordered.select(*(as_text(ordered.schema, c) for c in LINE), pl.col("source_row"))
+    line_values = [line_text.get_column(c).to_list() for c in LINE]
+    source_rows = line_text.get_column("source_row").to_list()
+    bounds = [*starts.to_list(), ordered.height]
+    documents: list[ParsedDocument] = []
+    for index, head in enumerate(header.iter_rows(named=True)):
+        begin, end = bounds[index], bounds[index + 1]
+        payload: dict[str, Any] = dict(head)
+        payload["lines"] = [
+            dict(zip(LINE, values, strict=True))
+            for values in zip(*(column[begin:end] for column in line_values), strict=True)
+        ]
+        documents.append(
+            ParsedDocument(
+                kind=KIND,
+                identity=f"{head['vendor_id']}|{head['invoice_number']}|{head['document_type']}",
+                content_hash=content_hash(payload),
+                rows=tuple(sorted(set(source_rows[begin:end]))),
+                payload=payload,
+                document_day=date.fromisoformat(head["posting_date"]),
+                amount=Decimal(head["invoice_total"]),
+                currency=head["currency"],
+            )
+        )
+    return documents

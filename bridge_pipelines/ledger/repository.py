@@ -16,6 +16,8 @@ locked with `SELECT ... FOR UPDATE` before they are checked and changed.
 
 import hashlib
 import logging
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 
 from bridge_pipelines.ledger.coltypes import plain_json
 from bridge_pipelines.ledger.errors import InvalidTransitionError, UnknownEntityError
+from bridge_pipelines.ledger.listing import KnownFile, plan_listing
 from bridge_pipelines.ledger.models import (
     AuditEvent,
     Batch,
@@ -107,13 +110,32 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # WAL + NORMAL survives a process kill; only an OS crash may lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        _enable_wal(cursor)
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """WAL lets readers (the CLI, sensors) run beside a writer; it persists in the file.
+
+    Switching needs an exclusive lock and does not wait on the busy timeout, so processes that
+    open a brand-new file together retry here.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() in ("wal", "memory"):
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_on_begin(connection: sa.Connection) -> None:
@@ -121,17 +143,69 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-@dataclass(frozen=True)
-class _Known:
-    """A file row as observe_listing needs it."""
-
-    id: int
-    kind: str
-    name: str
-    size: int
-    mtime: int
-    state: FileState
-    observed_at: datetime
+# Hot statements, built once: the sensor runs them thousands of times per tick.
+_KNOWN_COLUMNS = (
+    files.c.id,
+    files.c.kind,
+    files.c.name,
+    files.c.size,
+    files.c.mtime,
+    files.c.state,
+    files.c.observed_at,
+)
+_IN_FOLDER = sa.and_(
+    files.c.tenant == sa.bindparam("b_tenant"), files.c.folder == sa.bindparam("b_folder")
+)
+_NAMED = files.c.name.in_(sa.bindparam("b_names", expanding=True))
+_KNOWN_FILES = sa.select(*_KNOWN_COLUMNS).where(
+    _IN_FOLDER, sa.or_(files.c.state == FileState.SEEN.value, _NAMED)
+)
+_KNOWN_BY_NAME = sa.select(*_KNOWN_COLUMNS).where(_IN_FOLDER, _NAMED)
+_RESTART_SETTLING = (
+    files.update()
+    .where(
+        files.c.id == sa.bindparam("b_id"),
+        files.c.state == FileState.SEEN.value,
+        files.c.size == sa.bindparam("b_size"),
+        files.c.mtime == sa.bindparam("b_mtime"),
+    )
+    .values(
+        size=sa.bindparam("b_new_size"),
+        mtime=sa.bindparam("b_new_mtime"),
+        observed_at=sa.bindparam("b_now"),
+        updated_at=sa.bindparam("b_now"),
+    )
+)
+# `id IN` lets SQLite use the primary key; the row-value IN re-checks size and mtime, so a
+# file that changed since it was read is not declared stable.
+_SETTLE = (
+    files.update()
+    .where(
+        files.c.id.in_(sa.bindparam("b_ids", expanding=True)),
+        sa.tuple_(files.c.id, files.c.size, files.c.mtime).in_(
+            sa.bindparam("b_keys", expanding=True)
+        ),
+        files.c.state == FileState.SEEN.value,
+    )
+    .values(
+        state=FileState.STABLE.value,
+        stable_at=sa.bindparam("b_now"),
+        partition_day=sa.bindparam("b_day"),
+        updated_at=sa.bindparam("b_now"),
+    )
+    .returning(*files.c)
+)
+_VANISH = (
+    files.update()
+    .where(files.c.id == sa.bindparam("b_id"), files.c.state == sa.bindparam("b_expected"))
+    .values(
+        state=FileState.VANISHED.value,
+        reason=sa.bindparam("b_reason"),
+        updated_at=sa.bindparam("b_now"),
+    )
+    .returning(files.c.id)
+)
+_INSERT_AUDIT = audit_events.insert()
 
 
 class Ledger:
@@ -146,7 +220,8 @@ class Ledger:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = sa.make_url(url)
         self._sqlite = self.url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        # pre-ping guards against a PostgreSQL restart; a SQLite file has no server to lose.
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self._sqlite}
         if self._sqlite:
             database = self.url.database
             options["connect_args"] = {
@@ -158,6 +233,11 @@ class Ledger:
             else:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
         self._engine = sa.create_engine(self.url, **options)
+        self._insert_seen = (
+            self._insert(files)
+            .on_conflict_do_nothing()
+            .returning(files.c.id, files.c.name, files.c.size, files.c.mtime)
+        )
         if self._sqlite:
             event.listen(self._engine, "connect", _sqlite_on_connect)
             event.listen(self._engine, "begin", _sqlite_on_begin)
@@ -222,7 +302,7 @@ class Ledger:
             return
         at = utcnow()
         conn.execute(
-            audit_events.insert(),
+            _INSERT_AUDIT,
             [
                 {
                     "at": at,
@@ -254,13 +334,11 @@ class Ledger:
     ) -> list[FileRow]:
         """Record one listing of a folder; return the files that became stable in this call.
 
-        A delivery is (tenant, folder, name, size, mtime). A new one is `seen`; while it keeps
-        changing its row follows it and the settle clock restarts; once a later listing shows
-        it unchanged `settle` after it was last seen changing, it is `stable` with
-        `partition_day` = today in the tenant's zone. A name listed again with the size and
-        mtime of a delivery already stable or beyond is that delivery (untouched); with
-        another size or mtime it is a new delivery, and an older one still only `stable`
-        (not downloaded) is marked `vanished`, since its bytes were overwritten.
+        The rules are in `listing.plan_listing`: a new delivery is `seen`; once a later
+        listing shows it unchanged `settle` after it last changed, it is `stable` with
+        `partition_day` = the day of `now` in the tenant's zone. Terminal files are never
+        touched. One SELECT per call, and a write transaction only when something changed,
+        so a tick over 1,000 quiet tenants is cheap.
 
         Args:
             tenant: tenant id.
@@ -276,169 +354,93 @@ class Ledger:
             actor: who is recorded in the audit events.
 
         Returns:
-            The files that moved from `seen` to `stable` in this call, oldest first. A
-            concurrent call on the same folder never returns the same file twice.
+            The files that moved from `seen` to `stable` in this call, by id. A concurrent
+            call on the same folder never returns the same file twice.
         """
         now = _aware(now) if now is not None else utcnow()
-        listed: dict[str, tuple[int, int]] = {e.name: (int(e.size), int(e.mtime)) for e in entries}
-        known = self._known_files(tenant, folder, list(listed))
-        by_name: dict[str, list[_Known]] = {}
-        for row in known:
-            by_name.setdefault(row.name, []).append(row)
-
-        inserts: list[dict[str, Any]] = []
-        regrown: list[dict[str, Any]] = []
-        to_stable: list[tuple[int, int, int]] = []
-        to_vanish: list[tuple[_Known, FileState, str]] = []
-        for name, (size, mtime) in listed.items():
-            rows = by_name.get(name, [])
-            open_row = next((r for r in rows if r.state == FileState.SEEN), None)
-            same = next(
-                (r for r in rows if (r.size, r.mtime) == (size, mtime)),
-                None,
-            )
-            if same is not None:
-                if same.state == FileState.SEEN:
-                    if now - same.observed_at >= settle:
-                        to_stable.append((same.id, size, mtime))
-                elif open_row is not None:
-                    to_vanish.append(
-                        (
-                            open_row,
-                            FileState.SEEN,
-                            f"listing shows file #{same.id} again (same size and mtime)",
-                        )
-                    )
-                continue
-            if open_row is not None:
-                regrown.append(
+        listed = {e.name: (int(e.size), int(e.mtime)) for e in entries}
+        plan = plan_listing(
+            self._known_files(tenant, folder, list(listed)),
+            listed,
+            kind=kind,
+            now=now,
+            settle=settle,
+            complete=complete,
+        )
+        if not plan:
+            return []
+        day = now.astimezone(zone).date()
+        events: list[tuple[str, str, str | int, str, Mapping[str, Any]]] = []
+        stable: list[FileRow] = []
+        with self._write() as conn:
+            if plan.new:
+                rows = [
                     {
-                        "b_id": open_row.id,
-                        "b_size": open_row.size,
-                        "b_mtime": open_row.mtime,
+                        "tenant": tenant,
+                        "kind": kind,
+                        "folder": folder,
+                        "name": name,
                         "size": size,
                         "mtime": mtime,
+                        "state": FileState.SEEN.value,
+                        "first_seen_at": now,
                         "observed_at": now,
                         "updated_at": now,
                     }
-                )
-                continue
-            inserts.append(
-                {
-                    "tenant": tenant,
-                    "kind": kind,
-                    "folder": folder,
-                    "name": name,
-                    "size": size,
-                    "mtime": mtime,
-                    "state": FileState.SEEN.value,
-                    "first_seen_at": now,
-                    "observed_at": now,
-                    "updated_at": now,
-                }
-            )
-            to_vanish.extend(
-                (
-                    r,
-                    FileState.STABLE,
-                    "replaced on the server by a new delivery of the same name "
-                    f"(size {size}, mtime {mtime}) before it was downloaded",
-                )
-                for r in rows
-                if r.state == FileState.STABLE
-            )
-        if complete:
-            to_vanish.extend(
-                (r, FileState.SEEN, "disappeared from the listing before it settled")
-                for r in known
-                if r.state == FileState.SEEN and r.kind == kind and r.name not in listed
-            )
-        if not (inserts or regrown or to_stable or to_vanish):
-            return []
-        day = now.astimezone(zone).date()
-        with self._write() as conn:
-            events: list[tuple[str, str, str | int, str, Mapping[str, Any]]] = []
-            if inserts:
-                stmt = (
-                    self._insert(files)
-                    .on_conflict_do_nothing()
-                    .returning(files.c.id, files.c.name, files.c.size, files.c.mtime)
-                )
-                for new in conn.execute(stmt, inserts):
+                    for name, size, mtime in plan.new
+                ]
+                # A concurrent tick may have inserted some already: those are skipped.
+                for new in conn.execute(self._insert_seen, rows):
                     detail = {"kind": kind, "folder": folder, "name": new.name}
                     detail |= {"size": new.size, "mtime": new.mtime}
                     events.append((tenant, "file", new.id, FileState.SEEN.value, detail))
-            if regrown:
-                conn.execute(
-                    files.update()
-                    .where(
-                        files.c.id == sa.bindparam("b_id"),
-                        files.c.state == FileState.SEEN.value,
-                        files.c.size == sa.bindparam("b_size"),
-                        files.c.mtime == sa.bindparam("b_mtime"),
-                    )
-                    .values(
-                        size=sa.bindparam("size"),
-                        mtime=sa.bindparam("mtime"),
-                        observed_at=sa.bindparam("observed_at"),
-                        updated_at=sa.bindparam("updated_at"),
-                    ),
-                    regrown,
-                )
-            stable: list[FileRow] = []
-            for chunk in _chunks(sorted(to_stable)):
+            if plan.changed:
+                params = [
+                    {"b_id": old.id, "b_size": old.size, "b_mtime": old.mtime}
+                    | {"b_new_size": size, "b_new_mtime": mtime, "b_now": now}
+                    for old, size, mtime in plan.changed
+                ]
+                conn.execute(_RESTART_SETTLING, params)
+            for chunk in _chunks(sorted(plan.settled, key=lambda f: f.id)):
                 result = conn.execute(
-                    files.update()
-                    .where(
-                        sa.tuple_(files.c.id, files.c.size, files.c.mtime).in_(chunk),
-                        files.c.state == FileState.SEEN.value,
-                    )
-                    .values(
-                        state=FileState.STABLE.value,
-                        stable_at=now,
-                        partition_day=day,
-                        updated_at=now,
-                    )
-                    .returning(*files.c)
+                    _SETTLE,
+                    {
+                        "b_ids": [f.id for f in chunk],
+                        "b_keys": [(f.id, f.size, f.mtime) for f in chunk],
+                        "b_now": now,
+                        "b_day": day,
+                    },
                 )
                 stable.extend(_file_row(r._mapping) for r in result)
             for settled in stable:
                 detail = {"from": "seen", "size": settled.size, "mtime": settled.mtime}
                 detail["partition_day"] = day.isoformat()
                 events.append((tenant, "file", settled.id, FileState.STABLE.value, detail))
-            for row, expected, reason in sorted(to_vanish, key=lambda v: v[0].id):
+            for gone in sorted(plan.vanish, key=lambda v: v.file.id):
                 done = conn.execute(
-                    files.update()
-                    .where(files.c.id == row.id, files.c.state == expected.value)
-                    .values(state=FileState.VANISHED.value, reason=reason, updated_at=now)
-                    .returning(files.c.id)
+                    _VANISH,
+                    {
+                        "b_id": gone.file.id,
+                        "b_expected": gone.expected.value,
+                        "b_reason": gone.reason,
+                        "b_now": now,
+                    },
                 ).first()
                 if done is not None:
-                    detail = {"from": expected.value, "reason": reason}
-                    events.append((tenant, "file", row.id, FileState.VANISHED.value, detail))
+                    detail = {"from": gone.expected.value, "reason": gone.reason}
+                    events.append((tenant, "file", gone.file.id, "vanished", detail))
             self._audit(conn, events, actor)
         return sorted(stable, key=lambda r: r.id)
 
-    def _known_files(self, tenant: str, folder: str, names: Sequence[str]) -> list[_Known]:
-        """The folder's settling files, and every delivery of the listed names (one query)."""
-        columns = [
-            files.c.id,
-            files.c.kind,
-            files.c.name,
-            files.c.size,
-            files.c.mtime,
-            files.c.state,
-            files.c.observed_at,
-        ]
-        base = sa.and_(files.c.tenant == tenant, files.c.folder == folder)
-        found: dict[int, _Known] = {}
+    def _known_files(self, tenant: str, folder: str, names: Sequence[str]) -> list[KnownFile]:
+        """The folder's settling files and every delivery of the listed names (one query)."""
+        found: dict[int, KnownFile] = {}
         with self._read() as conn:
-            chunks = list(_chunks(names, IN_CHUNK)) or [()]
-            for i, chunk in enumerate(chunks):
-                named = files.c.name.in_(chunk)
-                cond = sa.or_(files.c.state == FileState.SEEN.value, named) if i == 0 else named
-                for r in conn.execute(sa.select(*columns).where(base, cond)):
-                    found[r.id] = _Known(
+            for i, chunk in enumerate(list(_chunks(names)) or [()]):
+                query = _KNOWN_FILES if i == 0 else _KNOWN_BY_NAME
+                params = {"b_tenant": tenant, "b_folder": folder, "b_names": list(chunk)}
+                for r in conn.execute(query, params):
+                    found[r.id] = KnownFile(
                         id=r.id,
                         kind=r.kind,
                         name=r.name,

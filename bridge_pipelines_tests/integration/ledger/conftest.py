@@ -51,11 +51,22 @@ def ledger(open_ledger: Callable[[], Ledger]) -> Ledger:
     return ledger
 
 
-def stable_file(ledger: Ledger, name: str = "invoices_1.csv", size: int = 100, *, tenant="acme",
-                kind="invoices", mtime: int = 1_700_000_000, at: datetime = T0):
+def stable_file(
+    ledger: Ledger,
+    name: str = "invoices_1.csv",
+    size: int = 100,
+    *,
+    tenant="acme",
+    kind="invoices",
+    mtime: int = 1_700_000_000,
+    at: datetime = T0,
+):
     """Observe a file twice, a settle interval apart: it comes back stable."""
     entries = [Entry(name, size, mtime)]
-    assert ledger.observe_listing(tenant, kind, "/out", entries, settle=SETTLE, zone=ZONE, now=at) == []
+    assert (
+        ledger.observe_listing(tenant, kind, "/out", entries, settle=SETTLE, zone=ZONE, now=at)
+        == []
+    )
     (row,) = ledger.observe_listing(
         tenant, kind, "/out", entries, settle=SETTLE, zone=ZONE, now=at + SETTLE
     )

@@ -23,7 +23,9 @@ def test_the_happy_path_is_audited_step_by_step(ledger: Ledger) -> None:
         SHA_A,
         "/archive/aa/aaaa",
     )
-    done = ledger.mark_parsed(row.id, rows_total=10, rows_rejected=2, reason="2 of 10 rows rejected")
+    done = ledger.mark_parsed(
+        row.id, rows_total=10, rows_rejected=2, reason="2 of 10 rows rejected"
+    )
     assert (done.state, done.rows_total, done.rows_rejected) == (FileState.PARSED, 10, 2)
     events = ledger.audit("acme", entity="file", entity_id=row.id)
     assert [(e.event, e.detail.get("from"), e.actor) for e in events] == [
@@ -79,7 +81,10 @@ def test_same_bytes_under_a_new_name_are_a_duplicate(ledger: Ledger) -> None:
     assert [f.id for f in ledger.pending_files("acme")] == [first.id]
     # Other bytes, or the same bytes at another tenant, are not duplicates.
     other = stable_file(ledger, "inv_tuesday.csv")
-    assert ledger.mark_downloaded(other.id, sha256=SHA_B, size=1, archive_path="/b").state == "downloaded"
+    assert (
+        ledger.mark_downloaded(other.id, sha256=SHA_B, size=1, archive_path="/b").state
+        == "downloaded"
+    )
     elsewhere = stable_file(ledger, "inv_monday.csv", tenant="globex")
     taken = ledger.mark_downloaded(elsewhere.id, sha256=SHA_A, size=100, archive_path="/a/x")
     assert taken.state == FileState.DOWNLOADED
@@ -116,7 +121,11 @@ def test_pending_files_are_stable_or_downloaded_oldest_first(ledger: Ledger) -> 
 def test_create_batch_is_deterministic_and_stored_on_the_files(ledger: Ledger) -> None:
     a, b = stable_file(ledger, "a.csv"), stable_file(ledger, "b.csv")
     batch = ledger.create_batch("acme", [b.id, a.id])
-    assert batch == ledger.create_batch("acme", [a.id, b.id, a.id]) == batch_id_for("acme", [a.id, b.id])
+    assert (
+        batch
+        == ledger.create_batch("acme", [a.id, b.id, a.id])
+        == batch_id_for("acme", [a.id, b.id])
+    )
     assert {f.batch_id for f in ledger.files("acme")} == {batch}
     stored = ledger.batch(batch)
     assert stored is not None and stored.file_ids == (a.id, b.id)

@@ -118,7 +118,10 @@ def test_partition_day_is_the_tenant_local_day_when_stable(
 def test_partition_day_follows_each_tenants_zone(ledger: Ledger) -> None:
     at = datetime(2025, 3, 14, 23, 30, tzinfo=UTC)
     entries = [Entry("x.csv", 1, MTIME)]
-    for tenant, zone in [("tokyo", ZoneInfo("Asia/Tokyo")), ("la", ZoneInfo("America/Los_Angeles"))]:
+    for tenant, zone in [
+        ("tokyo", ZoneInfo("Asia/Tokyo")),
+        ("la", ZoneInfo("America/Los_Angeles")),
+    ]:
         observe(ledger, entries, at - SETTLE, tenant=tenant, zone=zone)
     (tokyo,) = observe(ledger, entries, at, tenant="tokyo", zone=ZoneInfo("Asia/Tokyo"))
     (la,) = observe(ledger, entries, at, tenant="la", zone=ZoneInfo("America/Los_Angeles"))
@@ -143,7 +146,7 @@ def test_concurrent_ticks_record_each_file_once(open_ledger) -> None:
     for tick in range(3):
         barrier = threading.Barrier(2)
 
-        def run(w: int, at: datetime = T0 + tick * SETTLE) -> None:
+        def run(w: int, at: datetime, barrier: threading.Barrier) -> None:
             barrier.wait()
             try:
                 rows = workers[w].observe_listing(
@@ -153,7 +156,9 @@ def test_concurrent_ticks_record_each_file_once(open_ledger) -> None:
             except BaseException as exc:
                 errors.append(exc)
 
-        threads = [threading.Thread(target=run, args=(w,)) for w in range(2)]
+        threads = [
+            threading.Thread(target=run, args=(w, T0 + tick * SETTLE, barrier)) for w in range(2)
+        ]
         for t in threads:
             t.start()
         for t in threads:

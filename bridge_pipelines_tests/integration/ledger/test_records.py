@@ -52,7 +52,11 @@ def test_first_time_documents_are_accepted_with_exact_amounts(ledger: Ledger) ->
     assert first.amount == Decimal("1234567890123456.789")
     assert str(second.amount) == "-0.01"
     assert first.payload["total"] == "1234567890123456.789"
-    assert (first.rows, first.state, first.document_day) == ((1, 2), RecordState.ACCEPTED, date(2025, 3, 1))
+    assert (first.rows, first.state, first.document_day) == (
+        (1, 2),
+        RecordState.ACCEPTED,
+        date(2025, 3, 1),
+    )
     file = ledger.get_file(file_id)
     assert (file.state, file.rows_total, file.rows_rejected) == (FileState.PARSED, 3, 1)
     assert first.partition_day == file.partition_day
@@ -91,9 +95,13 @@ def test_the_same_invoice_again_is_a_duplicate_and_a_changed_one_is_held(ledger:
 
 
 def test_dedup_is_per_tenant_and_kind(ledger: Ledger) -> None:
-    ledger.complete_parse(downloaded(ledger, "a.csv"), documents=[invoice("INV-1", "1")], rows_total=1)
+    ledger.complete_parse(
+        downloaded(ledger, "a.csv"), documents=[invoice("INV-1", "1")], rows_total=1
+    )
     other = downloaded(ledger, "a.csv", tenant="globex")
-    assert ledger.complete_parse(other, documents=[invoice("INV-1", "1")], rows_total=1).accepted == 1
+    assert (
+        ledger.complete_parse(other, documents=[invoice("INV-1", "1")], rows_total=1).accepted == 1
+    )
     payment = DocumentIn("payment", "V-100|INV-1|invoice", "p", (1,), {}, None, None, None)
     third = downloaded(ledger, "p.csv")
     assert ledger.complete_parse(third, documents=[payment], rows_total=1).accepted == 1
@@ -119,14 +127,21 @@ def test_an_error_mid_parse_leaves_nothing_half_recorded(ledger: Ledger) -> None
     # The records go in first; the bad row error (NOT NULL message) fails after them.
     broken = [RowErrorIn(2, "total", None, None)]  # type: ignore[arg-type]
     with pytest.raises(sa.exc.IntegrityError):
-        ledger.complete_parse(file_id, documents=[invoice("INV-1", "1")], row_errors=broken, rows_total=2)
+        ledger.complete_parse(
+            file_id, documents=[invoice("INV-1", "1")], row_errors=broken, rows_total=2
+        )
     assert ledger.records("acme") == []
     assert ledger.row_errors("acme") == []
     assert ledger.get_file(file_id).state == FileState.DOWNLOADED
     assert len(ledger.audit("acme")) == audit
     # Nothing was half-done: the same call with good input works.
     fixed = [RowErrorIn(2, "total", "empty", None)]
-    assert ledger.complete_parse(file_id, documents=[invoice("INV-1", "1")], row_errors=fixed, rows_total=2).accepted == 1
+    assert (
+        ledger.complete_parse(
+            file_id, documents=[invoice("INV-1", "1")], row_errors=fixed, rows_total=2
+        ).accepted
+        == 1
+    )
 
 
 def test_records_need_a_downloaded_file_of_the_tenant(ledger: Ledger) -> None:
@@ -165,7 +180,9 @@ def test_two_files_with_the_same_invoice_at_once_accept_it_once(open_ledger) -> 
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(w, f)) for w, f in zip(workers, files)]
+    threads = [
+        threading.Thread(target=run, args=(w, f)) for w, f in zip(workers, files, strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:

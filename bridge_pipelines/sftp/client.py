@@ -46,11 +46,10 @@ from bridge_pipelines.sftp.reads import (
     requests,
     server_read_size,
 )
+from bridge_pipelines.sftp.writes import write_file
 from bridge_pipelines.tenants.models import SftpConfig
 
 log = logging.getLogger(__name__)
-
-_WRITE_CHUNK = 32 * 1024
 
 
 class _LocalWriteError(Exception):
@@ -391,10 +390,7 @@ class SftpClient:
         target = _join(folder, name)
         tmp = _join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
         try:
-            with self._sftp.open(tmp, "wb") as remote:
-                remote.set_pipelined(True)
-                for start in range(0, len(data), _WRITE_CHUNK):
-                    remote.write(data[start : start + _WRITE_CHUNK])
+            write_file(self._sftp, tmp, data)
             self._rename_into_place(tmp, target)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self._remove_quietly(tmp)

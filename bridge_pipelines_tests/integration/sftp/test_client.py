@@ -395,3 +395,17 @@ def _password_cfg(server: EmbeddedSftpServer) -> SftpConfig:
         password="enc:v1:test:AAAA",
         connect_timeout_s=5,
     )
+
+
+def test_upload_to_a_full_folder_leaves_no_temporary_file(
+    embedded: EmbeddedSftpServer, client_keys: dict[str, KeyPair]
+) -> None:
+    from bridge_pipelines_tests.integration.sftp.conftest import _embedded_target
+
+    target = _embedded_target(embedded, client_keys)
+    embedded.faults.inbound_full = True
+    with target.connect() as client:
+        with pytest.raises(ConfigError, match="no space left"):
+            client.upload_atomic("/inbound", "vendors.csv", b"x" * 100_000)
+        assert client.is_alive()
+    assert os.listdir(target.local("/inbound")) == []

@@ -63,7 +63,7 @@ class DemoCompany:
         return tuple(a for a in self.gl_accounts if a.type == "Expense" and a.active)
 
 
-def _vendor(  # noqa: PLR0917  (a table of positional rows reads best)
+def _vendor(
     number: int,
     name: str,
     city: str,

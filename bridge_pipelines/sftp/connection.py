@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Bulk downloads: large SSH packets and a wide window let one request carry 256 KiB, so Python's
 # per-packet cost stops dominating (paramiko's 32 KiB default caps it far below OpenSSH).
-WINDOW_SIZE = 16 * 1024 * 1024
+WINDOW_SIZE = 64 * 1024 * 1024
 MAX_PACKET_SIZE = 256 * 1024
 # AES-GCM first: one AEAD call per packet, no separate MAC, and not affected by Terrapin.
 PREFERRED_CIPHERS = (

@@ -23,7 +23,7 @@ from paramiko.sftp import CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY, CMD_READ, 
 # paramiko's only documented request size; every server must accept it.
 SAFE_READ_SIZE = 32 * 1024
 MAX_READ_SIZE = 255 * 1024
-PIPELINE_DEPTH = 16
+PIPELINE_DEPTH = 32
 _RECV_SIZE = 4 * 1024 * 1024
 _FX_EOF = 1
 _HEADER = struct.Struct(">IBI")  # length, type, request id

@@ -4,6 +4,11 @@ A delivery is (tenant, folder, name, size, mtime). Names are not unique over tim
 overwrites `invoices_daily.csv` every day, and each version is a file of its own. Only a
 `seen` delivery (still settling) follows its name as the size and mtime change.
 
+A `seen` delivery that leaves the listing before it settles (a temp name renamed, a file
+withdrawn) is forgotten: its row is deleted, with an audit event saying why. Nothing was taken
+from it, and if the same bytes come back they must be observed afresh rather than stay
+blocked behind a terminal row.
+
 This module is pure (no database) so the rules can be read, and tested, in one place.
 """
 
@@ -31,10 +36,17 @@ class KnownFile:
 
 @dataclass(frozen=True)
 class Vanish:
-    """A file to mark `vanished`, if it is still in `expected` when the write happens."""
+    """A stable file whose bytes are gone: `vanished`, if still `stable` at write time."""
 
     file: KnownFile
-    expected: FileState
+    reason: str
+
+
+@dataclass(frozen=True)
+class Forget:
+    """A `seen` row to delete, if still `seen` at write time (the reason goes to the audit)."""
+
+    file: KnownFile
     reason: str
 
 
@@ -46,9 +58,10 @@ class ListingPlan:
     changed: list[tuple[KnownFile, int, int]] = field(default_factory=list)
     settled: list[KnownFile] = field(default_factory=list)
     vanish: list[Vanish] = field(default_factory=list)
+    forget: list[Forget] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.new or self.changed or self.settled or self.vanish)
+        return bool(self.new or self.changed or self.settled or self.vanish or self.forget)
 
 
 def plan_listing(
@@ -68,7 +81,7 @@ def plan_listing(
     - A delivery already stable or beyond listed again: the same file, nothing to do.
     - A new delivery under a name whose previous one is only `stable`: the old bytes were
       overwritten before download, so the old one vanished.
-    - With `complete`, a `seen` delivery of this kind missing from the listing vanished.
+    - With `complete`, a `seen` delivery of this kind missing from the listing is forgotten.
     """
     by_name: dict[str, list[KnownFile]] = {}
     for row in known:
@@ -85,7 +98,7 @@ def plan_listing(
             elif settling is not None:
                 # Changed, then back to an older delivery's size and mtime: that one it is.
                 reason = f"listing shows file #{same.id} again (same size and mtime)"
-                plan.vanish.append(Vanish(settling, FileState.SEEN, reason))
+                plan.forget.append(Forget(settling, reason))
             continue
         if settling is not None:
             plan.changed.append((settling, size, mtime))
@@ -95,12 +108,10 @@ def plan_listing(
             "replaced on the server by a new delivery of the same name "
             f"(size {size}, mtime {mtime}) before it was downloaded"
         )
-        plan.vanish.extend(
-            Vanish(r, FileState.STABLE, reason) for r in rows if r.state == FileState.STABLE
-        )
+        plan.vanish.extend(Vanish(r, reason) for r in rows if r.state == FileState.STABLE)
     if complete:
-        plan.vanish.extend(
-            Vanish(r, FileState.SEEN, DISAPPEARED)
+        plan.forget.extend(
+            Forget(r, DISAPPEARED)
             for rows in by_name.values()
             for r in rows
             if r.state == FileState.SEEN and r.kind == kind and r.name not in listed

@@ -197,12 +197,17 @@ _SETTLE = (
 )
 _VANISH = (
     files.update()
-    .where(files.c.id == sa.bindparam("b_id"), files.c.state == sa.bindparam("b_expected"))
+    .where(files.c.id == sa.bindparam("b_id"), files.c.state == FileState.STABLE.value)
     .values(
         state=FileState.VANISHED.value,
         reason=sa.bindparam("b_reason"),
         updated_at=sa.bindparam("b_now"),
     )
+    .returning(files.c.id)
+)
+_FORGET = (
+    files.delete()
+    .where(files.c.id == sa.bindparam("b_id"), files.c.state == FileState.SEEN.value)
     .returning(files.c.id)
 )
 _INSERT_AUDIT = audit_events.insert()
@@ -349,8 +354,8 @@ class Ledger:
             zone: the tenant's time zone, for `partition_day`.
             now: the time of the listing (defaults to the current time).
             complete: `entries` is the whole folder: a `seen` file of this kind missing from it
-                is marked `vanished` ("disappeared before it settled"). Pass False for a
-                partial listing.
+                is forgotten (row deleted, audit event "forgotten" with the reason). Pass
+                False for a partial listing.
             actor: who is recorded in the audit events.
 
         Returns:
@@ -417,18 +422,14 @@ class Ledger:
                 detail["partition_day"] = day.isoformat()
                 events.append((tenant, "file", settled.id, FileState.STABLE.value, detail))
             for gone in sorted(plan.vanish, key=lambda v: v.file.id):
-                done = conn.execute(
-                    _VANISH,
-                    {
-                        "b_id": gone.file.id,
-                        "b_expected": gone.expected.value,
-                        "b_reason": gone.reason,
-                        "b_now": now,
-                    },
-                ).first()
-                if done is not None:
-                    detail = {"from": gone.expected.value, "reason": gone.reason}
+                vanish = {"b_id": gone.file.id, "b_reason": gone.reason, "b_now": now}
+                if conn.execute(_VANISH, vanish).first() is not None:
+                    detail = {"from": "stable", "reason": gone.reason}
                     events.append((tenant, "file", gone.file.id, "vanished", detail))
+            for lost in sorted(plan.forget, key=lambda v: v.file.id):
+                if conn.execute(_FORGET, {"b_id": lost.file.id}).first() is not None:
+                    detail = {"from": "seen", "name": lost.file.name, "reason": lost.reason}
+                    events.append((tenant, "file", lost.file.id, "forgotten", detail))
             self._audit(conn, events, actor)
         return sorted(stable, key=lambda r: r.id)
 

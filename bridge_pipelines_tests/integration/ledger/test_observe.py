@@ -75,16 +75,23 @@ def test_a_stable_file_overwritten_before_download_is_marked_vanished(ledger: Le
     assert [f.id for f in ledger.pending_files("acme")] == []
 
 
-def test_a_seen_file_that_disappears_is_marked_vanished_with_a_reason(ledger: Ledger) -> None:
+def test_a_seen_file_that_disappears_is_forgotten_with_a_reason(ledger: Ledger) -> None:
     observe(ledger, [Entry("tmp.part", 10, MTIME), Entry("keep.csv", 5, MTIME)], T0)
-    # A partial listing (complete=False) never vanishes anything.
+    (part_id,) = [f.id for f in ledger.files("acme") if f.name == "tmp.part"]
+    # A partial listing (complete=False) never forgets anything.
     observe(ledger, [Entry("keep.csv", 5, MTIME)], T0 + timedelta(seconds=1), complete=False)
     assert {f.name: f.state for f in ledger.files("acme")}["tmp.part"] == FileState.SEEN
     stable = observe(ledger, [Entry("keep.csv", 5, MTIME)], T0 + SETTLE)
     assert [f.name for f in stable] == ["keep.csv"]
-    gone = {f.name: f for f in ledger.files("acme")}["tmp.part"]
-    assert gone.state == FileState.VANISHED
-    assert gone.reason == "disappeared from the listing before it settled"
+    # Nothing was taken from it, so it leaves no file row, only the audit trail.
+    assert [f.name for f in ledger.files("acme")] == ["keep.csv"]
+    *_, forgotten = ledger.audit("acme", entity="file", entity_id=part_id)
+    assert forgotten.event == "forgotten"
+    assert forgotten.detail["reason"] == "disappeared from the listing before it settled"
+    # If it comes back, it is observed afresh and taken once it settles.
+    back = [Entry("keep.csv", 5, MTIME), Entry("tmp.part", 10, MTIME)]
+    observe(ledger, back, T0 + 2 * SETTLE)
+    assert [f.name for f in observe(ledger, back, T0 + 3 * SETTLE)] == ["tmp.part"]
 
 
 def test_terminal_files_are_untouched_by_later_listings(ledger: Ledger) -> None:

@@ -48,12 +48,21 @@ def test_a_stable_delivery_overwritten_before_download_vanished() -> None:
     stable = known(1, "a.csv", 10, "stable")
     p = plan([stable], {"a.csv": (11, 1000)})
     assert p.new == [("a.csv", 11, 1000)]
-    assert [(v.file, v.expected) for v in p.vanish] == [(stable, FileState.STABLE)]
+    assert [v.file for v in p.vanish] == [stable]
+    assert "replaced on the server" in p.vanish[0].reason
 
 
-def test_a_missing_seen_file_vanished_only_in_a_complete_listing_of_its_kind() -> None:
+def test_a_missing_seen_file_is_forgotten_only_in_a_complete_listing_of_its_kind() -> None:
     gone = known(1, "tmp.part", 10, "seen")
     other_kind = known(2, "pay.csv", 10, "seen", kind="payments")
     p = plan([gone, other_kind], {})
-    assert [(v.file.id, v.reason) for v in p.vanish] == [(1, DISAPPEARED)]
+    assert [(f.file.id, f.reason) for f in p.forget] == [(1, DISAPPEARED)]
+    assert p.vanish == []
     assert not plan([gone], {}, complete=False)
+
+
+def test_a_settling_file_back_at_a_taken_delivery_is_forgotten() -> None:
+    taken = known(1, "a.csv", 10, "parsed")
+    settling = known(2, "a.csv", 11, "seen")
+    p = plan([taken, settling], {"a.csv": (10, 1000)})
+    assert [f.file for f in p.forget] == [settling] and p.new == []

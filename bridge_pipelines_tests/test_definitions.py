@@ -51,7 +51,7 @@ def describe(defs: dg.Definitions) -> dict[str, object]:
             if graph.get(k).partitions_def is not None
         ),
         "sensors": sorted(s.name for s in defs.sensors or []),
-        "jobs": sorted(j.name for j in defs.jobs or [] if not j.name.startswith("__")),
+        "jobs": sorted(j.name for j in defs.resolve_all_job_defs()),
     }
 
 

@@ -11,10 +11,22 @@ from bridge_pipelines.tenants.models import TenantConfig
 
 
 def build_defs(tenants: Sequence[TenantConfig] | None = None) -> dg.Definitions:
-    """All tenants' definitions merged; a bad tenant file fails the load naming file and field."""
+    """All tenants' definitions; a bad tenant file fails the load naming file and field.
+
+    Intake runs use the in-process executor: a run is one batch for one tenant, and a fresh
+    process per step would cost more than the work (architecture.md, "Dagster model").
+    """
     if tenants is None:
         tenants = load_tenants()
-    return dg.Definitions.merge(
-        *(build_tenant_defs(tenant) for tenant in tenants),
-        dg.Definitions(resources={"bridge": BridgeResource()}),
+    assets: list[dg.AssetsDefinition] = []
+    sensors: list[dg.SensorDefinition] = []
+    for tenant in tenants:
+        built = build_tenant_defs(tenant)
+        assets.extend(built.assets)
+        sensors.extend(built.sensors)
+    return dg.Definitions(
+        assets=assets,
+        sensors=sensors,
+        resources={"bridge": BridgeResource()},
+        executor=dg.in_process_executor,
     )

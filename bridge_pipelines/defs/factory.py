@@ -1,5 +1,7 @@
 """Everything Dagster shows for one tenant, built from its tenant file alone."""
 
+from dataclasses import dataclass
+
 import dagster as dg
 
 from bridge_pipelines.defs.assets import build_stampli_asset
@@ -8,27 +10,23 @@ from bridge_pipelines.defs.sensors import build_intake_sensor
 from bridge_pipelines.tenants.models import MASTER_KINDS, TRANSACTIONAL_KINDS, TenantConfig
 
 
-def build_tenant_defs(tenant: TenantConfig) -> dg.Definitions:
-    """Assets keyed `[tenant, stage, entity]` in the tenant's own group, its jobs and sensor."""
+@dataclass(frozen=True)
+class TenantDefs:
+    """A tenant's assets and sensor, merged by `build_defs` into one `Definitions`."""
+
+    assets: list[dg.AssetsDefinition]
+    sensors: list[dg.SensorDefinition]
+
+
+def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
+    """Assets keyed `[tenant, stage, entity]` in the tenant's own group, and its sensor.
+
+    No job per tenant: runs target asset selections of the one implicit asset job. Dagster
+    resolves every job against the whole asset graph, so a job per tenant made loading
+    quadratic in the number of tenants (measured by `python -m bench.defs_load`).
+    """
     partitions_def = build_daily_partitions_def(tenant)
     transactional = [build_stampli_asset(tenant, k, partitions_def) for k in TRANSACTIONAL_KINDS]
     master = [build_stampli_asset(tenant, k, None) for k in MASTER_KINDS]
-    intake_job = dg.define_asset_job(
-        name=f"{tenant.id}_intake",
-        selection=dg.AssetSelection.assets(*transactional),
-        executor_def=dg.in_process_executor,
-        tags={"bridge/tenant": tenant.id},
-        description=f"Take {tenant.name}'s pending Stampli invoices and payments for one day.",
-    )
-    master_job = dg.define_asset_job(
-        name=f"{tenant.id}_master_intake",
-        selection=dg.AssetSelection.assets(*master),
-        executor_def=dg.in_process_executor,
-        tags={"bridge/tenant": tenant.id},
-        description=f"Take {tenant.name}'s pending Stampli vendor and GL account files.",
-    )
-    return dg.Definitions(
-        assets=[*transactional, *master],
-        jobs=[intake_job, master_job],
-        sensors=[build_intake_sensor(tenant, intake_job, master_job)],
-    )
+    sensor = build_intake_sensor(tenant, transactional=transactional, master=master)
+    return TenantDefs(assets=[*transactional, *master], sensors=[sensor])

@@ -7,7 +7,6 @@ fires twice (Dagster #26404) or a cursor saved late (#6941) cannot take a file t
 from collections.abc import Iterator
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.intake.scan import group_by_day, scan_tenant
@@ -16,14 +15,17 @@ from bridge_pipelines.tenants.models import MASTER_KINDS, TenantConfig
 
 def build_intake_sensor(
     tenant: TenantConfig,
-    intake_job: UnresolvedAssetJobDefinition,
-    master_job: UnresolvedAssetJobDefinition,
+    *,
+    transactional: list[dg.AssetsDefinition],
+    master: list[dg.AssetsDefinition],
 ) -> dg.SensorDefinition:
     """The tenant's watcher; it requests intake runs and never touches file contents."""
+    transactional_keys = [a.key for a in transactional]
+    master_keys = [a.key for a in master]
 
     @dg.sensor(
         name=f"{tenant.id}_stampli_files",
-        jobs=[intake_job, master_job],
+        asset_selection=dg.AssetSelection.assets(*transactional, *master),
         minimum_interval_seconds=tenant.schedules.sensor_interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -46,22 +48,22 @@ def build_intake_sensor(
             # day; what is left gets a batch on a later tick.
             yield dg.SkipReason(f"{len(waiting)} files wait for the tenant's active run")
             return
-        master = [row for row in waiting if row.kind in MASTER_KINDS]
-        if master:
-            batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in master])
+        master_files = [row for row in waiting if row.kind in MASTER_KINDS]
+        if master_files:
+            batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in master_files])
             requested = True
             yield dg.RunRequest(
                 run_key=batch_id,
-                job_name=master_job.name,
+                asset_selection=master_keys,
                 tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
             )
-        transactional = [row for row in waiting if row.kind not in MASTER_KINDS]
-        for day, rows in sorted(group_by_day(transactional).items()):
+        day_files = [row for row in waiting if row.kind not in MASTER_KINDS]
+        for day, rows in sorted(group_by_day(day_files).items()):
             batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in rows])
             requested = True
             yield dg.RunRequest(
                 run_key=batch_id,
-                job_name=intake_job.name,
+                asset_selection=transactional_keys,
                 partition_key=day.isoformat(),
                 tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
             )

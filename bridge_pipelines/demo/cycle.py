@@ -91,10 +91,11 @@ def _tick(
         definitions=defs,
     )
     data = sensor.evaluate_tick(context)
+    job = defs.resolve_implicit_global_asset_job_def()
     launched = 0
     for request in data.run_requests or []:
-        job = defs.resolve_job_def(request.job_name or f"{tenant.id}_intake")
         result = job.execute_in_process(
+            asset_selection=request.asset_selection,
             instance=instance,
             partition_key=request.partition_key,
             tags=dict(request.tags),

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from bridge_pipelines.ledger.models import FileRow
 from bridge_pipelines.ledger.repository import Ledger
-from bridge_pipelines.sftp.client import RejectedName, RemoteEntry, SftpClient
+from bridge_pipelines.sftp.client import RemoteEntry, SftpClient
 from bridge_pipelines.tenants.models import FILE_KINDS, TenantConfig
 
 
@@ -52,34 +52,25 @@ def scan_tenant(
         folder = tenant.folders.for_kind(kind)
         entries, rejected = client.list_files(folder)
         result.listed += len(entries) + len(rejected)
-        result.newly_stable.extend(
-            ledger.observe_listing(
-                tenant.id, kind, folder, entries, settle=tenant.settle, zone=tenant.zone, now=now
-            )
-        )
-        _quarantine_unsafe(tenant, kind, folder, rejected, ledger, result, now)
+        # Refused names are observed with the rest, escaped: the ledger takes each listing as
+        # the whole folder, so one call per folder keeps good files settling beside bad names.
+        safe = [_SafeEntry(printable_name(r.name), 0, 0) for r in rejected]
+        reasons = {entry.name: r.reason for entry, r in zip(safe, rejected, strict=True)}
+        for row in ledger.observe_listing(
+            tenant.id,
+            kind,
+            folder,
+            [*entries, *safe],
+            settle=tenant.settle,
+            zone=tenant.zone,
+            now=now,
+        ):
+            if row.name in reasons:
+                ledger.mark_quarantined(row.id, f"unsafe file name refused: {reasons[row.name]}")
+                result.quarantined_names.append(row.name)
+            else:
+                result.newly_stable.append(row)
     return result
-
-
-def _quarantine_unsafe(
-    tenant: TenantConfig,
-    kind: str,
-    folder: str,
-    rejected: list[RejectedName],
-    ledger: Ledger,
-    result: ScanResult,
-    now: datetime | None,
-) -> None:
-    """Record refused names once, escaped, so an operator sees them in `bridge status`."""
-    if not rejected:
-        return
-    safe = [_SafeEntry(printable_name(r.name), 0, 0) for r in rejected]
-    reasons = {printable_name(r.name): r.reason for r in rejected}
-    for row in ledger.observe_listing(
-        tenant.id, kind, folder, safe, settle=tenant.settle, zone=tenant.zone, now=now
-    ):
-        ledger.mark_quarantined(row.id, f"unsafe file name refused: {reasons[row.name]}")
-        result.quarantined_names.append(row.name)
 
 
 __all__ = ["RemoteEntry", "ScanResult", "group_by_day", "printable_name", "scan_tenant"]

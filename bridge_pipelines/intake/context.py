@@ -1,5 +1,6 @@
 """What an intake step needs, built once per process from settings and the tenant files."""
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.sftp.pool import SftpPool
 from bridge_pipelines.tenants.credentials import sftp_credentials
 from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.tenants.secrets import ENV_VAR as KEYS_ENV_VAR
 from bridge_pipelines.tenants.secrets import Keyring
 
 
@@ -37,7 +39,9 @@ class IntakeContext:
 
     @cached_property
     def keyring(self) -> Keyring:
-        return Keyring.load()
+        if os.environ.get(KEYS_ENV_VAR):
+            return Keyring.load()
+        return Keyring.load(self.settings.resolved_key_file)
 
     @cached_property
     def pool(self) -> SftpPool:

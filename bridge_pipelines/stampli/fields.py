@@ -68,8 +68,13 @@ class Field:
             return pl.Boolean()
         return pl.String()
 
+    @property
+    def converts(self) -> bool:
+        """True when the canonical value is not the text itself (money, dates, numbers...)."""
+        return self.type in ("money", "date", "timestamp", "int", "bool")
+
     def typed(self, template: FileTemplate) -> pl.Expr:
-        """The converted value; null where the cell is empty or does not convert."""
+        """The converted value (converting fields only); null where it does not convert."""
         raw = pl.col(self.name)
         if self.type == "money":
             text = _money_text(raw, template)
@@ -95,23 +100,32 @@ class Field:
                 .when(raw.is_in(FALSE_WORDS))
                 .then(pl.lit(False))
             )
+        raise ValueError(f"{self.name}: a {self.type} field keeps its text")
+
+    def _text_ok(self) -> pl.Expr | None:
+        raw = pl.col(self.name)
         if self.type == "enum":
-            return pl.when(raw.is_in(self.choices)).then(raw)
+            return raw.is_in(self.choices)
         if self.type == "pattern":
             assert self.pattern is not None
-            return pl.when(raw.str.contains(self.pattern)).then(raw)
+            return raw.str.contains(self.pattern)
         if self.max_len is not None:
-            return pl.when(raw.str.len_chars() <= self.max_len).then(raw)
-        return raw
+            return raw.str.len_chars() <= self.max_len
+        return None
 
     def bad(self) -> pl.Expr:
-        """True where the cell fails; reads the raw column and the typed column `__t_<name>`."""
+        """True where the cell fails; converting fields read their `__t_<name>` column."""
         raw = pl.col(self.name)
-        converted = pl.col(f"__t_{self.name}")
-        if self.type == "text" and self.max_len is None:
-            return raw.is_null() if self.required else pl.lit(False)
-        failed = raw.is_not_null() & converted.is_null()
+        if self.converts:
+            failed = raw.is_not_null() & pl.col(f"__t_{self.name}").is_null()
+        else:
+            ok = self._text_ok()
+            failed = pl.lit(False) if ok is None else (raw.is_not_null() & ~ok)
         return (failed | raw.is_null()) if self.required else failed
+
+    def value(self) -> pl.Expr:
+        """The canonical column, once `__t_<name>` exists for converting fields."""
+        return (pl.col(f"__t_{self.name}") if self.converts else pl.col(self.name)).alias(self.name)
 
     def describe(self, value: str | None, template: FileTemplate) -> str:
         """Why `value` failed this field (the value is quoted so the user can find it)."""

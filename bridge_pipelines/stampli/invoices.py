@@ -141,8 +141,13 @@ def label(invoice_id: Any) -> str | None:
     return f"invoice {invoice_id}" if invoice_id is not None else None
 
 
-def document_rules(frame: pl.DataFrame, display: dict[str, str]) -> Verdict:
-    """Invoice-level rules over the lines of each invoice (rows adjacent, run id `RUN`).
+def document_rules(frame: pl.DataFrame, heads: pl.DataFrame, display: dict[str, str]) -> Verdict:
+    """Invoice-level rules over the lines of each invoice.
+
+    Args:
+        frame: Checked rows, grouped by invoice (run id `RUN`, flag `CHANGED`).
+        heads: First row of each invoice, in run order, with its converted header.
+        display: Canonical name -> the file's column name.
 
     Header consistency compares each line's raw text with the previous line of the same
     invoice, so it is reported even for invoices already refused for a bad cell; line numbers
@@ -154,25 +159,36 @@ def document_rules(frame: pl.DataFrame, display: dict[str, str]) -> Verdict:
         return verdict
     same = pl.col(RUN) == pl.col(RUN).shift(1)
     rising = pl.col("line_number") > pl.col("line_number").shift(1)
-    groups = (
+    per_run = (
         frame.lazy()
-        .with_columns(
-            (same & ~rising.fill_null(False)).fill_null(False).alias("__unsorted"),
-        )
+        .with_columns((same & ~rising.fill_null(False)).fill_null(False).alias("__unsorted"))
         .group_by(RUN, maintain_order=True)
         .agg(
-            pl.col("invoice_id").first(),
             pl.col(CHANGED).any().alias("mixed"),
             pl.col("__unsorted").any().alias("unsorted"),
             pl.col(ROW_BAD).any().alias("bad"),
             pl.col("line_amount").sum().alias("lines"),
-            pl.col("tax_amount").first().alias("tax"),
-            pl.col("invoice_total").first().alias("total"),
-            pl.col("source_row").first().alias("first_row"),
-            pl.col("vendor_id").first(),
-            pl.col("invoice_number").first(),
-            pl.col("document_type").first(),
         )
+        .collect()
+    )
+    groups = (
+        pl.concat(
+            [
+                heads.select(
+                    RUN,
+                    "invoice_id",
+                    "vendor_id",
+                    "invoice_number",
+                    "document_type",
+                    pl.col("source_row").alias("first_row"),
+                    pl.col("__t_tax_amount").alias("tax"),
+                    pl.col("__t_invoice_total").alias("total"),
+                ),
+                per_run.drop(RUN),
+            ],
+            how="horizontal",
+        )
+        .lazy()
         .with_columns(
             (~pl.col("bad") & (pl.col("lines") + pl.col("tax") != pl.col("total")))
             .fill_null(False)
@@ -291,11 +307,15 @@ def _sum_issue(group: Row, display: dict[str, str]) -> Issue:
 
 
 def canonical_frame(accepted: pl.DataFrame, source: str) -> pl.DataFrame:
-    """The typed invoice rows, with posting_date defaulted to invoice_date."""
-    return accepted.with_columns(
-        pl.col("posting_date").fill_null(pl.col("invoice_date")),
-        pl.lit(source, dtype=pl.String).alias("source_file"),
-    ).select(COLUMNS)
+    """The typed invoice rows, posting_date defaulted to invoice_date, in one chunk per column.
+
+    Columns computed along the way are chunked differently from the ones polars read; aligning
+    them once here (a single copy) spares every later filter or check an implicit one.
+    """
+    columns = {name: accepted.get_column(name) for name in COLUMNS if name in accepted.columns}
+    columns["posting_date"] = columns["posting_date"].fill_null(columns["invoice_date"])
+    columns["source_file"] = pl.repeat(source, accepted.height, dtype=pl.String, eager=True)
+    return pl.DataFrame([columns[name].alias(name) for name in COLUMNS]).rechunk()
 
 
 def build_documents(frame: pl.DataFrame) -> list[ParsedDocument]:

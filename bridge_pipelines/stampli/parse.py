@@ -90,13 +90,16 @@ def parse_export(
     if fmt not in ("csv", "xml"):
         raise FileRejectedError(f"{source}: unsupported format {fmt!r} (csv or xml)")
     if kind == "invoices":
-        if fmt == "xml":
-            src = read_invoices_xml(data, source=source, max_rows=max_rows)
-        else:
-            src = read_csv_source(
+        # No local name keeps the string cells alive: _parse_invoices drops them early.
+        return _parse_invoices(
+            read_invoices_xml(data, source=source, max_rows=max_rows)
+            if fmt == "xml"
+            else read_csv_source(
                 data, source=source, fields=invoices.FIELDS, template=template, max_rows=max_rows
-            )
-        return _parse_invoices(src, source, template)
+            ),
+            source,
+            template,
+        )
     if fmt == "xml":
         raise FileRejectedError(
             f"{source}: XML is supported for approved invoices only; {kind} exports are CSV"
@@ -111,9 +114,17 @@ def parse_export(
 def _parse_invoices(src: SourceFrame, source: str, template: FileTemplate) -> ParseResult:
     grouped = SourceFrame(with_runs(src.frame, "invoice_id"), src.display, src.rows_total)
     checked = check_rows(
-        grouped, invoices.FIELDS, invoices.ROW_RULES, template, shared=invoices.HEADER
+        grouped,
+        invoices.FIELDS,
+        invoices.ROW_RULES,
+        template,
+        shared=invoices.HEADER,
+        key="invoice_id",
     )
-    verdict = invoices.document_rules(checked.frame, src.display)
+    assert checked.heads is not None
+    display, rows_total = src.display, src.rows_total
+    del src, grouped  # the string cells: let them go before the canonical copy is made
+    verdict = invoices.document_rules(checked.frame, checked.heads, display)
     accepted, errors = finish(
         source=source,
         frame=checked.frame,
@@ -121,12 +132,14 @@ def _parse_invoices(src: SourceFrame, source: str, template: FileTemplate) -> Pa
         label=invoices.label,
         issues=checked.issues,
         verdict=verdict,
-        display=src.display,
+        display=display,
         noun="invoice",
     )
+    del checked
     frame = invoices.canonical_frame(accepted, source)
-    frame, late = _schema_pass("invoices", frame, "invoice_id", invoices.label, src, source)
-    return _result("invoices", source, frame, errors + late, src, invoices.build_documents)
+    del accepted
+    frame, late = _schema_pass("invoices", frame, "invoice_id", invoices.label, display, source)
+    return _result("invoices", source, frame, errors + late, rows_total, invoices.build_documents)
 
 
 def _parse_records(
@@ -148,10 +161,15 @@ def _parse_records(
         kind.columns
     )
     canonical, late = _schema_pass(
-        kind.kind, canonical, IDENTITY, kind.label, src, source, identity=kind
+        kind.kind, canonical, IDENTITY, kind.label, src.display, source, identity=kind
     )
     return _result(
-        kind.kind, source, canonical, errors + late, src, lambda f: build_documents(kind, f)
+        kind.kind,
+        source,
+        canonical,
+        errors + late,
+        src.rows_total,
+        lambda f: build_documents(kind, f),
     )
 
 
@@ -160,7 +178,7 @@ def _schema_pass(
     frame: pl.DataFrame,
     key: str,
     label: Callable[[Any], str | None],
-    src: SourceFrame,
+    display: dict[str, str],
     source: str,
     identity: RecordKind | None = None,
 ) -> tuple[pl.DataFrame, list[RowError]]:
@@ -181,7 +199,7 @@ def _schema_pass(
         label=label,
         issues=[],
         verdict=Verdict(rejected=rejected, issues=[i for i in issues if i.row is not None]),
-        display=src.display,
+        display=display,
         noun="document",
     )
     return accepted.select(frame.columns), errors
@@ -192,7 +210,7 @@ def _result(
     source: str,
     frame: pl.DataFrame,
     errors: list[RowError],
-    src: SourceFrame,
+    rows_total: int,
     build: Callable[[pl.DataFrame], list[ParsedDocument]],
 ) -> ParseResult:
     errors.sort(key=lambda e: e.row or 0)
@@ -201,6 +219,6 @@ def _result(
         source=source,
         frame=frame,
         errors=errors,
-        rows_total=src.rows_total,
+        rows_total=rows_total,
         _build_documents=lambda: build(frame),
     )

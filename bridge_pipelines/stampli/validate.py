@@ -23,6 +23,7 @@ from bridge_pipelines.tenants.models import FileTemplate
 Row = dict[str, Any]
 ROW_BAD = "__row_bad"
 CHANGED = "__changed"
+HEAD_BAD = "__head_bad"
 
 
 def typed(name: str) -> pl.Expr:
@@ -61,6 +62,7 @@ class Checked:
 
     frame: pl.DataFrame
     issues: list[Issue] = field(default_factory=list)
+    heads: pl.DataFrame | None = None
 
 
 def check_rows(
@@ -70,8 +72,14 @@ def check_rows(
     template: FileTemplate,
     *,
     shared: Collection[str] = (),
+    key: str | None = None,
 ) -> Checked:
-    """Convert and check every cell; returns typed columns under canonical names.
+    """Convert and check every cell; returns canonical columns and `ROW_BAD`.
+
+    Only converting fields (money, dates, numbers) get new columns; a text field's canonical
+    value is its text, which is valid wherever the row is accepted. Per-field failure flags
+    are not kept: `ROW_BAD` is their OR, and the few failing rows are checked again to say
+    which field failed and why.
 
     Args:
         src: The string cells. With `shared`, rows must be grouped (column `RUN`).
@@ -83,73 +91,90 @@ def check_rows(
             compared with the row before it (`CHANGED`): equal text converts equally, and a
             document whose rows disagree is refused by the document rules anyway. Their raw
             text is kept as `__raw_<name>` for those rules' messages.
+        key: With `shared`, the document key column, kept in `Checked.heads`.
     """
     frame = src.frame
     own = [f for f in fields if f.name not in shared]
     per_doc = [f for f in fields if f.name in shared]
     own_rules = [r for r in rules if not r.shared]
     doc_rules = [r for r in rules if r.shared]
-    names = _flag_names(fields, rules)
+    bad_parts = [f.bad() for f in own] + [r.bad.fill_null(False) for r in own_rules]
     extra: list[pl.Expr] = []
+    heads: pl.DataFrame | None = None
     if per_doc:
-        first = (pl.col(RUN) != pl.col(RUN).shift(1)).fill_null(True)
-        heads = frame.select(RUN, *(f.name for f in per_doc)).filter(first)
-        per_run = (
-            _convert(heads.lazy(), per_doc, doc_rules, template)
-            .select(pl.exclude(RUN, *(f.name for f in per_doc)))
+        # gather, not filter: filtering would first align the chunks of every column.
+        starts = frame.select(
+            (pl.col(RUN) != pl.col(RUN).shift(1)).fill_null(True).arg_true()
+        ).to_series()
+        keep = [RUN, "source_row", *([key] if key else []), *(f.name for f in per_doc)]
+        heads = (
+            frame.lazy()
+            .select(pl.col(keep).gather(starts))
+            .with_columns(_typed(per_doc, template))
+            .with_columns(
+                pl.any_horizontal(
+                    [f.bad() for f in per_doc] + [r.bad.fill_null(False) for r in doc_rules]
+                ).alias(HEAD_BAD)
+            )
             .collect()
         )
+        spread = [f"__t_{f.name}" for f in per_doc if f.converts] + [HEAD_BAD]
         frame = pl.concat(
-            [frame, per_run.select(pl.all().gather(frame.get_column(RUN)))], how="horizontal"
+            [frame, heads.select(pl.col(spread).gather(frame.get_column(RUN)))],
+            how="horizontal",
         )
         same = pl.col(RUN) == pl.col(RUN).shift(1)
         differs = pl.any_horizontal(
             pl.col(f.name).ne_missing(pl.col(f.name).shift(1)) for f in per_doc
         )
+        bad_parts.append(pl.col(HEAD_BAD))
         extra = [
             (same & differs).fill_null(False).alias(CHANGED),
             pl.col(RUN),
             *(pl.col(f.name).alias(f"__raw_{f.name}") for f in per_doc),
         ]
     checked = (
-        _convert(frame.lazy(), own, own_rules, template)
-        .with_columns(pl.any_horizontal(names).alias(ROW_BAD))
+        frame.lazy()
+        .with_columns(_typed(own, template))
+        .with_columns(pl.any_horizontal(bad_parts).alias(ROW_BAD))
         .collect()
     )
     issues: list[Issue] = []
     if checked.height and checked.get_column(ROW_BAD).any():
-        for row in checked.filter(pl.col(ROW_BAD)).iter_rows(named=True):
-            for f in fields:
-                if row[f"__b_{f.name}"]:
-                    issues.append(
-                        Issue(row["source_row"], f.name, f.describe(row[f.name], template))
-                    )
-            for rule in rules:
-                if row[f"__r_{rule.name}"]:
-                    issues.append(
-                        Issue(row["source_row"], rule.field, rule.message(row, src.display))
-                    )
+        issues = _describe(checked.filter(pl.col(ROW_BAD)), fields, rules, template, src.display)
     out = checked.select(
-        pl.col("source_row"),
-        *(typed(f.name).alias(f.name) for f in fields),
-        *extra,
-        pl.col(ROW_BAD),
+        pl.col("source_row"), *(f.value() for f in fields), *extra, pl.col(ROW_BAD)
     )
-    return Checked(frame=out, issues=issues)
+    return Checked(frame=out, issues=issues, heads=heads)
 
 
-def _flag_names(fields: Sequence[Field], rules: Sequence[RowRule]) -> list[str]:
-    return [f"__b_{f.name}" for f in fields] + [f"__r_{r.name}" for r in rules]
+def _typed(fields: Sequence[Field], template: FileTemplate) -> list[pl.Expr]:
+    return [f.typed(template).alias(f"__t_{f.name}") for f in fields if f.converts]
 
 
-def _convert(
-    lf: pl.LazyFrame, fields: Sequence[Field], rules: Sequence[RowRule], template: FileTemplate
-) -> pl.LazyFrame:
-    """Add `__t_<field>` (converted), `__b_<field>` and `__r_<rule>` (failure flags)."""
-    return lf.with_columns(f.typed(template).alias(f"__t_{f.name}") for f in fields).with_columns(
+def _describe(
+    bad_rows: pl.DataFrame,
+    fields: Sequence[Field],
+    rules: Sequence[RowRule],
+    template: FileTemplate,
+    display: dict[str, str],
+) -> list[Issue]:
+    """Which field or rule failed on each failing row, with a message quoting the value."""
+    # Convert each failing row's own text again: a shared field was converted on the first
+    # row of its document only, and this row's text may differ from it.
+    flagged = bad_rows.with_columns(_typed(fields, template)).with_columns(
         *(f.bad().alias(f"__b_{f.name}") for f in fields),
         *(r.bad.fill_null(False).alias(f"__r_{r.name}") for r in rules),
     )
+    issues: list[Issue] = []
+    for row in flagged.iter_rows(named=True):
+        for f in fields:
+            if row[f"__b_{f.name}"]:
+                issues.append(Issue(row["source_row"], f.name, f.describe(row[f.name], template)))
+        for rule in rules:
+            if row[f"__r_{rule.name}"]:
+                issues.append(Issue(row["source_row"], rule.field, rule.message(row, display)))
+    return issues
 
 
 @dataclass
@@ -190,7 +215,7 @@ def finish(
     rejected = set(bad_keys) | verdict.rejected
     all_issues = issues + verdict.issues
     if not rejected and not all_issues:
-        return frame.drop(ROW_BAD), []
+        return _without(frame, ROW_BAD), []
     reject_mask = pl.col(key).is_in(list(rejected - {None}), nulls_equal=False)
     if None in rejected:
         reject_mask = reject_mask | pl.col(key).is_null()
@@ -223,3 +248,8 @@ def finish(
     ]
     accepted = frame.filter(~reject_mask).drop(ROW_BAD)
     return accepted, errors
+
+
+def _without(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """`frame` minus one column, without the chunk alignment (a full copy) `drop` may do."""
+    return pl.DataFrame([frame.get_column(c) for c in frame.columns if c != column])

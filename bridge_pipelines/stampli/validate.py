@@ -230,11 +230,10 @@ def finish(
         if row not in covered:
             reason = first_reason.get(doc_key)
             why = ""
-            if reason is not None:
-                where = f"row {reason.row}" if reason.row is not None else "the file"
+            if reason is not None and reason.row is not None:
                 column = display.get(reason.field or "", reason.field)
-                why = f": {where}" + (f", field {column}" if column else "")
-                why += f": {reason.message}"
+                why = f", which has an error at row {reason.row}"
+                why += f" (field {column})" if column else ""
             all_issues.append(Issue(row, None, f"refused with its {noun}{why}"))
     errors = [
         RowError(

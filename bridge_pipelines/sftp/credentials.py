@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 @dataclass(frozen=True)
 class SftpCredentials:
-    """What paramiko needs to authenticate; plain values are only reachable via `.get_secret_value()`."""
+    """What paramiko needs to log in; plain values only via `.get_secret_value()`."""
 
     password: SecretStr | None = field(default=None, repr=False)
     private_key: SecretStr | None = field(default=None, repr=False)

@@ -47,6 +47,8 @@ def read_csv_source(
         raise FileRejectedError(f"{source}: empty file (no header row)") from exc
     except pl.exceptions.ComputeError as exc:
         raise _located_csv_error(data, source, exc) from exc
+    if cells.height == 0:
+        raise FileRejectedError(f"{source}: no header row could be read (malformed CSV)")
     names = [name.strip() if name is not None else "" for name in cells.row(0)]
     display = _map_header(names, fields, template, source)
     rows = cells.height - 1

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bridge_pipelines.errors import FileRejectedError
@@ -41,6 +41,9 @@ def parse_or_reject(kind: FileKind, data: bytes) -> ParseResult | None:
 
 @FAST
 @given(st.binary(max_size=400), st.sampled_from(FILE_KINDS))
+@example(b'"\n', "invoices")
+@example(b"\xef\xbb\xbf<", "invoices")
+@example(b"a\n\n\n", "gl_accounts")
 def test_random_bytes_never_crash(data: bytes, kind: FileKind) -> None:
     parse_or_reject(kind, data)
 

@@ -12,6 +12,7 @@ Secret values never appear in a message: only user, host and port do.
 import logging
 import socket
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import paramiko
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -20,6 +21,7 @@ from bridge_pipelines.errors import ConfigError, RetryableError
 from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.sftp.hostkeys import host_key_mismatch, known_hosts_name, parse_host_key
 from bridge_pipelines.sftp.keys import load_private_key
+from bridge_pipelines.sftp.reads import ChunkPipe
 from bridge_pipelines.tenants.models import SftpConfig
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,17 @@ class TunedTransport(paramiko.Transport):
         options = self.get_security_options()
         offered = [c for c in PREFERRED_CIPHERS if c in options.ciphers]
         options.ciphers = tuple(offered + [c for c in options.ciphers if c not in offered])
+
+    def open_channel(self, *args: Any, **kwargs: Any) -> paramiko.Channel:
+        """A channel as paramiko opens it, with a `ChunkPipe` as its input buffer (see `reads.py`).
+
+        Swapped before any request is made on the channel, so no data can have arrived yet.
+        """
+        channel: paramiko.Channel = super().open_channel(*args, **kwargs)
+        pipe = ChunkPipe()
+        pipe.feed(channel.in_buffer.empty())
+        channel.in_buffer = pipe
+        return channel
 
 
 def open_ssh(

@@ -32,29 +32,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bridge_pipelines.sandbox.stampli_sim import INVOICE_COLUMNS
+
 OUT = Path(__file__).resolve().parent / "out"
 
-HEADER = [
-    "InvoiceId",
-    "InvoiceNumber",
-    "VendorId",
-    "VendorName",
-    "InvoiceDate",
-    "DueDate",
-    "PostingDate",
-    "Currency",
-    "InvoiceTotal",
-    "TaxAmount",
-    "PONumber",
-    "LineNumber",
-    "LineDescription",
-    "GLAccount",
-    "CostCenter",
-    "LineAmount",
-    "ApprovedBy",
-    "ApprovedAt",
-    "DocumentType",
-]
+HEADER = list(INVOICE_COLUMNS)
 
 VENDORS = [
     ("Acme Components", "USD"),

@@ -5,4 +5,5 @@ pytest_plugins = [
     "bridge_pipelines_tests.support.sshd",
     "bridge_pipelines_tests.support.postgres",
     "bridge_pipelines_tests.unit.tenants.fixtures",
+    "bridge_pipelines_tests.support.erp_sandboxes",
 ]

@@ -5,6 +5,7 @@ BridgeError
  ├─ RetryableError      nothing reached the remote side, or 429/503: back off, send again
  ├─ NeedsLookupError    it may have landed: look up external_ref before anything else
  ├─ RejectedByErpError  the ERP refused it: posting -> rejected, keep the response
+ ├─ NotSupportedError   the ERP has no such thing (open POs, payments): skip that feature
  ├─ BadInputError       our data is wrong: quarantine the file or hold the record
  │   ├─ UnsafeNameError     a remote file name we refuse to touch
  │   └─ FileRejectedError   a whole file refused (encoding, XML bomb, missing column...)
@@ -86,3 +87,7 @@ class FileVanishedError(BadInputError):
 
 class FileUnstableError(RetryableError):
     """A file changed between listing and download (still being written): take it later."""
+
+
+class NotSupportedError(BridgeError):
+    """The ERP (or its adapter) has no such capability, e.g. open POs or payments: skip it."""

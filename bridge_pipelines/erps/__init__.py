@@ -1,0 +1,1 @@
+"""ERP adapters: one folder per ERP behind the protocol of `base.py`, chosen by `registry.py`."""

@@ -1,0 +1,395 @@
+"""The ERP adapter protocol every ERP implements, and the ERP-neutral values it speaks.
+
+An adapter hides one ERP's dialect (SYSPRO's e.net XML, SAP B1's Service Layer, ...) behind the
+same eight calls, so mapping, the posting engine and the Dagster layer never learn which ERP
+they talk to. Values are frozen dataclasses: money is `Decimal`, instants are tz-aware.
+
+How `post_invoice` fails decides what the posting engine does next (reliability.md §2), so an
+adapter must pick the class by what may have reached the ERP, never by convenience:
+
+- `RejectedByErpError`: the ERP answered and refused the document (validation 4xx, SYSPRO's
+  HTTP 200 `ERROR`, M3's `ServerReturnedNOK`). Attach the ERP's answer as `response`
+  (`rejected_by_erp` does it). The posting becomes `rejected`; only changed input is re-sent.
+- `NeedsLookupError`: it may have landed (timeout after the request was written, reset, 5xx,
+  an answer we cannot parse). The engine looks the reference up; it never re-sends blindly.
+- `RetryableError`: nothing reached the ERP (connect error) or the ERP asked us to slow down
+  (429). Set `retry_after` (seconds) when the ERP said how long to wait (`retryable`).
+- `ConfigError`: credentials, URL or company are wrong; the run stops, no retry storm.
+- `BadInputError`: the adapter cannot express the document (a field too long); nothing sent.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType, TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from bridge_pipelines.errors import (
+    BadInputError,
+    NotSupportedError,
+    RejectedByErpError,
+    RetryableError,
+)
+
+
+class DocumentType(StrEnum):
+    """An AP document's kind; amounts are positive for both, the type carries the sign."""
+
+    INVOICE = "Invoice"
+    CREDIT_MEMO = "CreditMemo"
+
+
+class DimensionType(StrEnum):
+    """The kinds of analysis codes an invoice line can carry, named the same for every ERP."""
+
+    COST_CENTER = "cost_center"
+    SUBACCOUNT = "subaccount"
+    PROJECT = "project"
+    BRANCH = "branch"
+
+
+def _money(owner: str, name: str, value: object) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise TypeError(f"{owner}.{name} must be a finite Decimal, got {value!r}")
+
+
+def _aware(owner: str, name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{owner}.{name} must be timezone-aware, got {value!r}")
+
+
+def _frozen_map(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True)
+class ErpVendor:
+    """A supplier as the ERP holds it (master data, synced before postings)."""
+
+    code: str
+    name: str
+    currency: str | None = None
+    active: bool = True
+    terms_code: str | None = None
+    tax_id: str | None = None
+    email: str | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _aware("ErpVendor", "updated_at", self.updated_at)
+
+
+@dataclass(frozen=True)
+class ErpGlAccount:
+    """A general-ledger account (SYSPRO ledger code, B1 account, M3 accounting string...)."""
+
+    code: str
+    name: str
+    account_type: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ErpDimension:
+    """One analysis code: a cost center, subaccount, project or branch."""
+
+    type: DimensionType
+    code: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ErpPurchaseOrderLine:
+    """One open purchase-order line, for PO matching."""
+
+    po_number: str
+    line: int
+    vendor_code: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    currency: str
+    received_quantity: Decimal = Decimal(0)
+    ledger_code: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("quantity", "unit_price", "amount", "received_quantity"):
+            _money("ErpPurchaseOrderLine", name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class VendorChange:
+    """A Stampli vendor to create or update in the ERP (supplier maintenance).
+
+    `code` is the ERP supplier code; None asks the ERP (or the adapter) to assign one.
+    """
+
+    tenant: str
+    name: str
+    code: str | None = None
+    currency: str | None = None
+    terms_code: str | None = None
+    tax_id: str | None = None
+    email: str | None = None
+    address_lines: tuple[str, ...] = ()
+    postal_code: str | None = None
+    on_hold: bool = False
+    stampli_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What a vendor upsert did; `response` is the ERP's answer, kept for the audit trail."""
+
+    code: str
+    created: bool
+    response: str | None = None
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    """What to search an ERP document by.
+
+    `value` is our deterministic reference, written into a searchable field of the document.
+    Some ERPs are searched by supplier and invoice number instead (SYSPRO's `ApInvoice` key,
+    M3's supplier invoice number), so both travel with it.
+    """
+
+    value: str
+    vendor_code: str
+    document_number: str
+
+
+@dataclass(frozen=True)
+class ErpDocumentRef:
+    """A document found in or created by the ERP.
+
+    `complete` is False for a document that exists but was not finished (an unreleased
+    Acumatica bill): it must be finished, never posted a second time.
+    """
+
+    doc_id: str
+    vendor_code: str | None = None
+    document_number: str | None = None
+    external_ref: str | None = None
+    status: str | None = None
+    complete: bool = True
+    response: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceLineage:
+    """Where a posted document came from: the Stampli file and its data rows."""
+
+    file_name: str
+    rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PostableInvoiceLine:
+    """One expense line, already mapped to the ERP's codes."""
+
+    ledger_code: str
+    amount: Decimal
+    description: str = ""
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    po_number: str | None = None
+
+    def __post_init__(self) -> None:
+        _money("PostableInvoiceLine", "amount", self.amount)
+        # Keys are usually DimensionType values (an ERP may add its own, e.g. SYSPRO's
+        # analysis slots); a StrEnum key is stored as its plain string.
+        plain = {str(k): v for k, v in self.dimensions.items()}
+        object.__setattr__(self, "dimensions", _frozen_map(plain))
+
+
+@dataclass(frozen=True)
+class PostableInvoice:
+    """An approved invoice, mapped and ready to post: everything the ERP document needs.
+
+    The lines plus tax must equal the total exactly (P5): an invoice that does not balance is
+    refused here, before anything could reach an ERP.
+
+    Raises:
+        BadInputError: no lines, or lines plus tax differ from the total.
+    """
+
+    tenant: str
+    external_ref: str
+    record_id: int
+    vendor_code: str
+    invoice_number: str
+    document_type: DocumentType
+    invoice_date: date
+    due_date: date | None
+    posting_date: date
+    currency: str
+    total: Decimal
+    tax: Decimal
+    lines: tuple[PostableInvoiceLine, ...]
+    lineage: SourceLineage
+
+    def __post_init__(self) -> None:
+        _money("PostableInvoice", "total", self.total)
+        _money("PostableInvoice", "tax", self.tax)
+        object.__setattr__(self, "document_type", DocumentType(self.document_type))
+        object.__setattr__(self, "lines", tuple(self.lines))
+        if not self.lines:
+            raise BadInputError(f"invoice {self.invoice_number}: no lines to post")
+        net = sum((line.amount for line in self.lines), Decimal(0))
+        if net + self.tax != self.total:
+            raise BadInputError(
+                f"invoice {self.invoice_number}: lines {net} + tax {self.tax} != total {self.total}"
+            )
+
+    @property
+    def ref(self) -> ExternalRef:
+        """The reference to search this invoice by in the ERP."""
+        return ExternalRef(self.external_ref, self.vendor_code, self.invoice_number)
+
+
+@dataclass(frozen=True)
+class ErpPayment:
+    """A payment the ERP made against a supplier invoice (for Stampli's payment status)."""
+
+    payment_id: str
+    vendor_code: str
+    invoice_number: str
+    amount: Decimal
+    currency: str
+    paid_on: date
+    reference: str | None = None
+    method: str | None = None
+
+    def __post_init__(self) -> None:
+        _money("ErpPayment", "amount", self.amount)
+
+
+def rejected_by_erp(message: str, response: str | None) -> RejectedByErpError:
+    """A `RejectedByErpError` carrying the ERP's answer as `response` (kept in the ledger)."""
+    error = RejectedByErpError(message)
+    error.response = response  # type: ignore[attr-defined]
+    return error
+
+
+def retryable(message: str, retry_after: float | None = None) -> RetryableError:
+    """A `RetryableError` carrying the ERP's `Retry-After` in seconds, when it sent one."""
+    error = RetryableError(message)
+    error.retry_after = retry_after  # type: ignore[attr-defined]
+    return error
+
+
+@runtime_checkable
+class ErpAdapter(Protocol):
+    """One tenant's connection to one ERP company; a context manager that closes its session.
+
+    `lookup_is_read_after_write_consistent` is True only when a document the ERP has committed
+    is always found by `find_by_external_ref` right away. Only then may a reference that is not
+    found after an uncertain attempt be sent again; otherwise it goes to review.
+    """
+
+    @property
+    def lookup_is_read_after_write_consistent(self) -> bool:
+        """Whether a committed document is always found by the next lookup."""
+        ...
+
+    def read_vendors(self) -> Iterator[ErpVendor]:
+        """Every supplier of the company."""
+        ...
+
+    def read_gl_accounts(self) -> Iterator[ErpGlAccount]:
+        """Every GL account the company posts to."""
+        ...
+
+    def read_dimensions(self) -> Iterator[ErpDimension]:
+        """Every analysis code (cost centers, subaccounts, projects, branches)."""
+        ...
+
+    def read_open_pos(self) -> Iterator[ErpPurchaseOrderLine]:
+        """Open purchase-order lines.
+
+        Raises:
+            NotSupportedError: the ERP or its API has no purchase orders for us.
+        """
+        ...
+
+    def upsert_vendor(self, vendor: VendorChange) -> UpsertResult:
+        """Create the supplier, or update it when `vendor.code` exists."""
+        ...
+
+    def find_by_external_ref(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        """Every document carrying `ref`: none, one, or (a past duplicate) several.
+
+        Raises:
+            BridgeError: the lookup could not be answered; the caller must not assume "none".
+        """
+        ...
+
+    def post_invoice(self, invoice: PostableInvoice) -> ErpDocumentRef:
+        """Send the invoice once, with `invoice.external_ref` in a searchable field.
+
+        Raises:
+            RejectedByErpError: refused by the ERP; `response` holds its answer.
+            NeedsLookupError: it may have landed (timeout, reset, 5xx, garbage).
+            RetryableError: nothing reached the ERP, or 429 (`retry_after` when known).
+            ConfigError: credentials, URL or company are wrong.
+        """
+        ...
+
+    def read_payments(self, since: datetime) -> Iterator[ErpPayment]:
+        """Payments made since `since` (tz-aware).
+
+        Raises:
+            NotSupportedError: the ERP exposes no payments to us.
+        """
+        ...
+
+    def close(self) -> None:
+        """End the ERP session (sessions hold licence seats) and close connections."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class AdapterBase:
+    """Behaviour every adapter shares: the context manager and the optional capabilities.
+
+    Subclass it and override what the ERP has; `read_open_pos` and `read_payments` raise
+    `NotSupportedError` until overridden. Lookups are assumed not read-after-write consistent
+    unless the adapter says otherwise: the safe default sends uncertain postings to review.
+    """
+
+    lookup_is_read_after_write_consistent: bool = False
+
+    def read_open_pos(self) -> Iterator[ErpPurchaseOrderLine]:
+        """No purchase orders unless the adapter overrides this."""
+        raise NotSupportedError(f"{type(self).__name__} does not read purchase orders")
+
+    def read_payments(self, since: datetime) -> Iterator[ErpPayment]:
+        """No payments unless the adapter overrides this."""
+        raise NotSupportedError(f"{type(self).__name__} does not read payments")
+
+    def close(self) -> None:
+        """Nothing to close unless the adapter overrides this."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

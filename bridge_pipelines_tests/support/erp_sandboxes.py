@@ -62,7 +62,7 @@ class SysproSandboxHandle:
             "CompanyPassword": self.company_password,
             **overrides,
         }
-        return self.call("Logon", **params)
+        return self.http.get(f"{self.rest_url}/Logon", params=params)
 
     def logon(self, **overrides: str) -> str:
         """A session GUID (quotes stripped), failing the test on an ERROR answer."""
@@ -84,7 +84,9 @@ class SysproSandboxHandle:
     def query(self, user_id: str, xml_in: str) -> httpx.Response:
         return self.call("Query/Query", UserId=user_id, BusinessObject="COMFND", XmlIn=xml_in)
 
-    def setup(self, action: str, user_id: str, xml_in: str, xml_parameters: str = "") -> httpx.Response:
+    def setup(
+        self, action: str, user_id: str, xml_in: str, xml_parameters: str = ""
+    ) -> httpx.Response:
         return self.call(
             f"Setup/{action}",
             UserId=user_id,

@@ -1,22 +1,26 @@
 """A small client for the `/_sandbox/` admin routes, for tests, the demo and benchmarks."""
 
+import functools
 from typing import Any
 
 import httpx
 
 
+@functools.cache
+def _client() -> httpx.Client:
+    # Shared by every admin handle: building an httpx.Client loads a CA bundle (tens of ms).
+    return httpx.Client(trust_env=False)
+
+
 class SandboxAdmin:
     """Calls the admin routes of one sandbox; every method raises on a non-2xx answer."""
-
-    # One client for all admin handles: building an httpx.Client loads a CA bundle (tens of ms).
-    _http = httpx.Client(trust_env=False)
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(
+        response = _client().request(
             method, f"{self.base_url}/_sandbox/{path}", timeout=self.timeout, **kwargs
         )
         response.raise_for_status()

@@ -61,7 +61,9 @@ def test_syspro_apstin_journal_balances_debits_and_credits(syspro_sandbox):
     by_code = {line["ledger_code"]: line for line in doc["lines"]}
     assert by_code["10-2000"]["credit"] == "1234.56"  # AP control
     assert by_code["10-2310"]["debit"] == "34.56"  # tax control
-    assert by_code["10-6100"]["analysis"] == [{"AnalysisCode1": "CC-EAST", "EntryAmount": "1000.00"}]
+    assert by_code["10-6100"]["analysis"] == [
+        {"AnalysisCode1": "CC-EAST", "EntryAmount": "1000.00"}
+    ]
 
 
 def test_syspro_apstin_unknown_supplier_is_refused_in_xml(syspro_sandbox):

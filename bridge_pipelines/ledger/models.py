@@ -5,7 +5,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from bridge_pipelines.ledger.states import FileState, RecordState
+from bridge_pipelines.ledger.states import (
+    LOOKUP_FIRST_POSTING_STATES,
+    FileState,
+    PostingState,
+    RecordState,
+)
 
 
 class ListingEntry(Protocol):
@@ -148,3 +153,49 @@ class Batch:
     tenant: str
     file_ids: tuple[int, ...]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class PlannedPosting:
+    """A record to post to a target: its deterministic reference and the hash of its payload.
+
+    `payload_hash` changes whenever what would be sent changes (a mapping fix, a new amount);
+    it is how the ledger tells a re-plan from a repeat.
+    """
+
+    record_id: int
+    external_ref: str
+    payload_hash: str
+
+
+@dataclass(frozen=True)
+class PostingRow:
+    """One record's posting to one target, as the ledger holds it.
+
+    `claimed_from` is set only on rows returned by `Ledger.claim_postings`: the state the row
+    was claimed from. A row claimed from `sending` (an expired lease) or `unknown` may already
+    be in the ERP, so it must be looked up before anything is sent (`needs_lookup_first`).
+    """
+
+    id: int
+    tenant: str
+    record_id: int
+    target: str
+    external_ref: str
+    payload_hash: str
+    state: PostingState
+    attempt: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    erp_doc_id: str | None
+    last_response: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    posted_at: datetime | None = None
+    claimed_from: PostingState | None = None
+
+    @property
+    def needs_lookup_first(self) -> bool:
+        """True when the previous attempt may have reached the ERP."""
+        return self.claimed_from in LOOKUP_FIRST_POSTING_STATES

@@ -4,6 +4,19 @@ A file moves `seen → stable → downloaded → parsed`, or ends early as `quar
 `duplicate` or `vanished`. Terminal states never change again: that is what lets a sensor fire
 twice or a run restart without taking a file twice. A record is written once in its final
 state (`accepted`, `duplicate` or `held`); reviewing held records comes with a later issue.
+
+A posting (one record sent to one ERP company) follows reliability.md §2:
+
+```
+planned ──claim──▶ sending ──▶ posted | rejected | unknown | needs_review | planned
+unknown ──lookup─▶ posted | planned | needs_review      (or claimed again: ──▶ sending)
+rejected ─────────▶ planned      only with a new payload_hash (re-plan after a mapping fix)
+needs_review ─────▶ planned | posted                    by an operator's resolution
+```
+
+`sending` is also claimed again (`sending ──▶ sending`) by another owner once its lease has
+expired; such a row, like one claimed from `unknown`, is looked up in the ERP before anything
+is sent. `sending ──▶ planned` is only for rows that never reached the ERP.
 """
 
 from enum import StrEnum
@@ -36,6 +49,17 @@ class RecordState(StrEnum):
     HELD = "held"
 
 
+class PostingState(StrEnum):
+    """Where one record's posting to one ERP company stands."""
+
+    PLANNED = "planned"
+    SENDING = "sending"
+    POSTED = "posted"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    NEEDS_REVIEW = "needs_review"
+
+
 TERMINAL_FILE_STATES = frozenset(
     {FileState.PARSED, FileState.QUARANTINED, FileState.DUPLICATE, FileState.VANISHED}
 )
@@ -63,6 +87,34 @@ RECORD_TRANSITIONS: dict[RecordState, frozenset[RecordState]] = {
 }
 
 
+POSTING_TRANSITIONS: dict[PostingState, frozenset[PostingState]] = {
+    PostingState.PLANNED: frozenset({PostingState.SENDING}),
+    PostingState.SENDING: frozenset(
+        {
+            PostingState.SENDING,
+            PostingState.POSTED,
+            PostingState.REJECTED,
+            PostingState.UNKNOWN,
+            PostingState.NEEDS_REVIEW,
+            PostingState.PLANNED,
+        }
+    ),
+    PostingState.UNKNOWN: frozenset(
+        {PostingState.SENDING, PostingState.POSTED, PostingState.PLANNED, PostingState.NEEDS_REVIEW}
+    ),
+    PostingState.REJECTED: frozenset({PostingState.PLANNED}),
+    PostingState.NEEDS_REVIEW: frozenset({PostingState.PLANNED, PostingState.POSTED}),
+    PostingState.POSTED: frozenset(),
+}
+
+# Claimable by a new owner (the expired-lease condition is checked in SQL).
+CLAIMABLE_POSTING_STATES = frozenset(
+    {PostingState.PLANNED, PostingState.SENDING, PostingState.UNKNOWN}
+)
+# A row claimed from one of these may already be in the ERP: look it up before sending.
+LOOKUP_FIRST_POSTING_STATES = frozenset({PostingState.SENDING, PostingState.UNKNOWN})
+
+
 def check_file_transition(current: FileState, target: FileState) -> None:
     """Refuse a file state change the machine does not allow.
 
@@ -81,3 +133,13 @@ def check_record_transition(current: RecordState, target: RecordState) -> None:
     """
     if target not in RECORD_TRANSITIONS[current]:
         raise InvalidTransitionError(f"record cannot go from {current} to {target}")
+
+
+def check_posting_transition(current: PostingState, target: PostingState) -> None:
+    """Refuse a posting state change the machine does not allow.
+
+    Raises:
+        InvalidTransitionError: `target` is not reachable from `current` in one step.
+    """
+    if target not in POSTING_TRANSITIONS[current]:
+        raise InvalidTransitionError(f"posting cannot go from {current} to {target}")

@@ -8,6 +8,8 @@ Uniqueness does the concurrency work, so two sensors or runs racing cannot doubl
 - `uq_files_taken_bytes`: the same bytes are taken (`downloaded`/`parsed`) once per tenant.
 - `uq_records_accepted`: one accepted record per (tenant, kind, identity); a later version is
   `held`, never a replacement.
+- `uq_postings_external_ref`: one posting per external reference, the key the ERP is searched
+  by; `uq_postings_record_target`: one posting per record and target (ERP kind + company).
 
 `audit_events` is append-only: the migration installs triggers that refuse UPDATE and DELETE
 (and TRUNCATE on PostgreSQL).
@@ -19,7 +21,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from bridge_pipelines.ledger.coltypes import Id, Json, Money, UtcDateTime
-from bridge_pipelines.ledger.states import FileState, RecordState
+from bridge_pipelines.ledger.states import FileState, PostingState, RecordState
 
 metadata = sa.MetaData(
     naming_convention={
@@ -145,6 +147,35 @@ row_errors = sa.Table(
 )
 sa.Index("ix_row_errors_file_id", row_errors.c.file_id)
 sa.Index("ix_row_errors_tenant", row_errors.c.tenant)
+
+postings = sa.Table(
+    "postings",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("record_id", Id, sa.ForeignKey("records.id"), nullable=False),
+    # ERP kind and company, e.g. "syspro:EDU1": a record may go to more than one company.
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("external_ref", sa.String(64), nullable=False),
+    sa.Column("payload_hash", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("lease_owner", sa.String(128)),
+    # Set and compared by the database clock only, never this process's (clock skew, §4 #19).
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("erp_doc_id", sa.String(128)),
+    # The ERP's last answer (redacted), kept for review: a rejection must show why.
+    sa.Column("last_response", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("posted_at", UtcDateTime),
+    sa.CheckConstraint(_in("state", PostingState), name="state"),
+    sa.CheckConstraint("attempt >= 0", name="attempt"),
+    sa.UniqueConstraint("external_ref", name="uq_postings_external_ref"),
+    sa.UniqueConstraint("record_id", "target", name="uq_postings_record_target"),
+)
+sa.Index("ix_postings_claim", postings.c.tenant, postings.c.target, postings.c.state)
 
 audit_events = sa.Table(
     "audit_events",

@@ -10,7 +10,16 @@ from alembic.migration import MigrationContext
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.tables import metadata
 
-TABLES = {"alembic_version", "audit_events", "batches", "files", "records", "row_errors"}
+TABLES = {
+    "alembic_version",
+    "audit_events",
+    "batches",
+    "files",
+    "postings",
+    "records",
+    "row_errors",
+}
+HEAD = "0002_postings"
 
 
 def _diff(ledger: Ledger, target: sa.MetaData) -> list:
@@ -27,7 +36,7 @@ def _version(ledger: Ledger) -> list[str]:
 def test_migrate_creates_every_table_and_is_idempotent(ledger: Ledger) -> None:
     ledger.migrate()
     assert set(sa.inspect(ledger.engine).get_table_names()) >= TABLES
-    assert _version(ledger) == ["0001_initial"]
+    assert _version(ledger) == [HEAD]
 
 
 def test_alembic_head_matches_tables_py(ledger: Ledger) -> None:
@@ -60,7 +69,7 @@ def test_concurrent_migrations_on_an_empty_database_all_succeed(open_ledger) -> 
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert _version(ledgers[0]) == ["0001_initial"]
+    assert _version(ledgers[0]) == [HEAD]
     assert set(sa.inspect(ledgers[0].engine).get_table_names()) >= TABLES
 
 

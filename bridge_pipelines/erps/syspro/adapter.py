@@ -1,0 +1,291 @@
+"""`SysproAdapter`: the ERP adapter protocol over SYSPRO e.net Solutions and SYSPRO OData.
+
+- Master data (suppliers, ledger codes, analysis codes) is read through OData: no e.net
+  session, no licence seat.
+- Invoices are posted with APSTIN (`PostApInvoice`), our reference in `TransactionReference`,
+  and found again with a COMFND query on `ApInvoice` (supplier + reference). COMFND reads the
+  table APSTIN writes in its own transaction, so a committed invoice is found by the next
+  lookup: `lookup_is_read_after_write_consistent` is True. SYSPRO also refuses a second
+  invoice with the same supplier and invoice number, a second guard against duplicates.
+- Suppliers are maintained with APSSSP: a COMFND look decides between Setup/Add and
+  Setup/Update, so calling `upsert_vendor` again after an uncertain answer is safe.
+
+One adapter is one batch: the e.net session is opened at the first e.net call and closed by
+`close()` / the `with` block. SYSPRO allows one session per operator, so never run two
+adapters for the same operator at once: the second logon ends the first one's session.
+"""
+
+import logging
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Literal
+
+import httpx
+from pydantic import SecretStr
+
+from bridge_pipelines.erps.base import (
+    AdapterBase,
+    DimensionType,
+    ErpDimension,
+    ErpDocumentRef,
+    ErpGlAccount,
+    ErpVendor,
+    ExternalRef,
+    PostableInvoice,
+    UpsertResult,
+    VendorChange,
+)
+from bridge_pipelines.erps.syspro import errors, payloads
+from bridge_pipelines.erps.syspro.client import SysproClient, SysproSettings, new_http_client
+from bridge_pipelines.erps.syspro.odata import ODataReader
+from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError
+from bridge_pipelines.redaction import register_secret
+from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.tenants.secrets import Keyring
+
+log = logging.getLogger(__name__)
+
+APSTIN = "APSTIN"
+APSSSP = "APSSSP"
+COMFND = "COMFND"
+INVOICE_COLUMNS = ("Supplier", "Invoice", "Reference", "Journal", "InvoiceStatus")
+# SYSPRO analysis types are configured per company; type 1 holds cost centers in ours [I].
+DEFAULT_ANALYSIS_TYPES: Mapping[int, DimensionType] = MappingProxyType(
+    {1: DimensionType.COST_CENTER}
+)
+
+
+def _blank_to_none(value: object) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+class SysproAdapter(AdapterBase):
+    """One SYSPRO company, for one batch. Use it as a context manager."""
+
+    lookup_is_read_after_write_consistent: bool = True
+
+    def __init__(
+        self,
+        settings: SysproSettings,
+        http: httpx.Client | None = None,
+        analysis_types: Mapping[int, DimensionType] = DEFAULT_ANALYSIS_TYPES,
+    ) -> None:
+        register_secret(settings.password.get_secret_value())
+        register_secret(settings.company_password.get_secret_value())
+        self.settings = settings
+        self._http = http or new_http_client(settings)
+        self._owns_http = http is None
+        self.client = SysproClient(settings, self._http)
+        self._odata = ODataReader(self._http, settings)
+        self._analysis_types = dict(analysis_types)
+
+    @classmethod
+    def from_tenant(cls, tenant: TenantConfig, keyring: Keyring) -> "SysproAdapter":
+        """The adapter for a tenant whose `erp.kind` is `syspro`, its secrets decrypted now.
+
+        Raises:
+            ConfigError: the tenant's ERP section lacks the URL, operator, password or company.
+            SecretError: a secret does not decrypt for this tenant.
+        """
+        erp = tenant.erp
+        if erp.kind != "syspro":
+            raise ConfigError(f"tenant {tenant.id}: erp.kind is {erp.kind!r}, not 'syspro'")
+        missing = [
+            name
+            for name, value in (
+                ("base_url", erp.base_url),
+                ("username", erp.username),
+                ("password", erp.password),
+                ("company", erp.company),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"tenant {tenant.id}: erp.{', erp.'.join(missing)} must be set")
+        assert erp.base_url and erp.username and erp.password and erp.company
+        password = keyring.decrypt(tenant.id, "erp.password", erp.password)
+        company_password = (
+            keyring.decrypt(tenant.id, "erp.company_password", erp.company_password)
+            if erp.company_password
+            else SecretStr("")
+        )
+        settings = SysproSettings(
+            rest_url=erp.base_url,
+            operator=erp.username,
+            password=password,
+            company=erp.company,
+            company_password=company_password,
+        )
+        return cls(settings)
+
+    # --- master data (OData) ----------------------------------------------------------------
+
+    def read_vendors(self) -> Iterator[ErpVendor]:
+        """Every supplier (`ApSupplier`); a supplier on hold is inactive."""
+        columns = ("Supplier", "SupplierName", "Currency", "TermsCode", "TaxRegnNum", "Email")
+        for row in self._odata.entities("ApSupplier", select=(*columns, "OnHold")):
+            yield ErpVendor(
+                code=str(row["Supplier"]).strip(),
+                name=str(row.get("SupplierName") or "").strip(),
+                currency=_blank_to_none(row.get("Currency")),
+                active=str(row.get("OnHold") or "N").strip().upper() != "Y",
+                terms_code=_blank_to_none(row.get("TermsCode")),
+                tax_id=_blank_to_none(row.get("TaxRegnNum")),
+                email=_blank_to_none(row.get("Email")),
+            )
+
+    def read_gl_accounts(self) -> Iterator[ErpGlAccount]:
+        """Every ledger code (`GenMaster`); a code on hold takes no postings, so is inactive."""
+        select = ("GlCode", "Description", "AccountType", "AccountOnHold")
+        for row in self._odata.entities("GenMaster", select=select):
+            yield ErpGlAccount(
+                code=str(row["GlCode"]).strip(),
+                name=str(row.get("Description") or "").strip(),
+                account_type=_blank_to_none(row.get("AccountType")),
+                active=str(row.get("AccountOnHold") or "N").strip().upper() != "Y",
+            )
+
+    def read_dimensions(self) -> Iterator[ErpDimension]:
+        """GL analysis codes (`GenAnalysisCode`) of the analysis types we map to dimensions."""
+        select = ("AnalysisType", "AnalysisCode", "Description")
+        for row in self._odata.entities("GenAnalysisCode", select=select):
+            try:
+                kind = self._analysis_types.get(int(row["AnalysisType"]))
+            except (TypeError, ValueError):
+                kind = None
+            if kind is None:
+                continue
+            yield ErpDimension(
+                type=kind,
+                code=str(row["AnalysisCode"]).strip(),
+                name=str(row.get("Description") or "").strip(),
+            )
+
+    # --- postings (e.net) -------------------------------------------------------------------
+
+    def find_by_external_ref(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        """AP invoices of `ref.vendor_code` whose `Reference` holds our reference (COMFND)."""
+        written = payloads.reference_for(ref.value)
+        xml_in = payloads.query(
+            "ApInvoice",
+            INVOICE_COLUMNS,
+            where=(
+                payloads.Condition("Supplier", ref.vendor_code),
+                payloads.Condition("Reference", written),
+            ),
+            order_by=("Invoice",),
+            return_rows=100,
+        )
+        root, text = self.client.query(COMFND, xml_in)
+        try:
+            rows = payloads.query_rows(root, "ApInvoice", INVOICE_COLUMNS)
+        except payloads.MalformedResponseError as exc:
+            raise NeedsLookupError(f"SYSPRO COMFND lookup: {exc}") from None
+        return [
+            ErpDocumentRef(
+                doc_id=f"{row['Supplier']}/{row['Invoice']}",
+                vendor_code=row["Supplier"],
+                document_number=row["Invoice"],
+                external_ref=ref.value,
+                status=row["InvoiceStatus"] or "posted",
+                complete=True,
+                response=text,
+            )
+            for row in rows
+            if row["Reference"] == written
+        ]
+
+    def post_invoice(self, invoice: PostableInvoice) -> ErpDocumentRef:
+        """Post the invoice with APSTIN, once; see the protocol for the error classes.
+
+        After an `ERROR` answer (the session ended) the adapter logs on again and looks the
+        reference up before it sends the invoice a second time.
+        """
+        parameters = payloads.ap_invoice_parameters()
+        xml_in = payloads.ap_invoice(invoice)
+        try:
+            root, text = self.client.transaction(APSTIN, parameters, xml_in, session_retry=False)
+        except errors.SessionError:
+            log.warning("SYSPRO APSTIN: session error; logging on again and looking up first")
+            self.client.relogon()
+            found = self.find_by_external_ref(invoice.ref)
+            if len(found) == 1:
+                return found[0]
+            if found:
+                raise NeedsLookupError(
+                    f"SYSPRO holds {len(found)} invoices with reference {invoice.external_ref}"
+                ) from None
+            try:
+                root, text = self.client.transaction(
+                    APSTIN, parameters, xml_in, session_retry=False
+                )
+            except errors.SessionError as again:
+                raise self.client.session_failed(again, APSTIN) from None
+        try:
+            result = payloads.business_object_result(root, "postapinvoice")
+        except payloads.MalformedResponseError as exc:
+            raise NeedsLookupError(
+                f"SYSPRO APSTIN: unexpected answer ({exc}); it may have been applied"
+            ) from None
+        if result.errors or result.invalid or result.processed < 1:
+            raise errors.rejected(APSTIN, result.errors or ["no item was processed"], text)
+        item = next(
+            (i for i in result.items if i.invoice == invoice.invoice_number),
+            payloads.PostedItem(invoice.vendor_code, invoice.invoice_number, ""),
+        )
+        return ErpDocumentRef(
+            doc_id=item.doc_id,
+            vendor_code=item.supplier or invoice.vendor_code,
+            document_number=item.invoice,
+            external_ref=invoice.external_ref,
+            status=f"posted, AP journal {item.journal}" if item.journal else "posted",
+            complete=True,
+            response=text,
+        )
+
+    # --- supplier maintenance (e.net) -------------------------------------------------------
+
+    def _supplier_exists(self, code: str) -> bool:
+        xml_in = payloads.query(
+            "ApSupplier", ("Supplier",), where=(payloads.Condition("Supplier", code),)
+        )
+        root, _ = self.client.query(COMFND, xml_in)
+        try:
+            rows = payloads.query_rows(root, "ApSupplier", ("Supplier",))
+        except payloads.MalformedResponseError as exc:
+            raise NeedsLookupError(f"SYSPRO COMFND supplier lookup: {exc}") from None
+        return any(row["Supplier"] == code for row in rows)
+
+    def upsert_vendor(self, vendor: VendorChange) -> UpsertResult:
+        """Create the supplier (Setup/Add) or update it (Setup/Update), decided by a lookup.
+
+        Raises:
+            BadInputError: no supplier code (SYSPRO needs one; the mapping assigns it) or a
+                value SYSPRO cannot hold.
+            RejectedByErpError: APSSSP refused it; SYSPRO's messages are kept.
+            NeedsLookupError: the answer was lost; calling again is safe.
+        """
+        if not vendor.code:
+            raise BadInputError(
+                f"vendor {vendor.name!r}: SYSPRO needs a supplier code; map the vendor first"
+            )
+        xml_in = payloads.supplier(vendor.code, payloads.supplier_fields(vendor))
+        exists = self._supplier_exists(vendor.code)
+        action: Literal["Add", "Update"] = "Update" if exists else "Add"
+        root, text = self.client.setup(action, APSSSP, payloads.supplier_parameters(), xml_in)
+        try:
+            result = payloads.business_object_result(root, "setupapsupplier")
+        except payloads.MalformedResponseError as exc:
+            raise NeedsLookupError(f"SYSPRO APSSSP {action}: unexpected answer ({exc})") from None
+        if result.errors or result.invalid or result.processed < 1:
+            raise errors.rejected(APSSSP, result.errors or ["no item was processed"], text)
+        return UpsertResult(code=vendor.code, created=not exists, response=text)
+
+    def close(self) -> None:
+        """Log off (the session holds a licence seat) and close the connections."""
+        try:
+            self.client.logoff()
+        finally:
+            if self._owns_http:
+                self._http.close()

@@ -76,8 +76,9 @@ class SysproAdapter(AdapterBase):
         self.settings = settings
         self._http = http or new_http_client(settings)
         self._owns_http = http is None
+        # One pacer: e.net and OData calls count against the same gateway limit.
         self.client = SysproClient(settings, self._http)
-        self._odata = ODataReader(self._http, settings)
+        self._odata = ODataReader(self._http, settings, self.client.pacer)
         self._analysis_types = dict(analysis_types)
 
     @classmethod

@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Literal, Self, TypeVar
 
@@ -81,6 +81,7 @@ class SysproSettings:
     retry_budget: float = 120.0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    max_requests_per_minute: float | None = None
 
     def __post_init__(self) -> None:
         url = self.rest_url.rstrip("/")
@@ -92,6 +93,27 @@ class SysproSettings:
             object.__setattr__(self, "odata_url", str(origin).rstrip("/") + ODATA_ROOT)
         else:
             object.__setattr__(self, "odata_url", self.odata_url.rstrip("/"))
+
+
+class Pacer:
+    """Spaces requests evenly to stay under a known rate limit (no 429s, no wasted waits).
+
+    A client that waits for 429s loses at least a whole `Retry-After` second per refusal; one
+    paced at the limit keeps the server's bucket just full enough. None = no pacing.
+    """
+
+    def __init__(self, requests_per_minute: float | None) -> None:
+        self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._next = time.monotonic()
+
+    def wait(self) -> None:
+        """Sleep until this request's slot."""
+        if not self._interval:
+            return
+        now = time.monotonic()
+        if self._next > now:
+            time.sleep(self._next - now)
+        self._next = max(now, self._next) + self._interval
 
 
 class TransientError(RetryableError):
@@ -150,6 +172,7 @@ def fetch(
     what: str,
     auth: httpx.Auth | None = None,
     deadline: float | None = None,
+    pacer: Pacer | None = None,
 ) -> Answer:
     """One GET bounded by the outer deadline; network failures classified by what may have landed.
 
@@ -160,6 +183,8 @@ def fetch(
         ConfigError: 401, 403, 404, 405: credentials or URL are wrong.
         RejectedByErpError: another 4xx: SYSPRO refused the request itself.
     """
+    if pacer is not None:
+        pacer.wait()
     limit = settings.call_deadline if deadline is None else deadline
     ends = time.monotonic() + limit
     timeout = httpx.Timeout(
@@ -216,7 +241,7 @@ def with_backoff(settings: SysproSettings, what: str, call: Callable[[], T]) -> 
         outcome = state.outcome
         error = outcome.exception() if outcome is not None else None
         sleep = state.next_action.sleep if state.next_action else 0.0
-        log.warning("SYSPRO %s: %s; retrying in %.2fs", what, error, sleep)
+        log.warning("%s; retrying in %.2fs", error, sleep)
 
     retrying = Retrying(
         retry=retry_if_exception_type(TransientError),
@@ -234,8 +259,11 @@ class SysproClient:
     Not thread-safe: SYSPRO allows one session per operator, so a batch is one thread.
     """
 
-    def __init__(self, settings: SysproSettings, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, settings: SysproSettings, http: httpx.Client | None = None, pacer: Pacer | None = None
+    ) -> None:
         self.settings = settings
+        self.pacer = pacer or Pacer(settings.max_requests_per_minute)
         self._http = http or new_http_client(settings)
         self._owns_http = http is None
         self._user_id: str | None = None
@@ -264,7 +292,15 @@ class SysproClient:
         }
 
         def once() -> str:
-            answer = fetch(self._http, f"{s.rest_url}/Logon", params, s, kind="logon", what="Logon")
+            answer = fetch(
+                self._http,
+                f"{s.rest_url}/Logon",
+                params,
+                s,
+                kind="logon",
+                what="Logon",
+                pacer=self.pacer,
+            )
             if errors.is_error_body(answer.text):
                 raise errors.logon_refused(s.operator, s.company, answer.text)
             guid = answer.text.strip().strip('"').strip()
@@ -286,8 +322,11 @@ class SysproClient:
         if user_id is None:
             return
         s = self.settings
-        try:
-            answer = fetch(
+        # A few quick attempts: a session left behind holds a licence seat until it times out.
+        patient = replace(s, max_attempts=min(3, s.max_attempts), retry_budget=s.logoff_timeout)
+
+        def once() -> Answer:
+            return fetch(
                 self._http,
                 f"{s.rest_url}/Logoff",
                 {"UserId": user_id},
@@ -295,7 +334,11 @@ class SysproClient:
                 kind="read",
                 what="Logoff",
                 deadline=s.logoff_timeout,
+                pacer=self.pacer,
             )
+
+        try:
+            answer = with_backoff(patient, "Logoff", once)
         except BridgeError as exc:
             log.warning("SYSPRO Logoff failed; the session will time out on the server: %s", exc)
             return
@@ -341,6 +384,7 @@ class SysproClient:
             self.settings,
             kind=kind,
             what=f"{path} {bo}",
+            pacer=self.pacer,
         )
         if errors.is_unlicensed(answer.text):
             raise errors.unlicensed(bo, answer.text)

@@ -13,7 +13,13 @@ from typing import Any
 
 import httpx
 
-from bridge_pipelines.erps.syspro.client import SysproSettings, TransientError, fetch, with_backoff
+from bridge_pipelines.erps.syspro.client import (
+    Pacer,
+    SysproSettings,
+    TransientError,
+    fetch,
+    with_backoff,
+)
 from bridge_pipelines.errors import ConfigError
 
 MAX_PAGES = 100_000
@@ -22,9 +28,12 @@ MAX_PAGES = 100_000
 class ODataReader:
     """Reads entity sets of one SYSPRO OData service with the operator's basic auth."""
 
-    def __init__(self, http: httpx.Client, settings: SysproSettings) -> None:
+    def __init__(
+        self, http: httpx.Client, settings: SysproSettings, pacer: Pacer | None = None
+    ) -> None:
         assert settings.odata_url is not None
         self._http = http
+        self._pacer = pacer
         self._settings = settings
         self._root = httpx.URL(settings.odata_url)
         self._auth = httpx.BasicAuth(settings.operator, settings.password.get_secret_value())
@@ -39,7 +48,14 @@ class ODataReader:
     def _page(self, url: str, params: Mapping[str, str] | None, what: str) -> dict[str, Any]:
         def once() -> dict[str, Any]:
             answer = fetch(
-                self._http, url, params, self._settings, kind="read", what=what, auth=self._auth
+                self._http,
+                url,
+                params,
+                self._settings,
+                kind="read",
+                what=what,
+                auth=self._auth,
+                pacer=self._pacer,
             )
             try:
                 page = json.loads(answer.text, parse_float=Decimal)

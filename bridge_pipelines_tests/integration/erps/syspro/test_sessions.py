@@ -3,6 +3,7 @@
 import socket
 
 import pytest
+from pydantic import SecretStr
 
 from bridge_pipelines.erps.base import ErpAdapter
 from bridge_pipelines.errors import ConfigError, RetryableError
@@ -93,9 +94,9 @@ def test_session_killed_by_another_logon_is_recovered(syspro_sandbox):
 
 
 def test_wrong_password_is_one_config_error_without_retries(syspro_sandbox):
-    with adapter_for(syspro_sandbox, password=__import__("pydantic").SecretStr("nope!")) as adapter:
-        with pytest.raises(ConfigError) as caught:
-            adapter.post_invoice(invoice())
+    adapter = adapter_for(syspro_sandbox, password=SecretStr("nope!"))
+    with adapter, pytest.raises(ConfigError) as caught:
+        adapter.post_invoice(invoice())
     assert "Invalid operator password" in str(caught.value)
     assert len(calls(syspro_sandbox, "/Logon")) == 1
     assert calls(syspro_sandbox, "/Transaction/Post") == []

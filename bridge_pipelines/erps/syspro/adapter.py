@@ -18,7 +18,7 @@ adapters for the same operator at once: the second logon ends the first one's se
 import logging
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -36,7 +36,12 @@ from bridge_pipelines.erps.base import (
     VendorChange,
 )
 from bridge_pipelines.erps.syspro import errors, payloads
-from bridge_pipelines.erps.syspro.client import SysproClient, SysproSettings, new_http_client
+from bridge_pipelines.erps.syspro.client import (
+    RequestLimiter,
+    SysproClient,
+    SysproSettings,
+    new_http_client,
+)
 from bridge_pipelines.erps.syspro.odata import ODataReader
 from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError
 from bridge_pipelines.redaction import register_secret
@@ -70,6 +75,7 @@ class SysproAdapter(AdapterBase):
         settings: SysproSettings,
         http: httpx.Client | None = None,
         analysis_types: Mapping[int, DimensionType] = DEFAULT_ANALYSIS_TYPES,
+        rate_limiter: RequestLimiter | None = None,
     ) -> None:
         register_secret(settings.password.get_secret_value())
         register_secret(settings.company_password.get_secret_value())
@@ -77,12 +83,20 @@ class SysproAdapter(AdapterBase):
         self._http = http or new_http_client(settings)
         self._owns_http = http is None
         # One pacer: e.net and OData calls count against the same gateway limit.
-        self.client = SysproClient(settings, self._http)
+        self.client = SysproClient(settings, self._http, rate_limiter)
         self._odata = ODataReader(self._http, settings, self.client.pacer)
         self._analysis_types = dict(analysis_types)
 
     @classmethod
-    def from_tenant(cls, tenant: TenantConfig, keyring: Keyring) -> "SysproAdapter":
+    def from_tenant(
+        cls,
+        tenant: TenantConfig,
+        keyring: Keyring,
+        *,
+        http: httpx.Client | None = None,
+        rate_limiter: RequestLimiter | None = None,
+        **overrides: Any,
+    ) -> "SysproAdapter":
         """The adapter for a tenant whose `erp.kind` is `syspro`, its secrets decrypted now.
 
         Raises:
@@ -117,8 +131,9 @@ class SysproAdapter(AdapterBase):
             password=password,
             company=erp.company,
             company_password=company_password,
+            **overrides,
         )
-        return cls(settings)
+        return cls(settings, http, rate_limiter=rate_limiter)
 
     # --- master data (OData) ----------------------------------------------------------------
 
@@ -290,3 +305,24 @@ class SysproAdapter(AdapterBase):
         finally:
             if self._owns_http:
                 self._http.close()
+
+
+def build_adapter(
+    tenant: TenantConfig,
+    *,
+    keyring: Keyring | None = None,
+    http: httpx.Client | None = None,
+    rate_limiter: RequestLimiter | None = None,
+    **overrides: Any,
+) -> SysproAdapter:
+    """The registry's factory: the tenant's SYSPRO adapter (keyring loaded if not given).
+
+    `overrides` are `SysproSettings` fields (timeouts, `odata_url`, `max_requests_per_minute`).
+    """
+    return SysproAdapter.from_tenant(
+        tenant,
+        keyring if keyring is not None else Keyring.load(),
+        http=http,
+        rate_limiter=rate_limiter,
+        **overrides,
+    )

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Literal, Self, TypeVar
+from typing import Literal, Protocol, Self, TypeVar
 
 import httpx
 from lxml import etree
@@ -95,6 +95,14 @@ class SysproSettings:
             object.__setattr__(self, "odata_url", self.odata_url.rstrip("/"))
 
 
+class RequestLimiter(Protocol):
+    """Blocks until one more request may be sent (`posting.rate_limit.TokenBucket` fits)."""
+
+    def acquire(self) -> None:
+        """Wait for the next request slot."""
+        ...
+
+
 class Pacer:
     """Spaces requests evenly to stay under a known rate limit (no 429s, no wasted waits).
 
@@ -106,7 +114,7 @@ class Pacer:
         self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
         self._next = time.monotonic()
 
-    def wait(self) -> None:
+    def acquire(self) -> None:
         """Sleep until this request's slot."""
         if not self._interval:
             return
@@ -172,7 +180,7 @@ def fetch(
     what: str,
     auth: httpx.Auth | None = None,
     deadline: float | None = None,
-    pacer: Pacer | None = None,
+    pacer: RequestLimiter | None = None,
 ) -> Answer:
     """One GET bounded by the outer deadline; network failures classified by what may have landed.
 
@@ -184,7 +192,7 @@ def fetch(
         RejectedByErpError: another 4xx: SYSPRO refused the request itself.
     """
     if pacer is not None:
-        pacer.wait()
+        pacer.acquire()
     limit = settings.call_deadline if deadline is None else deadline
     ends = time.monotonic() + limit
     timeout = httpx.Timeout(
@@ -260,10 +268,13 @@ class SysproClient:
     """
 
     def __init__(
-        self, settings: SysproSettings, http: httpx.Client | None = None, pacer: Pacer | None = None
+        self,
+        settings: SysproSettings,
+        http: httpx.Client | None = None,
+        pacer: RequestLimiter | None = None,
     ) -> None:
         self.settings = settings
-        self.pacer = pacer or Pacer(settings.max_requests_per_minute)
+        self.pacer: RequestLimiter = pacer or Pacer(settings.max_requests_per_minute)
         self._http = http or new_http_client(settings)
         self._owns_http = http is None
         self._user_id: str | None = None

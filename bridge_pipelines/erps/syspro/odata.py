@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from bridge_pipelines.erps.syspro.client import (
-    Pacer,
+    RequestLimiter,
     SysproSettings,
     TransientError,
     fetch,
@@ -29,7 +29,7 @@ class ODataReader:
     """Reads entity sets of one SYSPRO OData service with the operator's basic auth."""
 
     def __init__(
-        self, http: httpx.Client, settings: SysproSettings, pacer: Pacer | None = None
+        self, http: httpx.Client, settings: SysproSettings, pacer: RequestLimiter | None = None
     ) -> None:
         assert settings.odata_url is not None
         self._http = http

@@ -14,6 +14,8 @@ adapter must pick the class by what may have reached the ERP, never by convenien
   an answer we cannot parse). The engine looks the reference up; it never re-sends blindly.
 - `RetryableError`: nothing reached the ERP (connect error) or the ERP asked us to slow down
   (429). Set `retry_after` (seconds) when the ERP said how long to wait (`retryable`).
+- An expired session (SYSPRO's 200 `ERROR`, B1's 401): log on again, then raise
+  `NeedsLookupError` unless the ERP's answer proves the document was not processed.
 - `ConfigError`: credentials, URL or company are wrong; the run stops, no retry storm.
 - `BadInputError`: the adapter cannot express the document (a field too long); nothing sent.
 """

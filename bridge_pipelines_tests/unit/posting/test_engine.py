@@ -277,3 +277,17 @@ def test_the_rate_limiter_paces_every_erp_call(ledger: Ledger) -> None:
 
     run(ledger, erp, rate_limiter=Counter())
     assert Counter.calls == erp.posts + erp.lookups == 3
+
+
+def test_planning_mapped_invoices_is_idempotent_and_posts_once(ledger: Ledger) -> None:
+    from bridge_pipelines.posting.plan import plan_invoices
+    from bridge_pipelines_tests.unit.posting.fake_erp import seed_records
+
+    invoices = [build_invoice(r) for r in seed_records(ledger, 2)]
+    first = plan_invoices(ledger, TENANT, TARGET, invoices)
+    assert plan_invoices(ledger, TENANT, TARGET, invoices) == first
+    erp = FakeErp()
+    assert run(ledger, erp).posted == 2
+    plan_invoices(ledger, TENANT, TARGET, invoices)  # a replayed partition plans again...
+    assert run(ledger, erp, owner="replay").claimed == 0  # ...and posts nothing twice
+    assert len(erp.documents()) == 2

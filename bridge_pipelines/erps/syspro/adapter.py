@@ -3,7 +3,8 @@
 - Master data (suppliers, ledger codes, analysis codes) is read through OData: no e.net
   session, no licence seat.
 - Invoices are posted with APSTIN (`PostApInvoice`), our reference in `TransactionReference`,
-  and found again with a COMFND query on `ApInvoice` (supplier + reference). COMFND reads the
+  and found again with a COMFND query on `ApInvoice` by its key (supplier + invoice number),
+  keeping the row only when its `Reference` is ours. COMFND reads the
   table APSTIN writes in its own transaction, so a committed invoice is found by the next
   lookup: `lookup_is_read_after_write_consistent` is True. SYSPRO also refuses a second
   invoice with the same supplier and invoice number, a second guard against duplicates.
@@ -181,14 +182,19 @@ class SysproAdapter(AdapterBase):
     # --- postings (e.net) -------------------------------------------------------------------
 
     def find_by_external_ref(self, ref: ExternalRef) -> list[ErpDocumentRef]:
-        """AP invoices of `ref.vendor_code` whose `Reference` holds our reference (COMFND)."""
+        """The AP invoice with `ref`'s supplier and invoice number, if it carries our reference.
+
+        COMFND reads `ApInvoice` by its key (Supplier, Invoice) [C], and the row counts only
+        when its `Reference` is ours: an invoice someone else keyed under the same number is
+        not ours (posting ours is then refused by SYSPRO as a duplicate and goes to review).
+        """
         written = payloads.reference_for(ref.value)
         xml_in = payloads.query(
             "ApInvoice",
             INVOICE_COLUMNS,
             where=(
                 payloads.Condition("Supplier", ref.vendor_code),
-                payloads.Condition("Reference", written),
+                payloads.Condition("Invoice", ref.document_number),
             ),
             order_by=("Invoice",),
             return_rows=100,

@@ -83,6 +83,9 @@ def test_closed_period_is_rejected(syspro_sandbox):
 def test_duplicate_invoice_number_is_rejected_not_posted_twice(syspro_sandbox):
     with adapter_for(syspro_sandbox) as adapter:
         adapter.post_invoice(invoice(ref="R1"))
+        # Same supplier and number, another reference: not ours, so the lookup says none...
+        assert adapter.find_by_external_ref(invoice(ref="R2").ref) == []
+        # ...and SYSPRO refuses the second invoice instead of posting it twice.
         with pytest.raises(RejectedByErpError) as caught:
             adapter.post_invoice(invoice(ref="R2"))
     assert "already exists" in str(caught.value)

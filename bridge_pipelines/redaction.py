@@ -47,6 +47,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"""(?i)(["']SessionId["']\s*:\s*["'])[^"']+"""), rf"\g<1>{MASK}"),
     # ?password=...&OperatorPassword=...&CompanyPassword=...
     (re.compile(r"""(?i)(\b\w*password=)[^&\s"',;]+"""), rf"\g<1>{MASK}"),
+    # SYSPRO session GUIDs travel as ?UserId=<guid>: a session is a credential while it lives
+    (re.compile(r"""(?i)(\bUserId=)[^&\s"',;]+"""), rf"\g<1>{MASK}"),
     # {"Password": "..."} / {'CompanyPassword': '...'}
     (re.compile(r"""(?i)(["']\w*password["']\s*:\s*["'])(?:[^"'\\]|\\.)*"""), rf"\g<1>{MASK}"),
 ]

@@ -17,7 +17,9 @@ AdapterFactory = Callable[..., ErpAdapter]
 
 # kind -> "package.module:function". Each ERP issue adds its line, e.g.
 # "syspro": "bridge_pipelines.erps.syspro.adapter:build_adapter".
-BUILTIN: dict[str, str] = {}
+BUILTIN: dict[str, str] = {
+    "syspro": "bridge_pipelines.erps.syspro.adapter:build_adapter",
+}
 
 _registered: dict[str, AdapterFactory] = {}
 

@@ -143,6 +143,10 @@ class ErpConfig(_Frozen):
     username: str | None = None
     password: EncryptedSecret | None = None
     company_password: EncryptedSecret | None = None
+    odata_url: str | None = Field(None, description="SYSPRO: the read-only OData root.")
+    max_requests_per_minute: int | None = Field(
+        None, gt=0, description="The ERP's rate limit; the adapter paces itself under it."
+    )
 
 
 class Schedules(_Frozen):

@@ -126,6 +126,12 @@ class SysproAdapter(AdapterBase):
             if erp.company_password
             else SecretStr("")
         )
+        configured: dict[str, Any] = {}
+        if erp.odata_url:
+            configured["odata_url"] = erp.odata_url
+        if erp.max_requests_per_minute:
+            configured["max_requests_per_minute"] = erp.max_requests_per_minute
+        overrides = {**configured, **overrides}
         settings = SysproSettings(
             rest_url=erp.base_url,
             operator=erp.username,

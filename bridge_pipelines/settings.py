@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     archive_dir: Path | None = None
     key_file: Path | None = None
     work_dir: Path | None = None
+    mappings_dir: Path = Path("mappings")
 
     @cached_property
     def resolved_ledger_url(self) -> str:
@@ -32,6 +33,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_key_file(self) -> Path:
         return (self.key_file or self.home / "keys.json").resolve()
+
+    @cached_property
+    def resolved_mappings_dir(self) -> Path:
+        return self.mappings_dir.resolve()
 
     @cached_property
     def resolved_work_dir(self) -> Path:

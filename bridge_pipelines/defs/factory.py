@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from bridge_pipelines.defs.assets import build_stampli_asset
+from bridge_pipelines.defs.assets import build_stampli_asset, stampli_asset_key
 from bridge_pipelines.defs.partitions import build_daily_partitions_def
+from bridge_pipelines.defs.postings import posted_invoices_assets
 from bridge_pipelines.defs.sensors import build_intake_sensor
 from bridge_pipelines.tenants.models import MASTER_KINDS, TRANSACTIONAL_KINDS, TenantConfig
 
@@ -28,5 +29,9 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
     partitions_def = build_daily_partitions_def(tenant)
     transactional = [build_stampli_asset(tenant, k, partitions_def) for k in TRANSACTIONAL_KINDS]
     master = [build_stampli_asset(tenant, k, None) for k in MASTER_KINDS]
-    sensor = build_intake_sensor(tenant, transactional=transactional, master=master)
-    return TenantDefs(assets=[*transactional, *master], sensors=[sensor])
+    posting = list(
+        posted_invoices_assets(tenant, partitions_def, stampli_asset_key(tenant.id, "invoices"))
+    )
+    # One run per batch takes the files and posts the day: the blocking checks gate posting.
+    sensor = build_intake_sensor(tenant, transactional=[*transactional, *posting], master=master)
+    return TenantDefs(assets=[*transactional, *posting, *master], sensors=[sensor])

@@ -29,12 +29,29 @@ class TenantSummary:
     files: Counter[str] = field(default_factory=Counter)
     documents: Counter[str] = field(default_factory=Counter)
     row_errors: int = 0
+    postings: Counter[str] = field(default_factory=Counter)
+    erp: str = "none"
     runs: int = 0
     failed_runs: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.failed_runs == 0 and all(state in TERMINAL_FILE_STATES for state in self.files)
+        open_postings = {"planned", "sending", "unknown"} & set(self.postings)
+        return (
+            self.failed_runs == 0
+            and all(state in TERMINAL_FILE_STATES for state in self.files)
+            and not open_postings
+        )
+
+    def _postings(self) -> str:
+        if self.erp == "none":
+            return "no ERP configured"
+        held = self.postings.get("needs_review", 0)
+        return (
+            f"{self.postings.get('posted', 0)} posted to {self.erp}, {held} held for review, "
+            f"{self.postings.get('rejected', 0)} rejected"
+            + (f" (`bridge review list {self.tenant}`)" if held else "")
+        )
 
     def lines(self) -> list[str]:
         files = ", ".join(f"{n} {s}" for s, n in sorted(self.files.items())) or "none"
@@ -44,6 +61,7 @@ class TenantSummary:
             f"  files:      {sum(self.files.values())} ({files})",
             f"  documents:  {docs}",
             f"  row errors: {self.row_errors} (located; `bridge status {self.tenant}`)",
+            f"  postings:   {self._postings()}",
             f"  runs:       {self.runs} ({self.failed_runs} failed)",
         ]
 
@@ -77,6 +95,8 @@ def run_cycle(
         summary.files = Counter(f.state.value for f in ledger.files(tenant.id))
         summary.documents = Counter(f"{r.kind} {r.state.value}" for r in ledger.records(tenant.id))
         summary.row_errors = len(ledger.row_errors(tenant.id))
+        summary.erp = tenant.erp.kind
+        summary.postings = Counter(p.state.value for p in ledger.postings(tenant.id))
     return list(summaries.values())
 
 

@@ -18,13 +18,19 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
+from bridge_pipelines.sandbox.syspro.app import REST_ROOT as SYSPRO_REST_ROOT
+from bridge_pipelines.sandbox.syspro.odata import ODATA_ROOT as SYSPRO_ODATA_ROOT
+from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.tenants.loader import load_tenants
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SYSPRO_APP = "bridge_pipelines.sandbox.syspro.app:create_app"
+UNMAPPED_VENDOR = "V-0012"
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,13 @@ class DemoTenantSpec:
     auth: str  # "password" or "key"
     invoice_format: Literal["csv", "xml"]
     seed: int
+    erp: Literal["none", "syspro"] = "none"
 
 
 DEMO_TENANTS = (
-    DemoTenantSpec("acme", "Acme Manufacturing", "America/Chicago", 2222, "password", "csv", 1),
+    DemoTenantSpec(
+        "acme", "Acme Manufacturing", "America/Chicago", 2222, "password", "csv", 1, "syspro"
+    ),
     DemoTenantSpec("globex", "Globex Distribution", "Europe/Berlin", 2223, "key", "xml", 2),
 )
 
@@ -62,6 +71,7 @@ class DemoEnvironment:
 
     home: Path
     tenants: list[DemoTenant] = field(default_factory=list)
+    syspro: RunningSandbox | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -79,6 +89,7 @@ class DemoEnvironment:
             "BRIDGE_HOME": str(self.home),
             "BRIDGE_TENANTS_DIR": str(self.tenants_dir),
             "DAGSTER_HOME": str(self.dagster_home),
+            "BRIDGE_MAPPINGS_DIR": str(self.home / "mappings"),
         }
 
     def apply_env(self) -> None:
@@ -96,6 +107,9 @@ class DemoEnvironment:
             first = sim.write_invoices(8, fmt=tenant.spec.invoice_format, bad_invoices=1)
             sim.write_payments()
             sim.redeliver(first)
+            if tenant.spec.erp != "none":
+                # A vendor the ERP does not have: held for review, never posted to a guess.
+                sim.write_invoices(1, fmt=tenant.spec.invoice_format, vendor_id=UNMAPPED_VENDOR)
             growing = threading.Thread(
                 target=sim.write_growing, args=("invoices", 6.0), daemon=True, name="growing"
             )
@@ -120,6 +134,8 @@ class DemoEnvironment:
             thread.join(timeout=5)
         for tenant in self.tenants:
             tenant.server.stop()
+        if self.syspro is not None:
+            self.syspro.stop()
 
 
 def start_demo(
@@ -142,9 +158,11 @@ def start_demo(
     shutil.copyfile(
         instance_config or REPO_ROOT / "dagster.yaml", environment.dagster_home / "dagster.yaml"
     )
+    if any(spec.erp == "syspro" for spec in DEMO_TENANTS):
+        environment.syspro = start_sandbox(SYSPRO_APP, home / "erp" / "syspro")
     for spec in DEMO_TENANTS:
         port = (ports or {}).get(spec.id, spec.port)
-        environment.tenants.append(_start_tenant(home, spec, port, keyring))
+        environment.tenants.append(_start_tenant(environment, spec, port, keyring))
     return environment
 
 
@@ -153,7 +171,10 @@ def _keyring(home: Path) -> Keyring:
     return Keyring.load(path) if path.exists() else Keyring.generate(path)
 
 
-def _start_tenant(home: Path, spec: DemoTenantSpec, port: int, keyring: Keyring) -> DemoTenant:
+def _start_tenant(
+    environment: DemoEnvironment, spec: DemoTenantSpec, port: int, keyring: Keyring
+) -> DemoTenant:
+    home = environment.home
     root = home / "sftp" / spec.id
     root.mkdir(parents=True, exist_ok=True)
     credentials_file = home / "credentials" / f"{spec.id}.yaml"
@@ -168,9 +189,48 @@ def _start_tenant(home: Path, spec: DemoTenantSpec, port: int, keyring: Keyring)
         host_key_path=home / "host_keys" / f"{spec.id}_ed25519",
     )
     server.start()
-    _write_tenant_file(home / "tenants" / f"{spec.id}.yaml", spec, server, credentials, keyring)
+    erp = _erp_section(environment, spec, keyring)
+    _write_tenant_file(
+        home / "tenants" / f"{spec.id}.yaml", spec, server, credentials, keyring, erp
+    )
     simulator = StampliSimulator(root, seed=spec.seed)
     return DemoTenant(spec=spec, root=root, server=server, simulator=simulator)
+
+
+def _erp_section(
+    environment: DemoEnvironment, spec: DemoTenantSpec, keyring: Keyring
+) -> dict[str, object]:
+    """The tenant's ERP connection, and a mapping file from the sandbox company's seed.
+
+    The seed maps every Stampli code the ERP has; the codes it lacks on purpose (a vendor and
+    a GL account) stay unmapped, so the demo shows invoices held for review.
+    """
+    if spec.erp != "syspro" or environment.syspro is None:
+        return {"kind": "none"}
+    mappings = environment.home / "mappings" / f"{spec.id}.yaml"
+    mappings.parent.mkdir(parents=True, exist_ok=True)
+    if not mappings.exists():
+        mappings.write_text(
+            "# Stampli code -> SYSPRO code, generated from the sandbox's demo company.\n"
+            + yaml.safe_dump(
+                {
+                    "vendors": dict(SYSPRO_SEED.supplier_map),
+                    "gl_accounts": dict(SYSPRO_SEED.ledger_map),
+                    "cost_centers": dict(SYSPRO_SEED.analysis_map),
+                },
+                sort_keys=True,
+            )
+        )
+    operator = next(o for o in SYSPRO_SEED.operators if o.odata_enabled)
+    base = environment.syspro.base_url
+    return {
+        "kind": "syspro",
+        "base_url": f"{base}{SYSPRO_REST_ROOT}",
+        "odata_url": f"{base}{SYSPRO_ODATA_ROOT}",
+        "company": SYSPRO_SEED.company_id,
+        "username": operator.operator,
+        "password": keyring.encrypt(spec.id, "erp.password", operator.password),
+    }
 
 
 def _demo_credentials(path: Path, spec: DemoTenantSpec) -> dict[str, str]:
@@ -204,6 +264,7 @@ def _write_tenant_file(
     server: EmbeddedSftpServer,
     credentials: dict[str, str],
     keyring: Keyring,
+    erp: dict[str, object],
 ) -> None:
     sftp: dict[str, object] = {
         "host": "127.0.0.1",
@@ -228,6 +289,7 @@ def _write_tenant_file(
         "name": spec.name,
         "timezone": spec.timezone,
         "sftp": sftp,
+        "erp": erp,
         "schedules": {"sensor_interval_s": 5},
         "partitions_start": (date.today() - timedelta(days=7)).isoformat(),
     }

@@ -187,13 +187,15 @@ class StampliSimulator:
         lines: tuple[int, int] = (1, 4),
         messy: bool = True,
         bad_invoices: int = 0,
+        vendor_id: str | None = None,
     ) -> Path:
         """Write one approved-invoices export.
 
-        `bad_invoices` of the invoices get a total their lines do not add up to.
+        `bad_invoices` of the invoices get a total their lines do not add up to; `vendor_id`
+        makes every invoice that vendor's (the demo uses it for a vendor the ERP lacks).
         """
         with self._lock:
-            invoices = [self._new_invoice(lines) for _ in range(n_invoices)]
+            invoices = [self._new_invoice(lines, vendor_id) for _ in range(n_invoices)]
             for index in self._rng.sample(range(len(invoices)), min(bad_invoices, len(invoices))):
                 invoices[index] = self._spoil(invoices[index])
             if fmt == "xml":
@@ -367,10 +369,10 @@ class StampliSimulator:
 
     # -- invoices ----------------------------------------------------------------------------
 
-    def _new_invoice(self, lines: tuple[int, int]) -> _Invoice:
+    def _new_invoice(self, lines: tuple[int, int], vendor_id: str | None = None) -> _Invoice:
         rng = self._rng
         self._serial += 1
-        vendor = self._pick(self.company.vendors)
+        vendor = self.company.vendor(vendor_id) if vendor_id else self._pick(self.company.vendors)
         credit = rng.random() < 0.1
         sign = Decimal(-1) if credit else Decimal(1)
         count = rng.randint(lines[0], max(lines[0], lines[1]))

@@ -129,12 +129,14 @@ def ap_invoice(invoice: PostableInvoice) -> str:
     root = etree.Element("PostApInvoice")
     item = _sub(root, "Item")
     _sub(item, "Supplier", invoice.vendor_code)
-    code = "C" if invoice.document_type is DocumentType.CREDIT_MEMO else "I"
-    _sub(item, "TransactionCode", code)
+    credit = invoice.document_type is DocumentType.CREDIT_MEMO
+    # SYSPRO carries the sign in the transaction code: a credit note's values are positive.
+    sign = -1 if credit else 1
+    _sub(item, "TransactionCode", "C" if credit else "I")
     _sub(item, "Branch")
     _sub(item, "Invoice", invoice.invoice_number)
-    _sub(item, "TransactionValue", money(invoice.total, "invoice total"))
-    _sub(item, "TaxValue", money(invoice.tax, "invoice tax"))
+    _sub(item, "TransactionValue", money(sign * invoice.total, "invoice total"))
+    _sub(item, "TaxValue", money(sign * invoice.tax, "invoice tax"))
     first_description = next((ln.description for ln in invoice.lines if ln.description), "")
     _sub(item, "Notation", first_description[:MAX_NOTATION])
     _sub(item, "TransactionReference", reference_for(invoice.external_ref))
@@ -145,7 +147,7 @@ def ap_invoice(invoice: PostableInvoice) -> str:
         distribution = _sub(item, "LedgerDistribution")
         _sub(distribution, "LedgerCode", line.ledger_code)
         _sub(distribution, "LedgerNotation", line.description[:MAX_NOTATION])
-        amount = money(line.amount, f"line {number} amount")
+        amount = money(sign * line.amount, f"line {number} amount")
         _sub(distribution, "LedgerValue", amount)
         cost_center = line.dimensions.get(DimensionType.COST_CENTER.value)
         if cost_center:

@@ -1,0 +1,225 @@
+"""A tenant-day's postings: map every accepted invoice, plan it, post it exactly once.
+
+What does not map (unknown vendor, GL account or cost center) is planned all the same, under a
+hash of its reasons, and the engine holds it for review instead of sending it: an operator
+fixes the mapping, resolves the posting (`bridge review resolve`), and the next run posts it.
+The ERP's master data is read at the start of every run, so a mapping never points at a code
+the ERP no longer has.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from bridge_pipelines.erps.base import (
+    DimensionType,
+    DocumentType,
+    ErpAdapter,
+    PostableInvoice,
+    PostableInvoiceLine,
+    SourceLineage,
+)
+from bridge_pipelines.erps.registry import build_adapter
+from bridge_pipelines.errors import BadInputError
+from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.ledger.models import PlannedPosting, PostingRow, RecordRow
+from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.ledger.states import PostingState, RecordState
+from bridge_pipelines.mapping.resolve import resolve_invoice
+from bridge_pipelines.mapping.tables import ErpCodes, MappingTables, build_tables, load_overrides
+from bridge_pipelines.posting.engine import Outcome, PostingOutcome, post_pending
+from bridge_pipelines.posting.external_ref import external_ref
+from bridge_pipelines.posting.payload_hash import payload_hash
+from bridge_pipelines.tenants.models import TenantConfig
+
+CLAIM_LIMIT = 100
+LEASE_TTL = timedelta(minutes=5)
+
+
+@dataclass
+class DayPostingReport:
+    """What one posting run did for a tenant (and day)."""
+
+    tenant: str
+    day: date | None
+    target: str
+    planned: int = 0
+    mapping_problems: tuple[str, ...] = ()
+    outcomes: list[PostingOutcome] = field(default_factory=list)
+    aborted: str | None = None
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
+
+
+def posting_target(tenant: TenantConfig) -> str:
+    """The ERP company a tenant posts to; part of every posting's identity."""
+    return f"{tenant.erp.kind}:{tenant.erp.company or '-'}"
+
+
+def invoice_external_ref(tenant: TenantConfig, payload: dict[str, Any]) -> str:
+    """The deterministic reference written into the ERP document (from Stampli's identity)."""
+    return external_ref(
+        tenant.id,
+        str(payload["vendor_id"]),
+        str(payload["invoice_number"]),
+        str(payload["document_type"]),
+        date.fromisoformat(str(payload["invoice_date"])),
+        str(payload["currency"]),
+        Decimal(str(payload["invoice_total"])),
+    )
+
+
+def load_mapping(
+    ctx: IntakeContext, tenant: TenantConfig, adapter: ErpAdapter, records: Iterable[RecordRow]
+) -> MappingTables:
+    """Mapping tables from the ERP's live master data, Stampli's hints and the tenant's file."""
+    dimensions = list(adapter.read_dimensions())
+    erp = ErpCodes(
+        vendors=frozenset(v.code for v in adapter.read_vendors() if v.active),
+        gl_accounts=frozenset(a.code for a in adapter.read_gl_accounts() if a.active),
+        cost_centers=frozenset(
+            d.code for d in dimensions if d.active and d.type == DimensionType.COST_CENTER
+        ),
+    )
+    invoices = [r.payload for r in records]
+    hints = {
+        str(r.payload["vendor_id"]): str(r.payload["erp_vendor_code"])
+        for r in ctx.ledger.records(tenant.id, kind="vendors", states=[RecordState.ACCEPTED])
+        if r.payload.get("erp_vendor_code")
+    }
+    return build_tables(
+        erp,
+        stampli_vendors=[str(p["vendor_id"]) for p in invoices],
+        stampli_vendor_hints=hints,
+        stampli_gl_accounts=[str(line["gl_account"]) for p in invoices for line in p["lines"]],
+        stampli_cost_centers=[
+            str(line["cost_center"])
+            for p in invoices
+            for line in p["lines"]
+            if line.get("cost_center")
+        ],
+        overrides=load_overrides(ctx.settings.resolved_mappings_dir / f"{tenant.id}.yaml"),
+    )
+
+
+def build_postable(
+    tenant: TenantConfig, record: RecordRow, tables: MappingTables, source_file: str
+) -> PostableInvoice:
+    """The ERP document for one recorded invoice.
+
+    Raises:
+        BadInputError: a code does not map; the message lists every reason (held for review).
+    """
+    payload = record.payload
+    resolution = resolve_invoice(payload, tables)
+    if not resolution.ok or resolution.erp_vendor is None:
+        raise BadInputError("unmapped: " + "; ".join(resolution.reasons))
+    po_number = payload.get("po_number")
+    lines = tuple(
+        PostableInvoiceLine(
+            ledger_code=line.erp_gl_account,
+            amount=line.amount,
+            description=line.description,
+            dimensions=(
+                {DimensionType.COST_CENTER: line.erp_cost_center} if line.erp_cost_center else {}
+            ),
+            po_number=str(po_number) if po_number else None,
+        )
+        for line in resolution.lines
+    )
+    invoice_date = date.fromisoformat(str(payload["invoice_date"]))
+    return PostableInvoice(
+        tenant=tenant.id,
+        external_ref=invoice_external_ref(tenant, payload),
+        record_id=record.id,
+        vendor_code=resolution.erp_vendor,
+        invoice_number=str(payload["invoice_number"]),
+        document_type=DocumentType(str(payload["document_type"])),
+        invoice_date=invoice_date,
+        due_date=date.fromisoformat(str(payload["due_date"])) if payload.get("due_date") else None,
+        posting_date=date.fromisoformat(str(payload.get("posting_date") or invoice_date)),
+        currency=str(payload["currency"]),
+        total=Decimal(str(payload["invoice_total"])),
+        tax=Decimal(str(payload["tax_amount"])),
+        lines=lines,
+        lineage=SourceLineage(file_name=source_file, rows=record.rows),
+    )
+
+
+def post_tenant_day(
+    ctx: IntakeContext,
+    tenant: TenantConfig,
+    day: date | None,
+    *,
+    owner: str,
+    adapter: ErpAdapter | None = None,
+    limit: int = CLAIM_LIMIT,
+) -> DayPostingReport:
+    """Plan the day's accepted invoices and post every open posting of the tenant.
+
+    Safe to run any number of times, concurrently too: the ledger's claims and the lookups
+    before any retry decide what is sent, never this function's caller.
+    """
+    ledger = ctx.ledger
+    target = posting_target(tenant)
+    report = DayPostingReport(tenant=tenant.id, day=day, target=target)
+    records = ledger.records(
+        tenant.id, kind="invoices", partition_day=day, states=[RecordState.ACCEPTED]
+    )
+    open_postings = ledger.postings(
+        tenant.id,
+        target=target,
+        states=[PostingState.PLANNED, PostingState.UNKNOWN, PostingState.SENDING],
+    )
+    if not records and not open_postings:
+        return report
+    with adapter if adapter is not None else build_adapter(tenant, keyring=ctx.keyring) as erp:
+        tables = load_mapping(ctx, tenant, erp, records)
+        report.mapping_problems = tables.problems
+        file_name = _file_names(ledger)
+
+        def build(record: RecordRow) -> PostableInvoice:
+            return build_postable(tenant, record, tables, file_name(record.file_id))
+
+        report.planned = len(_plan(ledger, tenant, target, records, build))
+        while True:
+            run = post_pending(
+                ledger, erp, tenant.id, target, build, owner=owner, ttl=LEASE_TTL, limit=limit
+            )
+            report.outcomes.extend(run.outcomes)
+            if run.aborted or run.claimed < limit:
+                report.aborted = run.aborted
+                break
+    return report
+
+
+def _plan(
+    ledger: Ledger,
+    tenant: TenantConfig,
+    target: str,
+    records: list[RecordRow],
+    build: Any,
+) -> list[PostingRow]:
+    items: list[PlannedPosting] = []
+    for record in records:
+        ref = invoice_external_ref(tenant, record.payload)
+        try:
+            digest = payload_hash(build(record))
+        except BadInputError as exc:
+            # Planned all the same: the engine holds it for review with these reasons.
+            digest = "unmapped-" + hashlib.sha256(str(exc).encode()).hexdigest()[:40]
+        items.append(PlannedPosting(record.id, ref, digest))
+    return ledger.plan_postings(tenant.id, target, items) if items else []
+
+
+def _file_names(ledger: Ledger) -> Any:
+    @cache
+    def name(file_id: int) -> str:
+        return ledger.get_file(file_id).name
+
+    return name

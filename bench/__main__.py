@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-BENCHES = ["parse", "sftp_download", "listing", "defs_load"]
+BENCHES = ["parse", "sftp_download", "listing", "defs_load", "posting_throughput", "e2e_latency"]
 
 
 def main() -> int:

@@ -20,6 +20,8 @@ DOMAIN_MODULES = [
     "bridge_pipelines.erps.syspro.adapter",
     "bridge_pipelines.posting.engine",
     "bridge_pipelines.mapping.resolve",
+    "bridge_pipelines.masterdata.sync",
+    "bridge_pipelines.posting.run",
     "bridge_pipelines.intake.scan",
     "bridge_pipelines.sandbox.sftp_server",
     "bridge_pipelines.sandbox.stampli_sim",

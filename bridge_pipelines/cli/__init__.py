@@ -2,7 +2,7 @@
 
 import click
 
-from bridge_pipelines.cli import demo, ops, sandbox, secrets, tenants
+from bridge_pipelines.cli import demo, ops, review, sandbox, secrets, tenants
 from bridge_pipelines.redaction import install_redaction
 
 
@@ -16,5 +16,7 @@ main.add_command(tenants.group)
 main.add_command(secrets.group)
 main.add_command(sandbox.group)
 main.add_command(demo.demo)
+main.add_command(review.group)
+main.add_command(review.replay)
 for _command in ops.commands:
     main.add_command(_command)

@@ -45,7 +45,23 @@ def ping(tenant_id: str) -> None:
     except BridgeError as exc:
         click.echo(f"sftp {endpoint}: FAILED: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"erp: {tenant.erp.kind} (no ERP adapter configured yet)")
+    if tenant.erp.kind == "none":
+        click.echo("erp: none configured")
+        return
+    from bridge_pipelines.erps.registry import build_adapter
+
+    started = time.monotonic()
+    try:
+        with build_adapter(tenant, keyring=ctx.keyring) as erp:
+            vendor = next(iter(erp.read_vendors()), None)
+    except BridgeError as exc:
+        click.echo(f"erp {tenant.erp.kind}: FAILED: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"erp {tenant.erp.kind} company {tenant.erp.company}: logged on, read "
+        + (f"supplier {vendor.code} ({vendor.name})" if vendor else "no suppliers")
+        + f", logged off ({(time.monotonic() - started) * 1000:.0f} ms)"
+    )
 
 
 @click.command()

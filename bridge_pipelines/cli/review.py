@@ -1,0 +1,219 @@
+"""`bridge review` and `bridge replay`: what an operator does with held and failed postings."""
+
+import getpass
+import json
+import sys
+from datetime import date
+from typing import Any
+
+import click
+
+from bridge_pipelines.errors import BridgeError
+
+
+def _tenant(tenant_id: str) -> Any:
+    from bridge_pipelines.tenants.loader import load_tenants
+
+    for tenant in load_tenants():
+        if tenant.id == tenant_id:
+            return tenant
+    raise click.ClickException(f"no tenant {tenant_id!r} in the tenants folder")
+
+
+def _ctx() -> Any:
+    from bridge_pipelines.intake.context import IntakeContext
+
+    return IntakeContext.from_env()
+
+
+@click.group(name="review")
+def group() -> None:
+    """Postings held for review (unmapped codes, ambiguous ERP answers) and rejected ones."""
+
+
+@group.command(name="list")
+@click.argument("tenant_id")
+@click.option("--json", "as_json", is_flag=True)
+def list_(tenant_id: str, as_json: bool) -> None:
+    """Every posting that waits for a person, with its reason; and changed re-deliveries."""
+    from bridge_pipelines.ledger.states import PostingState
+
+    ledger = _ctx().ledger
+    rows = ledger.postings(tenant_id, states=[PostingState.NEEDS_REVIEW, PostingState.REJECTED])
+    held = ledger.held_records(tenant_id)
+    items = []
+    for posting in rows:
+        record = ledger.get_record(posting.record_id)
+        items.append(
+            {
+                "posting": posting.id,
+                "state": posting.state.value,
+                "invoice": record.identity,
+                "external_ref": posting.external_ref,
+                "reason": posting.reason,
+            }
+        )
+    changed = [
+        {"record": new.id, "invoice": new.identity, "accepted_record": old.id, "reason": new.reason}
+        for new, old in held
+    ]
+    if as_json:
+        click.echo(json.dumps({"postings": items, "changed_redeliveries": changed}, indent=2))
+        return
+    if not items and not changed:
+        click.echo(f"tenant {tenant_id}: nothing waits for review")
+    for item in items:
+        click.echo(
+            f"posting #{item['posting']:<5} {item['state']:<13} {item['invoice']}  "
+            f"{item['reason'] or ''}"
+        )
+    for item in changed:
+        click.echo(
+            f"record #{item['record']:<6} changed re-delivery {item['invoice']}: {item['reason']}"
+        )
+
+
+@group.command()
+@click.argument("posting_id", type=int)
+def show(posting_id: int) -> None:
+    """One posting: the invoice, the ERP's last answer and its audit trail."""
+    ledger = _ctx().ledger
+    posting = ledger.get_posting(posting_id)
+    record = ledger.get_record(posting.record_id)
+    source = ledger.get_file(record.file_id)
+    click.echo(f"posting #{posting.id} ({posting.state.value}) to {posting.target}")
+    click.echo(f"  external ref: {posting.external_ref}   attempts: {posting.attempt}")
+    click.echo(f"  reason:       {posting.reason or '-'}")
+    click.echo(f"  invoice:      {record.identity} (record #{record.id})")
+    click.echo(f"  source:       {source.name} rows {list(record.rows)}")
+    click.echo(f"  amount:       {record.amount} {record.currency}")
+    if posting.erp_doc_id:
+        click.echo(f"  ERP document: {posting.erp_doc_id}")
+    if posting.last_response:
+        click.echo("  last ERP answer:")
+        for line in posting.last_response.splitlines()[:40]:
+            click.echo(f"    {line}")
+    click.echo("  history:")
+    for event in ledger.audit(posting.tenant, entity="posting", entity_id=posting.id):
+        click.echo(f"    {event.at:%Y-%m-%d %H:%M:%S} {event.event} by {event.actor}")
+
+
+@group.command()
+@click.argument("posting_id", type=int)
+@click.option(
+    "--as",
+    "to",
+    type=click.Choice(["planned", "posted"]),
+    required=True,
+    help="planned: post it on the next run (after fixing the mapping); posted: it is in the "
+    "ERP already (give --erp-doc).",
+)
+@click.option("--erp-doc", default=None, help="The ERP document that already holds it.")
+@click.option("--reason", required=True, help="Why; kept in the audit trail.")
+def resolve(posting_id: int, to: str, erp_doc: str | None, reason: str) -> None:
+    """Resolve a held or rejected posting; the next run (or `bridge replay`) acts on it."""
+    from bridge_pipelines.ledger.states import PostingState
+
+    ctx = _ctx()
+    posting = ctx.ledger.get_posting(posting_id)
+    new_hash = None
+    if posting.state == PostingState.REJECTED and to == "planned":
+        new_hash = _current_payload_hash(ctx, posting)
+        if new_hash == posting.payload_hash:
+            raise click.ClickException(
+                "nothing changed since the ERP rejected it: fix the data or mapping first"
+            )
+    try:
+        row = ctx.ledger.resolve_posting(
+            posting_id,
+            PostingState(to),
+            reason=reason,
+            actor=f"operator:{getpass.getuser()}",
+            payload_hash=new_hash,
+            erp_doc_id=erp_doc,
+        )
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"posting #{row.id} is now {row.state.value}")
+
+
+def _current_payload_hash(ctx: Any, posting: Any) -> str:
+    """What would be sent now, after the fix: the hash that lets a rejected posting re-plan."""
+    from bridge_pipelines.erps.registry import build_adapter
+    from bridge_pipelines.posting.payload_hash import payload_hash
+    from bridge_pipelines.posting.run import build_postable, load_mapping
+
+    record = ctx.ledger.get_record(posting.record_id)
+    tenant = _tenant(posting.tenant)
+    with build_adapter(tenant, keyring=ctx.keyring) as erp:
+        tables = load_mapping(ctx, tenant, erp, [record])
+    try:
+        invoice = build_postable(tenant, record, tables, ctx.ledger.get_file(record.file_id).name)
+    except BridgeError as exc:
+        raise click.ClickException(f"still not postable: {exc}") from None
+    return payload_hash(invoice)
+
+
+@click.command()
+@click.argument("tenant_id")
+@click.option("--invoice", "invoice_number", default=None, help="A vendor invoice number.")
+@click.option("--file", "file_name", default=None, help="A Stampli file name.")
+@click.option("--partition", default=None, help="A tenant-day, YYYY-MM-DD.")
+def replay(
+    tenant_id: str, invoice_number: str | None, file_name: str | None, partition: str | None
+) -> None:
+    """Take and post again whatever is pending: safe, nothing is ever posted twice.
+
+    The ledger decides what is done: a replay finishes pending files of the day and posts
+    every open posting, looking each up in the ERP first where a previous try may have landed.
+    """
+    from bridge_pipelines.intake.process import process_pending
+    from bridge_pipelines.posting.run import post_tenant_day
+
+    if sum(x is not None for x in (invoice_number, file_name, partition)) != 1:
+        raise click.UsageError("give exactly one of --invoice, --file, --partition")
+    ctx = _ctx()
+    tenant = _tenant(tenant_id)
+    days = _days(ctx, tenant_id, invoice_number, file_name, partition)
+    if not days:
+        raise click.ClickException("nothing in the ledger matches")
+    failed = False
+    for day in sorted(days):
+        for kind in ("invoices", "payments"):
+            process_pending(ctx, tenant, kind, day)
+        if tenant.erp.kind == "none":
+            click.echo(f"{day}: files taken; no ERP configured")
+            continue
+        try:
+            report = post_tenant_day(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
+        except BridgeError as exc:
+            click.echo(f"{day}: FAILED: {exc}", err=True)
+            failed = True
+            continue
+        counts = {o.value: report.count(o) for o in {x.outcome for x in report.outcomes}}
+        click.echo(
+            f"{day}: {len(report.outcomes)} postings handled "
+            + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "(nothing open)")
+            + (f"; stopped early: {report.aborted}" if report.aborted else "")
+        )
+    sys.exit(1 if failed else 0)
+
+
+def _days(
+    ctx: Any,
+    tenant_id: str,
+    invoice_number: str | None,
+    file_name: str | None,
+    partition: str | None,
+) -> set[date]:
+    if partition is not None:
+        try:
+            return {date.fromisoformat(partition)}
+        except ValueError:
+            raise click.BadParameter(f"{partition!r} is not YYYY-MM-DD") from None
+    records = ctx.ledger.records(tenant_id, kind="invoices")
+    if invoice_number is not None:
+        matched = [r for r in records if r.payload.get("invoice_number") == invoice_number]
+        return {r.partition_day for r in matched if r.partition_day}
+    files = [f for f in ctx.ledger.files(tenant_id) if f.name == file_name]
+    return {f.partition_day for f in files if f.partition_day}

@@ -17,9 +17,21 @@ HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok
 FAKE_SECRET = "enc:v1:k1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
 
 
-def tenant(tenant_id: str, zone: str) -> TenantConfig:
+def tenant(tenant_id: str, zone: str, erp: str = "none") -> TenantConfig:
+    erp_section = (
+        {
+            "kind": erp,
+            "base_url": "http://127.0.0.1:1/SYSPROWCFService/Rest",
+            "company": "DEMO",
+            "username": "BRIDGE",
+            "password": FAKE_SECRET,
+        }
+        if erp != "none"
+        else {"kind": "none"}
+    )
     return TenantConfig.model_validate(
         {
+            "erp": erp_section,
             "id": tenant_id,
             "name": tenant_id.title(),
             "timezone": zone,
@@ -51,12 +63,20 @@ def describe(defs: dg.Definitions) -> dict[str, object]:
             if graph.get(k).partitions_def is not None
         ),
         "sensors": sorted(s.name for s in defs.sensors or []),
+        "schedules": sorted(s.name for s in defs.schedules or []),
+        "deps": sorted(
+            f"{k.to_user_string()}<-{p.to_user_string()}"
+            for k in graph.get_all_asset_keys()
+            for p in graph.get(k).parent_keys
+        ),
         "jobs": sorted(j.name for j in defs.resolve_all_job_defs()),
     }
 
 
 def test_definitions_snapshot() -> None:
-    defs = build_defs([tenant("acme", "America/Chicago"), tenant("globex", "Europe/Berlin")])
+    defs = build_defs(
+        [tenant("acme", "America/Chicago", erp="syspro"), tenant("globex", "Europe/Berlin")]
+    )
     dg.Definitions.validate_loadable(defs)
     current = describe(defs)
     if os.environ.get("UPDATE_SNAPSHOTS"):

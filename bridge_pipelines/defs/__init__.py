@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from bridge_pipelines.defs.factory import build_tenant_defs
+from bridge_pipelines.defs.masterdata import build_master_data_schedule
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.tenants.loader import load_tenants
 from bridge_pipelines.tenants.models import TenantConfig
@@ -24,9 +25,11 @@ def build_defs(tenants: Sequence[TenantConfig] | None = None) -> dg.Definitions:
         built = build_tenant_defs(tenant)
         assets.extend(built.assets)
         sensors.extend(built.sensors)
+    schedule = build_master_data_schedule(tenants)
     return dg.Definitions(
         assets=assets,
         sensors=sensors,
+        schedules=[schedule] if schedule else [],
         resources={"bridge": BridgeResource()},
         executor=dg.in_process_executor,
     )

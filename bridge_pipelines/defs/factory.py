@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from bridge_pipelines.defs.assets import build_stampli_asset, stampli_asset_key
+from bridge_pipelines.defs.masterdata import build_master_data_assets, erp_key, mapping_key
 from bridge_pipelines.defs.partitions import build_daily_partitions_def
 from bridge_pipelines.defs.postings import posted_invoices_assets
 from bridge_pipelines.defs.sensors import build_intake_sensor
@@ -29,9 +30,21 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
     partitions_def = build_daily_partitions_def(tenant)
     transactional = [build_stampli_asset(tenant, k, partitions_def) for k in TRANSACTIONAL_KINDS]
     master = [build_stampli_asset(tenant, k, None) for k in MASTER_KINDS]
+    erp_master = build_master_data_assets(tenant)
     posting = list(
-        posted_invoices_assets(tenant, partitions_def, stampli_asset_key(tenant.id, "invoices"))
+        posted_invoices_assets(
+            tenant,
+            partitions_def,
+            [
+                stampli_asset_key(tenant.id, "invoices"),
+                *([mapping_key(tenant.id)] if erp_master else []),
+            ],
+        )
     )
+    vendor_sync = [a for a in erp_master if erp_key(tenant.id, "vendor_sync") in a.keys]
     # One run per batch takes the files and posts the day: the blocking checks gate posting.
-    sensor = build_intake_sensor(tenant, transactional=[*transactional, *posting], master=master)
-    return TenantDefs(assets=[*transactional, *posting, *master], sensors=[sensor])
+    # Stampli vendor changes go on to the ERP in the same run that takes them.
+    sensor = build_intake_sensor(
+        tenant, transactional=[*transactional, *posting], master=[*master, *vendor_sync]
+    )
+    return TenantDefs(assets=[*transactional, *posting, *master, *erp_master], sensors=[sensor])

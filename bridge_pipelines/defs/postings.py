@@ -22,7 +22,7 @@ def posted_invoices_key(tenant_id: str) -> dg.AssetKey:
 
 
 def build_posted_invoices_asset(
-    tenant: TenantConfig, partitions_def: dg.PartitionsDefinition, upstream: dg.AssetKey
+    tenant: TenantConfig, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey]
 ) -> dg.AssetsDefinition:
     """Posting a partition maps, plans and posts every accepted invoice of the day.
 
@@ -35,7 +35,7 @@ def build_posted_invoices_asset(
         key=key,
         group_name=tenant.id,
         partitions_def=partitions_def,
-        deps=[upstream],
+        deps=upstream,
         kinds={tenant.erp.kind},
         tags={"bridge/tenant": tenant.id},
         description=(
@@ -86,7 +86,7 @@ def _metadata(postings: list[PostingRow], aborted: str | None) -> dict[str, Any]
 
 
 def posted_invoices_assets(
-    tenant: TenantConfig, partitions_def: dg.PartitionsDefinition, upstream: dg.AssetKey
+    tenant: TenantConfig, partitions_def: dg.PartitionsDefinition, upstream: list[dg.AssetKey]
 ) -> Iterator[dg.AssetsDefinition]:
     """Nothing for a tenant without an ERP yet."""
     if tenant.erp.kind != "none":

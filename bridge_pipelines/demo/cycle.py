@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from bridge_pipelines.defs import build_defs
+from bridge_pipelines.defs.masterdata import master_data_keys
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
@@ -77,6 +78,21 @@ def run_cycle(
     """Tick every sensor and run what it asks until nothing is pending (or the timeout)."""
     defs = build_defs(tenants)
     summaries = {t.id: TenantSummary(tenant=t.id) for t in tenants}
+    job = defs.resolve_implicit_global_asset_job_def()
+    for tenant in tenants:
+        # Reference data before postings, as the schedule does: ERP master data to Stampli's
+        # inbound folder, and the mapping rebuilt.
+        keys = master_data_keys(tenant)
+        if keys:
+            result = job.execute_in_process(
+                asset_selection=keys,
+                instance=instance,
+                tags={"bridge/tenant": tenant.id},
+                run_config=QUIET_RUN_CONFIG,
+                raise_on_error=False,
+            )
+            summaries[tenant.id].runs += 1
+            summaries[tenant.id].failed_runs += 0 if result.success else 1
     deadline = time.monotonic() + timeout_s
     quiet = 0
     while time.monotonic() < deadline:

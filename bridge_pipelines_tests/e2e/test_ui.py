@@ -4,6 +4,7 @@ A screenshot of each page is kept in `test-artifacts/` (the CI keeps the workspa
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -153,3 +154,17 @@ def test_todays_invoice_partition_shows_the_files_it_took(ui: str, page: object)
     # The metadata names the files the run took and the exact totals, as the ledger has them.
     assert "approved_invoices_" in text
     assert "totals_by_currency" in text and "documents_accepted_in_partition" in text
+
+
+def test_posted_invoices_partition_shows_erp_documents(ui: str, page: object) -> None:
+    day = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
+    text = visit(
+        page,
+        f"{ui}/assets/acme/erp/posted_invoices?view=partitions&partition={day}",
+        "posted_invoices_partition.png",
+        "needs_review",
+    )
+    assert "Materialized" in text
+    cells = [c.strip() for c in re.split(r"[\t\n]+", text) if c.strip()]
+    posted = int(cells[cells.index("posted") + 1])
+    assert posted > 0 and cells[cells.index("needs_review") + 1] == "1", cells[-40:]

@@ -47,9 +47,7 @@ def test_credit_memo_posts_with_transaction_code_c(syspro_sandbox):
     with adapter_for(syspro_sandbox) as adapter:
         # Stampli's credit memos are negative; SYSPRO gets positive values and code C.
         adapter.post_invoice(
-            invoice(
-                "CM-1", total="-1150.00", tax="-150.00", document_type=DocumentType.CREDIT_MEMO
-            )
+            invoice("CM-1", total="-1150.00", tax="-150.00", document_type=DocumentType.CREDIT_MEMO)
         )
     [doc] = syspro_sandbox.admin.documents()
     assert doc["TransactionCode"] == "C" and doc["OrigInvValue"] == "-1150.00"

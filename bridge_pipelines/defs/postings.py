@@ -10,6 +10,7 @@ import dagster as dg
 from bridge_pipelines.defs.metadata import markdown_table
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.ledger.models import PostingRow
+from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.posting.run import post_tenant_day, posting_target
 from bridge_pipelines.tenants.models import TenantConfig
 
@@ -37,6 +38,10 @@ def build_posted_invoices_asset(
         partitions_def=partitions_def,
         deps=upstream,
         kinds={tenant.erp.kind},
+        # Safe to retry: the ledger's claims and lookups decide what is sent, not this run.
+        retry_policy=dg.RetryPolicy(
+            max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+        ),
         tags={"bridge/tenant": tenant.id},
         description=(
             f"Approved invoices of **{tenant.name}** posted into {tenant.erp.kind} company "
@@ -54,25 +59,34 @@ def build_posted_invoices_asset(
         for problem in report.mapping_problems:
             context.log.warning("mapping: %s", problem)
         postings = ctx.ledger.postings(tenant.id, target=posting_target(tenant), day=day)
+        metadata = _metadata(ctx.ledger, postings, report.aborted)
         if report.aborted:
-            context.log.warning("posting stopped early: %s", report.aborted)
-        return dg.MaterializeResult(metadata=_metadata(postings, report.aborted))
+            # The ERP is down or refuses us for now: fail the partition so it shows, with
+            # nothing lost; the postings stay open and the next run (or a re-run) resumes them.
+            raise dg.Failure(
+                description=f"posting stopped early: {report.aborted}", metadata=metadata
+            )
+        return dg.MaterializeResult(metadata=metadata)
 
     return _asset
 
 
-def _metadata(postings: list[PostingRow], aborted: str | None) -> dict[str, Any]:
+def _metadata(ledger: Ledger, postings: list[PostingRow], aborted: str | None) -> dict[str, Any]:
+    """Counts, and each posting's lineage: source file and rows -> record -> ERP document."""
     states = Counter(p.state.value for p in postings)
-    rows = [
-        {
-            "external ref": p.external_ref,
-            "state": p.state.value,
-            "ERP document": p.erp_doc_id or "",
-            "record": p.record_id,
-            "reason": (p.reason or "")[:160],
-        }
-        for p in postings[:MAX_ROWS_SHOWN]
-    ]
+    rows = []
+    for p in postings[:MAX_ROWS_SHOWN]:
+        record = ledger.get_record(p.record_id)
+        rows.append(
+            {
+                "source": f"{ledger.get_file(record.file_id).name} rows {list(record.rows)}",
+                "invoice": record.identity,
+                "external ref": p.external_ref,
+                "state": p.state.value,
+                "ERP document": p.erp_doc_id or "",
+                "reason": (p.reason or "")[:160],
+            }
+        )
     return {
         "posted": dg.MetadataValue.int(states.get("posted", 0)),
         "needs_review": dg.MetadataValue.int(states.get("needs_review", 0)),

@@ -14,6 +14,7 @@ timeout instead of failing when a read snapshot cannot be upgraded. On PostgreSQ
 locked with `SELECT ... FOR UPDATE` before they are checked and changed.
 """
 
+import dataclasses
 import hashlib
 import logging
 import sqlite3
@@ -1613,28 +1614,18 @@ class _Accepted:
     file_name: str
 
 
+def _from_row(cls: type[T], r: Mapping[Any, Any], **converted: Any) -> T:
+    """A result row as one of our frozen dataclasses; `converted` overrides raw column values."""
+    values = {
+        f.name: r[f.name]
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name in r and f.name not in converted
+    }
+    return cls(**values, **converted)
+
+
 def _file_row(r: Mapping[Any, Any]) -> FileRow:
-    return FileRow(
-        id=r["id"],
-        tenant=r["tenant"],
-        kind=r["kind"],
-        folder=r["folder"],
-        name=r["name"],
-        size=r["size"],
-        mtime=r["mtime"],
-        sha256=r["sha256"],
-        state=FileState(r["state"]),
-        reason=r["reason"],
-        partition_day=r["partition_day"],
-        batch_id=r["batch_id"],
-        archive_path=r["archive_path"],
-        first_seen_at=r["first_seen_at"],
-        stable_at=r["stable_at"],
-        updated_at=r["updated_at"],
-        duplicate_of=r["duplicate_of"],
-        rows_total=r["rows_total"],
-        rows_rejected=r["rows_rejected"],
-    )
+    return _from_row(FileRow, r, state=FileState(r["state"]))
 
 
 # Terminal moves and releases give the lease up.
@@ -1655,46 +1646,11 @@ def _kept_response(response: str | None) -> str | None:
 
 
 def _posting_row(r: Mapping[Any, Any], *, claimed_from: PostingState | None = None) -> PostingRow:
-    return PostingRow(
-        id=r["id"],
-        tenant=r["tenant"],
-        record_id=r["record_id"],
-        target=r["target"],
-        external_ref=r["external_ref"],
-        payload_hash=r["payload_hash"],
-        state=PostingState(r["state"]),
-        attempt=r["attempt"],
-        lease_owner=r["lease_owner"],
-        lease_until=r["lease_until"],
-        erp_doc_id=r["erp_doc_id"],
-        last_response=r["last_response"],
-        reason=r["reason"],
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
-        posted_at=r["posted_at"],
-        claimed_from=claimed_from,
-    )
+    return _from_row(PostingRow, r, state=PostingState(r["state"]), claimed_from=claimed_from)
 
 
 def _record_row(r: Mapping[Any, Any]) -> RecordRow:
-    return RecordRow(
-        id=r["id"],
-        tenant=r["tenant"],
-        kind=r["kind"],
-        identity=r["identity"],
-        content_hash=r["content_hash"],
-        state=RecordState(r["state"]),
-        file_id=r["file_id"],
-        rows=tuple(r["rows"]),
-        payload=r["payload"],
-        amount=r["amount"],
-        currency=r["currency"],
-        partition_day=r["partition_day"],
-        duplicate_of=r["duplicate_of"],
-        reason=r["reason"],
-        created_at=r["created_at"],
-        document_day=r["document_day"],
-    )
+    return _from_row(RecordRow, r, state=RecordState(r["state"]), rows=tuple(r["rows"]))
 
 
 __all__ = ["TERMINAL_FILE_STATES", "Ledger", "batch_id_for", "changed_fields", "utcnow"]

@@ -397,7 +397,8 @@ class StampliSimulator:
         approved_at = self._now_local() - timedelta(minutes=rng.randint(5, 600))
         return _Invoice(
             invoice_id=f"STI-{self._stamp()}-{self._serial:05d}",
-            number=f"{'CM' if credit else 'INV'}-{self._stamp()}-{self._serial}",
+            # Vendor invoice numbers stay within SYSPRO's 20 characters: base-36 seconds.
+            number=f"{'CM' if credit else 'INV'}-{self._short_stamp()}-{self._serial}",
             vendor=vendor,
             invoice_date=invoice_date,
             due_date=invoice_date + timedelta(days=terms),
@@ -543,3 +544,11 @@ class StampliSimulator:
 
     def _stamp(self) -> str:
         return f"{self._now_utc():%y%m%d%H%M%S}"
+
+    def _short_stamp(self) -> str:
+        seconds = int(self._now_utc().timestamp())
+        digits = ""
+        while seconds:
+            seconds, rest = divmod(seconds, 36)
+            digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rest] + digits
+        return digits

@@ -36,9 +36,9 @@ from bridge_pipelines.erps.base import (
     UpsertResult,
     VendorChange,
 )
+from bridge_pipelines.erps.http import RequestLimiter
 from bridge_pipelines.erps.syspro import errors, payloads
 from bridge_pipelines.erps.syspro.client import (
-    RequestLimiter,
     SysproClient,
     SysproSettings,
     new_http_client,

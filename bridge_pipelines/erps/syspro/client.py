@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Literal, Protocol, Self, TypeVar
+from typing import Literal, Self, TypeVar
 
 import httpx
 from lxml import etree
@@ -39,6 +39,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from bridge_pipelines.erps.http import Pacer, RequestLimiter
 from bridge_pipelines.erps.syspro import errors
 from bridge_pipelines.erps.syspro.payloads import MalformedResponseError, parse_response
 from bridge_pipelines.errors import (
@@ -93,35 +94,6 @@ class SysproSettings:
             object.__setattr__(self, "odata_url", str(origin).rstrip("/") + ODATA_ROOT)
         else:
             object.__setattr__(self, "odata_url", self.odata_url.rstrip("/"))
-
-
-class RequestLimiter(Protocol):
-    """Blocks until one more request may be sent (`posting.rate_limit.TokenBucket` fits)."""
-
-    def acquire(self) -> None:
-        """Wait for the next request slot."""
-        ...
-
-
-class Pacer:
-    """Spaces requests evenly to stay under a known rate limit (no 429s, no wasted waits).
-
-    A client that waits for 429s loses at least a whole `Retry-After` second per refusal; one
-    paced at the limit keeps the server's bucket just full enough. None = no pacing.
-    """
-
-    def __init__(self, requests_per_minute: float | None) -> None:
-        self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
-        self._next = time.monotonic()
-
-    def acquire(self) -> None:
-        """Sleep until this request's slot."""
-        if not self._interval:
-            return
-        now = time.monotonic()
-        if self._next > now:
-            time.sleep(self._next - now)
-        self._next = max(now, self._next) + self._interval
 
 
 class TransientError(RetryableError):

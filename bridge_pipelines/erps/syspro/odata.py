@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
+from bridge_pipelines.erps.http import RequestLimiter
 from bridge_pipelines.erps.syspro.client import (
-    RequestLimiter,
     SysproSettings,
     TransientError,
     fetch,

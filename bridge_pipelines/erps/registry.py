@@ -19,6 +19,7 @@ AdapterFactory = Callable[..., ErpAdapter]
 # "syspro": "bridge_pipelines.erps.syspro.adapter:build_adapter".
 BUILTIN: dict[str, str] = {
     "syspro": "bridge_pipelines.erps.syspro.adapter:build_adapter",
+    "sap_b1": "bridge_pipelines.erps.sap_b1.adapter:build_adapter",
 }
 
 _registered: dict[str, AdapterFactory] = {}

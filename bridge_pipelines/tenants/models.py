@@ -151,6 +151,10 @@ class ErpConfig(_Frozen):
     max_requests_per_minute: int | None = Field(
         None, gt=0, description="The ERP's rate limit; the adapter paces itself under it."
     )
+    sap_b1_posting_mode: Literal["service_invoice", "journal_entry"] = Field(
+        "service_invoice",
+        description="SAP B1: post A/P service invoices (PurchaseInvoices) or JournalEntries.",
+    )
 
 
 class Schedules(_Frozen):

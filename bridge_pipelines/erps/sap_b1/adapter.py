@@ -1,0 +1,402 @@
+"""`SapB1Adapter`: the ERP adapter protocol over the SAP Business One Service Layer.
+
+- One Service Layer session per adapter (= per batch), opened at the first call, renewed once
+  when SAP answers 401/301, ended by `close()` / the `with` block.
+- Postings: per tenant (`erp.sap_b1_posting_mode`) an A/P service invoice (`PurchaseInvoices`,
+  our reference in `NumAtCard`; credit memos on `PurchaseCreditNotes`) or a journal entry
+  (`JournalEntries`, our reference in `Reference`). See `payloads.py`.
+- Lookup: `$filter` on CardCode + NumAtCard (not cancelled), or on Reference. SAP commits a
+  document before it answers and the filter reads the same tables, so a committed document is
+  found by the next lookup: `lookup_is_read_after_write_consistent` is True.
+- A post is never re-sent blindly: after an expired session the adapter logs in again and
+  looks the reference up first; a timeout, reset or 5xx after sending is `NeedsLookupError`.
+- Master data: `BusinessPartners` (suppliers), `ChartOfAccounts`, `ProfitCenters` (cost
+  centers), `Projects`, open `PurchaseOrders`, paged through nextLinks.
+"""
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from bridge_pipelines.erps.base import (
+    AdapterBase,
+    DimensionType,
+    ErpDimension,
+    ErpDocumentRef,
+    ErpGlAccount,
+    ErpPurchaseOrderLine,
+    ErpVendor,
+    ExternalRef,
+    PostableInvoice,
+    UpsertResult,
+    VendorChange,
+)
+from bridge_pipelines.erps.http import RequestLimiter
+from bridge_pipelines.erps.sap_b1 import errors, payloads
+from bridge_pipelines.erps.sap_b1.client import (
+    Answer,
+    NotFoundError,
+    SapB1Client,
+    SapB1Settings,
+    new_http_client,
+)
+from bridge_pipelines.errors import ConfigError, NeedsLookupError
+from bridge_pipelines.redaction import redact
+from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.tenants.secrets import Keyring
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_COLUMNS = ("DocEntry", "DocNum", "CardCode", "NumAtCard", "DocumentStatus")
+JOURNAL_COLUMNS = ("JdtNum", "Reference", "Number")
+
+
+def _yes(value: object) -> bool:
+    return str(value or "").strip() in ("tYES", "Y", "true", "True")
+
+
+def _blank_to_none(value: object) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if value is None or value == "":
+        return Decimal(0)
+    return Decimal(str(value))
+
+
+class SapB1Adapter(AdapterBase):
+    """One SAP B1 company, for one batch. Use it as a context manager."""
+
+    lookup_is_read_after_write_consistent: bool = True
+
+    def __init__(
+        self,
+        settings: SapB1Settings,
+        http: httpx.Client | None = None,
+        *,
+        posting_mode: payloads.PostingMode = "service_invoice",
+        tax_account: str | None = None,
+        rate_limiter: RequestLimiter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.posting_mode: payloads.PostingMode = posting_mode
+        self.tax_account = tax_account
+        self._http = http or new_http_client(settings)
+        self._owns_http = http is None
+        self.client = SapB1Client(settings, self._http, rate_limiter)
+
+    @classmethod
+    def from_tenant(
+        cls,
+        tenant: TenantConfig,
+        keyring: Keyring,
+        *,
+        http: httpx.Client | None = None,
+        rate_limiter: RequestLimiter | None = None,
+        **overrides: Any,
+    ) -> "SapB1Adapter":
+        """The adapter for a tenant whose `erp.kind` is `sap_b1`, its password decrypted now.
+
+        `overrides` are `SapB1Settings` fields, plus `posting_mode` and `tax_account`.
+
+        Raises:
+            ConfigError: the tenant's ERP section lacks the URL, user, password or company.
+            SecretError: the password does not decrypt for this tenant.
+        """
+        erp = tenant.erp
+        if erp.kind != "sap_b1":
+            raise ConfigError(f"tenant {tenant.id}: erp.kind is {erp.kind!r}, not 'sap_b1'")
+        missing = [
+            name
+            for name, value in (
+                ("base_url", erp.base_url),
+                ("username", erp.username),
+                ("password", erp.password),
+                ("company", erp.company),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"tenant {tenant.id}: erp.{', erp.'.join(missing)} must be set")
+        assert erp.base_url and erp.username and erp.password and erp.company
+        password = keyring.decrypt(tenant.id, "erp.password", erp.password)
+        posting_mode = overrides.pop("posting_mode", erp.sap_b1_posting_mode)
+        tax_account = overrides.pop("tax_account", None)
+        if erp.max_requests_per_minute:
+            overrides.setdefault("max_requests_per_minute", erp.max_requests_per_minute)
+        settings = SapB1Settings(
+            base_url=erp.base_url,
+            company=erp.company,
+            username=erp.username,
+            password=password,
+            **overrides,
+        )
+        return cls(
+            settings,
+            http,
+            posting_mode=posting_mode,
+            tax_account=tax_account,
+            rate_limiter=rate_limiter,
+        )
+
+    # --- master data ------------------------------------------------------------------------
+
+    def read_vendors(self) -> Iterator[ErpVendor]:
+        """Every supplier (`BusinessPartners`, `CardType eq 'cSupplier'`); frozen = inactive."""
+        select = ("CardCode", "CardName", "Currency", "FederalTaxID", "EmailAddress", "Frozen")
+        rows = self.client.entities(
+            "BusinessPartners", select=select, filter=f"CardType eq '{payloads.SUPPLIER}'"
+        )
+        for row in rows:
+            yield ErpVendor(
+                code=str(row["CardCode"]).strip(),
+                name=str(row.get("CardName") or "").strip(),
+                currency=_blank_to_none(row.get("Currency")),
+                active=not _yes(row.get("Frozen")),
+                tax_id=_blank_to_none(row.get("FederalTaxID")),
+                email=_blank_to_none(row.get("EmailAddress")),
+            )
+
+    def read_gl_accounts(self) -> Iterator[ErpGlAccount]:
+        """Every account (`ChartOfAccounts`); only `ActiveAccount = tYES` takes postings."""
+        select = ("Code", "Name", "AccountType", "ActiveAccount")
+        for row in self.client.entities("ChartOfAccounts", select=select):
+            yield ErpGlAccount(
+                code=str(row["Code"]).strip(),
+                name=str(row.get("Name") or "").strip(),
+                account_type=_blank_to_none(row.get("AccountType")),
+                active=_yes(row.get("ActiveAccount")) if "ActiveAccount" in row else True,
+            )
+
+    def read_dimensions(self) -> Iterator[ErpDimension]:
+        """Profit centers of dimension 1 as cost centers (`CostingCode`), and projects."""
+        select = ("CenterCode", "CenterName", "InWhichDimension", "Active")
+        for row in self.client.entities("ProfitCenters", select=select):
+            if str(row.get("InWhichDimension") or "1") != "1":
+                continue  # CostingCode2..5 are not mapped (yet)
+            yield ErpDimension(
+                type=DimensionType.COST_CENTER,
+                code=str(row["CenterCode"]).strip(),
+                name=str(row.get("CenterName") or "").strip(),
+                active=_yes(row.get("Active")) if "Active" in row else True,
+            )
+        for row in self.client.entities("Projects", select=("Code", "Name", "Active")):
+            yield ErpDimension(
+                type=DimensionType.PROJECT,
+                code=str(row["Code"]).strip(),
+                name=str(row.get("Name") or "").strip(),
+                active=_yes(row.get("Active")) if "Active" in row else True,
+            )
+
+    def read_open_pos(self) -> Iterator[ErpPurchaseOrderLine]:
+        """Open lines of open purchase orders (`DocumentStatus eq 'bost_Open'`)."""
+        select = ("DocEntry", "DocNum", "CardCode", "DocCurrency", "DocumentLines")
+        rows = self.client.entities(
+            "PurchaseOrders", select=select, filter="DocumentStatus eq 'bost_Open'"
+        )
+        for row in rows:
+            for index, line in enumerate(row.get("DocumentLines") or []):
+                if not isinstance(line, dict) or line.get("LineStatus") == "bost_Close":
+                    continue
+                quantity = _decimal(line.get("Quantity"))
+                open_quantity = line.get("RemainingOpenQuantity")
+                received = quantity - _decimal(open_quantity) if open_quantity is not None else 0
+                yield ErpPurchaseOrderLine(
+                    po_number=str(row.get("DocNum") or row["DocEntry"]),
+                    line=int(line.get("LineNum", index)),
+                    vendor_code=str(row.get("CardCode") or ""),
+                    description=str(line.get("ItemDescription") or line.get("ItemCode") or ""),
+                    quantity=quantity,
+                    unit_price=_decimal(line.get("Price") or line.get("UnitPrice")),
+                    amount=_decimal(line.get("LineTotal")),
+                    currency=str(line.get("Currency") or row.get("DocCurrency") or ""),
+                    received_quantity=Decimal(received),
+                    ledger_code=_blank_to_none(line.get("AccountCode")),
+                )
+
+    def upsert_vendor(self, vendor: VendorChange) -> UpsertResult:
+        """PATCH `BusinessPartners('<code>')` when it exists, else POST a new `cSupplier`.
+
+        The GET by key decides, so calling again after an uncertain answer is safe.
+
+        Raises:
+            BadInputError: no CardCode (the mapping assigns it) or a value SAP cannot hold.
+            RejectedByErpError: SAP refused it; its located message is kept.
+            NeedsLookupError: the answer was lost; calling again is safe.
+        """
+        body = payloads.business_partner(vendor, create=True)  # validates the code first
+        assert vendor.code
+        key = f"BusinessPartners({payloads.literal(vendor.code)})"
+        try:
+            self.client.get_json(key, "BusinessPartners get", {"$select": "CardCode,CardType"})
+            exists = True
+        except NotFoundError:
+            exists = False
+        if exists:
+            patch = payloads.business_partner(vendor, create=False)
+            answer = self.client.request(
+                "PATCH", key, kind="write", what="BusinessPartners update", body=patch
+            )
+        else:
+            answer = self.client.request(
+                "POST", "BusinessPartners", kind="write", what="BusinessPartners add", body=body
+            )
+        return UpsertResult(code=vendor.code, created=not exists, response=redact(answer.text))
+
+    # --- postings ---------------------------------------------------------------------------
+
+    def _documents(self, entity_set: str, ref: ExternalRef) -> list[ErpDocumentRef]:
+        rows = list(
+            self.client.entities(
+                entity_set,
+                select=DOCUMENT_COLUMNS,
+                filter=payloads.document_filter(ref.vendor_code, ref.value),
+            )
+        )
+        return [
+            ErpDocumentRef(
+                doc_id=f"{entity_set}({row['DocEntry']})",
+                vendor_code=str(row.get("CardCode") or ref.vendor_code),
+                document_number=str(row.get("DocNum") or row["DocEntry"]),
+                external_ref=ref.value,
+                status=str(row.get("DocumentStatus") or "posted"),
+            )
+            for row in rows
+            if str(row.get("NumAtCard")) == ref.value  # SAP compares case-insensitively
+        ]
+
+    def find_by_external_ref(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        """Every document of ours with `ref` (in the tenant's posting mode's object).
+
+        Service mode searches invoices and credit notes (the reference says which, but not
+        in a way we parse); a server without `PurchaseCreditNotes` counts as holding none.
+        """
+        if self.posting_mode == "journal_entry":
+            rows = self.client.entities(
+                payloads.JOURNAL_ENTRIES,
+                select=JOURNAL_COLUMNS,
+                filter=payloads.journal_filter(ref.value),
+            )
+            return [
+                ErpDocumentRef(
+                    doc_id=f"JournalEntries({row['JdtNum']})",
+                    vendor_code=ref.vendor_code,
+                    document_number=str(row.get("Number") or row["JdtNum"]),
+                    external_ref=ref.value,
+                    status="posted",
+                )
+                for row in rows
+                if str(row.get("Reference")) == ref.value
+            ]
+        found = self._documents(payloads.INVOICES, ref)
+        try:
+            found += self._documents(payloads.CREDIT_NOTES, ref)
+        except ConfigError as exc:
+            log.debug("SAP B1: no credit notes searched (%s)", exc)
+        return found
+
+    def _created(self, entity_set: str, invoice: PostableInvoice, answer: Answer) -> ErpDocumentRef:
+        try:
+            body = answer.json(entity_set, "write")
+        except NeedsLookupError:
+            body = None
+        if not isinstance(body, dict):
+            # 201 means committed; an unreadable body only costs us the key: find it.
+            found = self.find_by_external_ref(invoice.ref)
+            if len(found) == 1:
+                return found[0]
+            raise NeedsLookupError(
+                f"SAP B1 {entity_set}: created, but the answer is unreadable and the lookup "
+                f"found {len(found)} documents"
+            )
+        if entity_set == payloads.JOURNAL_ENTRIES:
+            key = body.get("JdtNum")
+            number = body.get("Number") or key
+        else:
+            key = body.get("DocEntry")
+            number = body.get("DocNum") or key
+        if key is None:
+            location = answer.headers.get("location", "")
+            key = location.rsplit("(", 1)[-1].rstrip(")") if "(" in location else "?"
+        return ErpDocumentRef(
+            doc_id=f"{entity_set}({key})",
+            vendor_code=invoice.vendor_code,
+            document_number=str(number),
+            external_ref=invoice.external_ref,
+            status="posted",
+            response=redact(answer.text),
+        )
+
+    def post_invoice(self, invoice: PostableInvoice) -> ErpDocumentRef:
+        """POST the document once; see the protocol for the error classes.
+
+        An expired session (401/301: SAP processed nothing) is renewed, the reference looked
+        up, and the document sent again only when the lookup finds none.
+        """
+        entity_set = payloads.entity_set_for(invoice, self.posting_mode)
+        if self.posting_mode == "journal_entry":
+            body = payloads.journal_entry(invoice, self.tax_account)
+        else:
+            body = payloads.service_document(invoice, self.tax_account)
+
+        def send() -> Answer:
+            return self.client.request(
+                "POST", entity_set, kind="write", what=entity_set, body=body, session_retry=False
+            )
+
+        try:
+            answer = send()
+        except errors.SessionExpiredError:
+            log.warning("SAP B1 %s: session expired; new login, lookup first", entity_set)
+            self.client.relogin()
+            found = self.find_by_external_ref(invoice.ref)
+            if len(found) == 1:
+                return found[0]
+            if found:
+                raise NeedsLookupError(
+                    f"SAP B1 holds {len(found)} documents with reference {invoice.external_ref}"
+                ) from None
+            try:
+                answer = send()
+            except errors.SessionExpiredError as again:
+                raise NeedsLookupError(
+                    f"SAP B1 ended the session again right after a new login ({again})"
+                ) from None
+        return self._created(entity_set, invoice, answer)
+
+    def close(self) -> None:
+        """Log out (the session holds a licence seat) and close the connections."""
+        try:
+            self.client.logout()
+        finally:
+            if self._owns_http:
+                self._http.close()
+
+
+def build_adapter(
+    tenant: TenantConfig,
+    *,
+    keyring: Keyring | None = None,
+    http: httpx.Client | None = None,
+    rate_limiter: RequestLimiter | None = None,
+    **overrides: Any,
+) -> SapB1Adapter:
+    """The registry's factory: the tenant's SAP B1 adapter (keyring loaded if not given).
+
+    `overrides` are `SapB1Settings` fields (timeouts, `ca_bundle`, `page_size`, ...) plus
+    `posting_mode` and `tax_account`.
+    """
+    return SapB1Adapter.from_tenant(
+        tenant,
+        keyring if keyring is not None else Keyring.load(),
+        http=http,
+        rate_limiter=rate_limiter,
+        **overrides,
+    )

@@ -125,3 +125,74 @@ def syspro_sandbox(syspro_sandbox_process: RunningSandbox) -> Iterator[SysproSan
         yield handle
     finally:
         handle.http.close()
+
+
+# --- SAP Business One Service Layer ----------------------------------------------------------
+
+from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY as SAPB1_APP_FACTORY  # noqa: E402
+from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED  # noqa: E402
+
+
+@dataclass
+class SapB1SandboxHandle:
+    """A running SAP B1 sandbox: Service Layer URLs, seeded credentials, raw-HTTP helpers."""
+
+    running: RunningSandbox
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10, trust_env=False))
+    company_db: str = SAP_B1_SEED.company_db
+    user_name: str = SAP_B1_SEED.users[0].user_name
+    password: str = SAP_B1_SEED.users[0].password
+
+    @property
+    def base_url(self) -> str:
+        return self.running.base_url
+
+    @property
+    def admin(self) -> SandboxAdmin:
+        return self.running.admin
+
+    def url(self, path: str, version: str = "v1") -> str:
+        return f"{self.base_url}/b1s/{version}/{path}"
+
+    def login_response(self, version: str = "v1", **overrides: str) -> httpx.Response:
+        body = {"CompanyDB": self.company_db, "UserName": self.user_name,
+                "Password": self.password, **overrides}  # fmt: skip
+        return httpx.post(self.url("Login", version), json=body, timeout=10, trust_env=False)
+
+    def login(self, version: str = "v1") -> dict[str, str]:
+        """The session cookies (B1SESSION, ROUTEID), failing the test on an error answer."""
+        response = self.login_response(version)
+        assert response.status_code == 200, response.text
+        return {"B1SESSION": response.cookies["B1SESSION"], "ROUTEID": response.cookies["ROUTEID"]}
+
+    def request(self, method: str, path: str, cookies: dict[str, str], *, version: str = "v1",
+                timeout: float = 10.0, **kwargs: Any) -> httpx.Response:  # fmt: skip
+        """One raw call with the session sent as a Cookie header, as B1 clients send it."""
+        headers = dict(kwargs.pop("headers", {}) or {})
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        return self.http.request(
+            method, self.url(path, version), headers=headers, timeout=timeout, **kwargs
+        )
+
+
+@pytest.fixture(scope="session")
+def sapb1_sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """One SAP B1 sandbox process for the whole session (state in a tmp folder)."""
+    running = start_sandbox(SAPB1_APP_FACTORY, tmp_path_factory.mktemp("sapb1-sandbox"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def sapb1_sandbox(sapb1_sandbox_process: RunningSandbox) -> Iterator[SapB1SandboxHandle]:
+    """The session's SAP B1 sandbox, reset to the freshly seeded demo company for this test."""
+    if sapb1_sandbox_process.process is None or sapb1_sandbox_process.process.poll() is not None:
+        sapb1_sandbox_process.start()
+    sapb1_sandbox_process.admin.reset()
+    handle = SapB1SandboxHandle(sapb1_sandbox_process)
+    try:
+        yield handle
+    finally:
+        handle.http.close()

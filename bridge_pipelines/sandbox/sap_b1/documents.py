@@ -1,0 +1,399 @@
+"""Entity sets and the business rules B1 enforces when one is created or patched.
+
+Error codes and texts marked [C] are in `erp-facts.md` (SAP B1 table); those marked [I] are the
+likeliest answer (the code family is right, the exact text is not confirmed).
+"""
+
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bridge_pipelines.sandbox.erp_base.store import StateStore
+from bridge_pipelines.sandbox.sap_b1.store import (
+    get_record,
+    insert_record,
+    next_number,
+    replace_record,
+)
+
+
+class B1Error(Exception):
+    """An error the Service Layer answers with its error body."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class EntitySet:
+    """One entity set: its key, its B1 type name (used in messages), its properties."""
+
+    name: str
+    key: str
+    type_name: str
+    properties: frozenset[str]
+    lines: str = ""
+    line_type: str = ""
+    line_properties: frozenset[str] = frozenset()
+    int_key: bool = False
+    writable: bool = False
+
+    @property
+    def scalar_properties(self) -> frozenset[str]:
+        return self.properties - {self.lines}
+
+
+_DOC = frozenset(
+    "DocEntry DocNum DocType DocDate DocDueDate TaxDate CardCode CardName NumAtCard DocCurrency "
+    "DocRate DocTotal VatSum Comments JournalMemo Reference1 Reference2 Cancelled DocumentStatus "
+    "Series Project PaymentGroupCode DocumentLines".split()
+)
+_DOC_LINE = frozenset(
+    "LineNum ItemCode ItemDescription Quantity Price UnitPrice AccountCode LineTotal TaxCode "
+    "VatGroup CostingCode CostingCode2 CostingCode3 CostingCode4 CostingCode5 ProjectCode "
+    "FreeText BaseType BaseEntry BaseLine LineStatus".split()
+)
+_JE = frozenset(
+    "JdtNum ReferenceDate DueDate TaxDate Memo Reference Reference2 Reference3 TransactionCode "
+    "ProjectCode Series JournalEntryLines".split()
+)
+_JE_LINE = frozenset(
+    "Line_ID AccountCode ShortName Debit Credit FCDebit FCCredit FCCurrency LineMemo "
+    "CostingCode CostingCode2 CostingCode3 CostingCode4 CostingCode5 ProjectCode Reference1 "
+    "Reference2 DueDate TaxDate".split()
+)
+_BP = frozenset(
+    "CardCode CardName CardType GroupCode FederalTaxID Currency Series EmailAddress Phone1 "
+    "Address City ZipCode Country PayTermsGrpCode Valid Frozen CardForeignName Notes".split()
+)
+
+ENTITY_SETS: dict[str, EntitySet] = {
+    s.name: s
+    for s in (
+        EntitySet(
+            "PurchaseInvoices",
+            "DocEntry",
+            "Document",
+            _DOC,
+            "DocumentLines",
+            "DocumentLine",
+            _DOC_LINE,
+            int_key=True,
+            writable=True,
+        ),
+        EntitySet(
+            "PurchaseOrders",
+            "DocEntry",
+            "Document",
+            _DOC,
+            "DocumentLines",
+            "DocumentLine",
+            _DOC_LINE,
+            int_key=True,
+        ),
+        EntitySet(
+            "JournalEntries",
+            "JdtNum",
+            "JournalEntry",
+            _JE,
+            "JournalEntryLines",
+            "JournalEntryLine",
+            _JE_LINE,
+            int_key=True,
+            writable=True,
+        ),
+        EntitySet("BusinessPartners", "CardCode", "BusinessPartner", _BP, writable=True),
+        EntitySet(
+            "ChartOfAccounts",
+            "Code",
+            "ChartOfAccount",
+            frozenset("Code Name FormatCode AccountType ActiveAccount".split()),
+        ),
+        EntitySet(
+            "ProfitCenters",
+            "CenterCode",
+            "ProfitCenter",
+            frozenset("CenterCode CenterName InWhichDimension Active".split()),
+        ),
+        EntitySet(
+            "Projects", "Code", "Project", frozenset("Code Name Active ValidFrom ValidTo".split())
+        ),
+    )  # fmt: skip
+}
+
+CARD_TYPES = ("cCustomer", "cSupplier", "cLid")
+DOC_TYPES = ("dDocument_Items", "dDocument_Service")
+
+
+def _unknown_properties(body: dict[str, Any], entity: EntitySet) -> None:
+    """[C] 400 / -1000 "Property 'X' of 'BusinessPartner' is invalid"."""
+    for name in body:
+        if name not in entity.properties:
+            raise B1Error(400, -1000, f"Property '{name}' of '{entity.type_name}' is invalid")
+    if entity.lines and entity.lines in body:
+        lines = body[entity.lines]
+        if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
+            raise B1Error(400, -1000, f"Property '{entity.lines}' has an invalid value")
+        for line in lines:
+            for name in line:
+                if name not in entity.line_properties:
+                    raise B1Error(
+                        400, -1000, f"Property '{name}' of '{entity.line_type}' is invalid"
+                    )
+
+
+def _money(value: Any, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise B1Error(400, -1000, f"Value of '{where}' is invalid")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise B1Error(400, -1000, f"Value of '{where}' is invalid") from exc
+    return amount.quantize(Decimal("0.01"))
+
+
+def _account(store: StateStore, code: Any, where: str) -> None:
+    """[I] texts: an unknown or inactive G/L account is refused (-5002 / -10)."""
+    account = get_record(store, "ChartOfAccounts", code) if isinstance(code, str) else None
+    if account is None:
+        raise B1Error(400, -5002, f"Invalid account code '{code}' {where}")
+    if account["ActiveAccount"] != "tYES":
+        raise B1Error(400, -10, f"Account '{code}' is inactive; select an active account {where}")
+
+
+def _dimension(store: StateStore, line: dict[str, Any], table: str, n: int) -> None:
+    """[I] texts: unknown or inactive profit centers and projects are refused."""
+    for field in ("CostingCode", "CostingCode2", "CostingCode3", "CostingCode4", "CostingCode5"):
+        code = line.get(field)
+        if code:
+            center = get_record(store, "ProfitCenters", code)
+            if center is None or center["Active"] != "tYES":
+                raise B1Error(
+                    400, -10, f"Invalid distribution rule '{code}' [{table}.OcrCode][line: {n}]"
+                )
+    project = line.get("ProjectCode")
+    if project:
+        found = get_record(store, "Projects", project)
+        if found is None or found["Active"] != "tYES":
+            raise B1Error(
+                400, -10, f"Invalid project code '{project}' [{table}.Project][line: {n}]"
+            )
+
+
+def _supplier(store: StateStore, card_code: Any, table: str) -> dict[str, Any]:
+    if not card_code:
+        raise B1Error(400, -5002, f"Code undefined [{table}.CardCode]")  # [I] as for OCRD
+    bp = get_record(store, "BusinessPartners", card_code) if isinstance(card_code, str) else None
+    if bp is None or bp["CardType"] != "cSupplier":
+        raise B1Error(400, -10, f"Invalid BP code '{card_code}' [{table}.CardCode]")  # [I]
+    if bp.get("Frozen") == "tYES" or bp.get("Valid") == "tNO":
+        raise B1Error(400, -10, f"Business partner '{card_code}' is inactive [{table}.CardCode]")
+    return bp
+
+
+def create_purchase_invoice(
+    store: StateStore, body: dict[str, Any], config: dict[str, Any]
+) -> dict[str, Any]:
+    """A/P invoice: service type only; DocEntry and DocNum assigned here."""
+    entity = ENTITY_SETS["PurchaseInvoices"]
+    _unknown_properties(body, entity)
+    for assigned in ("DocEntry", "DocNum"):
+        if assigned in body:
+            raise B1Error(400, -1000, f"Property '{assigned}' of 'Document' is read-only")
+    bp = _supplier(store, body.get("CardCode"), "OPCH")
+    lines = body.get("DocumentLines") or []
+    if not lines:
+        raise B1Error(400, -5002, "Document must have at least one row [PCH1.LineNum]")  # [I]
+    doc_type = body.get("DocType", "dDocument_Items")
+    if doc_type not in DOC_TYPES:
+        raise B1Error(400, -1000, f"Enum value '{doc_type}' is invalid for 'DocType'")
+    if doc_type == "dDocument_Items":
+        # [C] omitting DocType on a service document answers -5002; [I] the text: B1 reads it
+        # as an item document and asks for the item of the first line.
+        if any(not line.get("ItemCode") for line in lines):
+            raise B1Error(400, -5002, "Item code is missing [PCH1.ItemCode][line: 1]")
+        raise B1Error(400, -5002, "Item documents are not held by this sandbox [PCH1.ItemCode]")
+    ref = body.get("NumAtCard")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > 100):
+        raise B1Error(400, -10, "Value too long in property 'NumAtCard' of 'Document'")
+    if ref and config.get("block_duplicate_vendor_ref"):
+        from bridge_pipelines.sandbox.sap_b1.store import count_records
+
+        where = "json_extract(body, '$.CardCode') = ? AND json_extract(body, '$.NumAtCard') = ?"
+        if count_records(store, "PurchaseInvoices", where, [bp["CardCode"], ref]):
+            raise B1Error(400, -10, f"Vendor reference number '{ref}' already exists")  # [I]
+    total = Decimal(0)
+    clean: list[dict[str, Any]] = []
+    for n, line in enumerate(lines):
+        if "AccountCode" not in line:
+            raise B1Error(400, -5002, f"G/L account is missing [PCH1.AcctCode][line: {n + 1}]")
+        _account(store, line["AccountCode"], f"[PCH1.AcctCode][line: {n + 1}]")
+        if "LineTotal" not in line:
+            raise B1Error(400, -5002, f"Total is missing [PCH1.LineTotal][line: {n + 1}]")
+        amount = _money(line["LineTotal"], "LineTotal")
+        _dimension(store, line, "PCH1", n + 1)
+        total += amount
+        clean.append({**line, "LineNum": n, "LineTotal": amount, "LineStatus": "bost_Open"})
+    date = body.get("DocDate") or config["today"]
+    with store.transaction() as conn:
+        entry = next_number(conn, "DocEntry:PurchaseInvoices")
+        record = {
+            "DocEntry": entry,
+            "DocNum": next_number(conn, "DocNum:PurchaseInvoices", start=1),
+            "DocType": doc_type,
+            "DocDate": date,
+            "DocDueDate": body.get("DocDueDate") or date,
+            "TaxDate": body.get("TaxDate") or date,
+            "CardCode": bp["CardCode"],
+            "CardName": bp["CardName"],
+            "NumAtCard": ref,
+            "DocCurrency": body.get("DocCurrency") or bp.get("Currency") or "USD",
+            "DocTotal": total,
+            "VatSum": Decimal(0),
+            "Comments": body.get("Comments"),
+            "JournalMemo": body.get("JournalMemo") or f"A/P Invoices - {bp['CardCode']}",
+            "Cancelled": "tNO",
+            "DocumentStatus": "bost_Open",
+            **{k: v for k, v in body.items() if k not in _DOC_COMPUTED},
+            "DocumentLines": clean,
+        }
+        record["DocTotal"] = total
+        insert_record(conn, "PurchaseInvoices", entry, record)
+    return record
+
+
+_DOC_COMPUTED = frozenset(
+    {"DocEntry", "DocNum", "CardName", "DocTotal", "VatSum", "DocumentLines", "Cancelled",
+     "DocumentStatus", "DocDate", "DocDueDate", "TaxDate"}
+)  # fmt: skip
+
+
+def create_journal_entry(
+    store: StateStore, body: dict[str, Any], config: dict[str, Any]
+) -> dict[str, Any]:
+    """Manual journal entry: balanced only; JdtNum assigned here."""
+    entity = ENTITY_SETS["JournalEntries"]
+    _unknown_properties(body, entity)
+    if "JdtNum" in body:
+        raise B1Error(400, -1000, "Property 'JdtNum' of 'JournalEntry' is read-only")
+    lines = body.get("JournalEntryLines") or []
+    if len(lines) < 2:
+        raise B1Error(400, -5002, "Journal entry must have at least two rows")  # [I]
+    debit_total = credit_total = Decimal(0)
+    clean: list[dict[str, Any]] = []
+    for n, line in enumerate(lines):
+        where = f"[JDT1.Account][line: {n + 1}]"
+        account = line.get("AccountCode")
+        short = line.get("ShortName")
+        if account is None and short is None:
+            raise B1Error(400, -5002, f"G/L account is missing {where}")
+        if account is not None:
+            _account(store, account, where)
+        if short is not None and short != account:
+            partner = get_record(store, "BusinessPartners", short)
+            if partner is None:
+                _account(store, short, f"[JDT1.ShortName][line: {n + 1}]")
+        debit = _money(line.get("Debit", 0), "Debit")
+        credit = _money(line.get("Credit", 0), "Credit")
+        if debit and credit:
+            raise B1Error(400, -5002, f"Enter either a debit or a credit amount {where}")  # [I]
+        _dimension(store, line, "JDT1", n + 1)
+        debit_total += debit
+        credit_total += credit
+        clean.append({**line, "Line_ID": n, "Debit": debit, "Credit": credit})
+    if debit_total != credit_total:
+        # [I] the text; the rule (balanced only) is B1's.
+        raise B1Error(
+            400, -5002, f"Unbalanced transaction: debit {debit_total} credit {credit_total}"
+        )
+    if debit_total == 0:
+        raise B1Error(400, -5002, "Journal entry amount is zero")  # [I]
+    date = body.get("ReferenceDate") or config["today"]
+    with store.transaction() as conn:
+        number = next_number(conn, "JdtNum")
+        record = {
+            "JdtNum": number,
+            "ReferenceDate": date,
+            "DueDate": body.get("DueDate") or date,
+            "TaxDate": body.get("TaxDate") or date,
+            "Memo": body.get("Memo"),
+            "Reference": body.get("Reference"),
+            "Reference2": body.get("Reference2"),
+            **{k: v for k, v in body.items() if k != "JournalEntryLines"},
+            "JournalEntryLines": clean,
+        }
+        insert_record(conn, "JournalEntries", number, record)
+    return record
+
+
+def create_business_partner(
+    store: StateStore, body: dict[str, Any], config: dict[str, Any]
+) -> dict[str, Any]:
+    """Business partner: CardCode required and unique [C]."""
+    entity = ENTITY_SETS["BusinessPartners"]
+    _unknown_properties(body, entity)
+    code = body.get("CardCode")
+    if not code or not isinstance(code, str):
+        raise B1Error(400, -5002, "Code undefined [OCRD.CardCode]")
+    if len(code) > 50:
+        raise B1Error(400, -10, "Value too long in property 'CardCode' of 'BusinessPartner'")
+    card_type = body.get("CardType", "cCustomer")
+    if card_type not in CARD_TYPES:
+        raise B1Error(400, -1000, f"Enum value '{card_type}' is invalid for 'CardType'")
+    record = {"CardName": "", "CardType": card_type, "Valid": "tYES", "Frozen": "tNO", **body}
+    try:
+        with store.transaction() as conn:
+            insert_record(conn, "BusinessPartners", code, record)
+    except sqlite3.IntegrityError as exc:
+        raise B1Error(
+            400,
+            -10,
+            f"1320000140 - Business partner code '{code}' already assigned to a business "
+            "partner; enter a unique business partner code",
+        ) from exc
+    return record
+
+
+CREATORS = {
+    "PurchaseInvoices": create_purchase_invoice,
+    "JournalEntries": create_journal_entry,
+    "BusinessPartners": create_business_partner,
+}
+
+_READ_ONLY_ON_PATCH = {
+    "PurchaseInvoices": frozenset({"DocEntry", "DocNum", "CardCode", "DocType", "DocTotal"}),
+    "JournalEntries": frozenset({"JdtNum", "JournalEntryLines"}),
+    "BusinessPartners": frozenset({"CardCode"}),
+}
+
+
+def patch_record(store: StateStore, entity: EntitySet, key: Any, body: dict[str, Any]) -> None:
+    """PATCH merges the given properties; lines are merged by their line number."""
+    _unknown_properties(body, entity)
+    current = get_record(store, entity.name, key)
+    if current is None:
+        raise B1Error(404, -2028, "No matching records found (ODBC -2028)")
+    for name in body:
+        if name in _READ_ONLY_ON_PATCH.get(entity.name, frozenset()):
+            raise B1Error(
+                400, -1000, f"Property '{name}' of '{entity.type_name}' cannot be updated"
+            )
+    if entity.name == "BusinessPartners" and body.get("CardType", "cSupplier") not in CARD_TYPES:
+        raise B1Error(400, -1000, f"Enum value '{body['CardType']}' is invalid for 'CardType'")
+    merged = {**current, **{k: v for k, v in body.items() if k != entity.lines}}
+    if entity.lines and entity.lines in body:
+        by_number = {line["LineNum"]: line for line in current[entity.lines]}
+        for line in body[entity.lines]:
+            number = line.get("LineNum")
+            if number not in by_number:
+                raise B1Error(400, -5002, f"Line {number} not found [PCH1.LineNum]")  # [I]
+            if "LineTotal" in line or "AccountCode" in line:
+                raise B1Error(400, -5002, "Amounts of a posted document cannot be changed")
+            by_number[number] = {**by_number[number], **line}
+        merged[entity.lines] = [by_number[n] for n in sorted(by_number)]
+    with store.transaction() as conn:
+        replace_record(conn, entity.name, key, merged)

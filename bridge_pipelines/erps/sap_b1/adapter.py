@@ -51,7 +51,7 @@ from bridge_pipelines.tenants.secrets import Keyring
 log = logging.getLogger(__name__)
 
 DOCUMENT_COLUMNS = ("DocEntry", "DocNum", "CardCode", "NumAtCard", "DocumentStatus")
-JOURNAL_COLUMNS = ("JdtNum", "Reference", "Number")
+JOURNAL_COLUMNS = ("JdtNum", "Reference")
 
 
 def _yes(value: object) -> bool:
@@ -91,6 +91,7 @@ class SapB1Adapter(AdapterBase):
         self._http = http or new_http_client(settings)
         self._owns_http = http is None
         self.client = SapB1Client(settings, self._http, rate_limiter)
+        self._credit_notes_served = True
 
     @classmethod
     def from_tenant(
@@ -288,7 +289,7 @@ class SapB1Adapter(AdapterBase):
                 ErpDocumentRef(
                     doc_id=f"JournalEntries({row['JdtNum']})",
                     vendor_code=ref.vendor_code,
-                    document_number=str(row.get("Number") or row["JdtNum"]),
+                    document_number=str(row["JdtNum"]),
                     external_ref=ref.value,
                     status="posted",
                 )
@@ -296,10 +297,12 @@ class SapB1Adapter(AdapterBase):
                 if str(row.get("Reference")) == ref.value
             ]
         found = self._documents(payloads.INVOICES, ref)
-        try:
-            found += self._documents(payloads.CREDIT_NOTES, ref)
-        except ConfigError as exc:
-            log.debug("SAP B1: no credit notes searched (%s)", exc)
+        if self._credit_notes_served:
+            try:
+                found += self._documents(payloads.CREDIT_NOTES, ref)
+            except (ConfigError, NotFoundError) as exc:
+                self._credit_notes_served = False  # asked once per batch, not per lookup
+                log.info("SAP B1: the server has no PurchaseCreditNotes (%s)", exc)
         return found
 
     def _created(self, entity_set: str, invoice: PostableInvoice, answer: Answer) -> ErpDocumentRef:
@@ -317,8 +320,7 @@ class SapB1Adapter(AdapterBase):
                 f"found {len(found)} documents"
             )
         if entity_set == payloads.JOURNAL_ENTRIES:
-            key = body.get("JdtNum")
-            number = body.get("Number") or key
+            key = number = body.get("JdtNum")
         else:
             key = body.get("DocEntry")
             number = body.get("DocNum") or key

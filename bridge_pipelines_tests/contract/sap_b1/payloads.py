@@ -1,0 +1,47 @@
+"""Request bodies the contract tests post, shaped as public B1 clients send them."""
+
+from typing import Any
+
+SUPPLIER = "V10001"
+EXPENSE = "_SYS00000006100"
+AP_CONTROL = "_SYS00000002000"
+
+
+def service_invoice(
+    ref: str = "INV-1001", card_code: str = SUPPLIER, **overrides: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "CardCode": card_code,
+        "DocType": "dDocument_Service",
+        "DocDate": "2024-05-01",
+        "DocDueDate": "2024-05-31",
+        "TaxDate": "2024-05-01",
+        "NumAtCard": ref,
+        "DocCurrency": "USD",
+        "Comments": "Stampli invoice",
+        "DocumentLines": [
+            {"ItemDescription": "Steel", "AccountCode": EXPENSE, "LineTotal": 1000.0,
+             "CostingCode": "EAST", "ProjectCode": "P001"},
+            {"ItemDescription": "Freight", "AccountCode": "_SYS00000006200", "LineTotal": 25.5},
+        ],
+    }  # fmt: skip
+    body.update(overrides)
+    return body
+
+
+def journal(ref: str = "INV-1001", debit: float = 100.0, credit: float = 100.0) -> dict[str, Any]:
+    return {
+        "ReferenceDate": "2024-05-01",
+        "Memo": "Stampli invoice",
+        "Reference": ref,
+        "JournalEntryLines": [
+            {"AccountCode": EXPENSE, "Debit": debit, "Credit": 0, "CostingCode": "EAST",
+             "ProjectCode": "P001", "LineMemo": "Steel"},
+            {"AccountCode": AP_CONTROL, "ShortName": SUPPLIER, "Debit": 0, "Credit": credit},
+        ],
+    }  # fmt: skip
+
+
+def supplier(card_code: str = "V19999", **overrides: Any) -> dict[str, Any]:
+    return {"CardCode": card_code, "CardName": "New Supplier", "CardType": "cSupplier",
+            "GroupCode": 101, "FederalTaxID": "12-3456789", "Currency": "USD", **overrides}  # fmt: skip

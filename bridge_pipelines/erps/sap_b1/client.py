@@ -317,6 +317,8 @@ class SapB1Client:
             self._send("POST", self._url("Login"), kind="login", what="Login", body=body)
             if "B1SESSION" not in self._cookies:
                 raise TransientError("SAP B1 Login: the answer set no B1SESSION cookie")
+            # A live session id is a credential: masked wherever SAP or a proxy echoes it.
+            register_secret(self._cookies["B1SESSION"])
 
         try:
             with_backoff(s, once)

@@ -18,9 +18,9 @@ from bridge_pipelines.erps.sap_b1.client import SapB1Settings
 def settings_for(sandbox, **overrides) -> SapB1Settings:
     """Short timeouts and backoff, so fault tests take a second, not minutes."""
     values = {
-        "base_url": sandbox.service_url,
-        "company": sandbox.company,
-        "username": sandbox.username,
+        "base_url": sandbox.base_url,  # the client appends /b1s/v1
+        "company": sandbox.company_db,
+        "username": sandbox.user_name,
         "password": SecretStr(sandbox.password),
         "connect_timeout": 2.0,
         "read_timeout": 1.0,
@@ -42,11 +42,11 @@ def adapter_for(sandbox, *, posting_mode="service_invoice", **overrides) -> SapB
 def invoice(
     number: str = "INV-1001",
     *,
-    vendor: str = "V10000",
+    vendor: str = "V10001",
     ref: str | None = None,
     total: str = "1150.00",
     tax: str = "150.00",
-    account: str = "6100",
+    account: str = "_SYS00000006100",
     cost_center: str | None = None,
     document_type: DocumentType = DocumentType.INVOICE,
 ) -> PostableInvoice:
@@ -74,3 +74,16 @@ def invoice(
         ),
         lineage=SourceLineage("invoices_20260501.csv", (2,)),
     )
+
+
+def calls(sandbox, path_suffix: str, method: str | None = None) -> list[dict]:
+    """Requests the sandbox logged whose path ends with `path_suffix`."""
+    return [
+        r
+        for r in sandbox.admin.requests()
+        if r["path"].endswith(path_suffix) and (method is None or r["method"] == method)
+    ]
+
+
+def posted(sandbox, kind: str = "PurchaseInvoice") -> list[dict]:
+    return [d for d in sandbox.admin.documents() if d["kind"] == kind]

@@ -69,11 +69,11 @@ def test_service_invoice_carries_our_reference_and_service_type():
     inv = invoice(cost_center="CC01")
     body = json.loads(payloads.dumps(payloads.service_document(inv)), parse_float=Decimal)
     assert body["DocType"] == "dDocument_Service"
-    assert body["NumAtCard"] == inv.external_ref and body["CardCode"] == "V10000"
+    assert body["NumAtCard"] == inv.external_ref and body["CardCode"] == "V10001"
     assert body["DocDate"] == "2026-05-02" and body["TaxDate"] == "2026-05-01"
     assert body["DocumentLines"][0] == {
         "ItemDescription": "Office supplies",
-        "AccountCode": "6100",
+        "AccountCode": "_SYS00000006100",
         "LineTotal": Decimal("1000.00"),
         "CostingCode": "CC01",
     }
@@ -86,10 +86,10 @@ def test_journal_entry_balances_and_credits_the_supplier(kind):
     lines = body["JournalEntryLines"]
     assert sum(line["Debit"] for line in lines) == sum(line["Credit"] for line in lines)
     supplier = lines[-1]
-    assert supplier["ShortName"] == "V10000" and body["Reference"] == inv.external_ref
+    assert supplier["ShortName"] == "V10001" and body["Reference"] == inv.external_ref
     side = "Credit" if kind == DocumentType.INVOICE else "Debit"
     assert supplier[side] == Decimal("1150.00")
-    assert [line["AccountCode"] for line in lines[:-1]] == ["6100", "2300"]
+    assert [line["AccountCode"] for line in lines[:-1]] == ["_SYS00000006100", "2300"]
 
 
 def test_credit_memo_goes_to_credit_notes_in_service_mode():

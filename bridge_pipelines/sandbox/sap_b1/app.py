@@ -329,7 +329,7 @@ class SapB1Sandbox(ErpSandbox):
         key = record[entity.key]
         root = f"{str(request.base_url).rstrip('/')}{SERVICE_ROOT}/{version}"
         location = f"{root}/{entity.name}({_key_literal(key)})"
-        etag = 'W/"' + hashlib.sha1(dumps(record).encode()).hexdigest()[:16] + '"'
+        etag = 'W/"' + hashlib.sha256(dumps(record).encode()).hexdigest()[:16] + '"'
         fragment = entity.name + ("/@Element" if version == "v1" else "/$entity")
         return _json(
             {**self._metadata(request, version, fragment), **record},

@@ -48,27 +48,117 @@ class EntitySet:
 
 
 _DOC = frozenset(
-    "DocEntry DocNum DocType DocDate DocDueDate TaxDate CardCode CardName NumAtCard DocCurrency "
-    "DocRate DocTotal VatSum Comments JournalMemo Reference1 Reference2 Cancelled DocumentStatus "
-    "Series Project PaymentGroupCode DocumentLines".split()
+    [
+        "DocEntry",
+        "DocNum",
+        "DocType",
+        "DocDate",
+        "DocDueDate",
+        "TaxDate",
+        "CardCode",
+        "CardName",
+        "NumAtCard",
+        "DocCurrency",
+        "DocRate",
+        "DocTotal",
+        "VatSum",
+        "Comments",
+        "JournalMemo",
+        "Reference1",
+        "Reference2",
+        "Cancelled",
+        "DocumentStatus",
+        "Series",
+        "Project",
+        "PaymentGroupCode",
+        "DocumentLines",
+    ]
 )
 _DOC_LINE = frozenset(
-    "LineNum ItemCode ItemDescription Quantity Price UnitPrice AccountCode LineTotal TaxCode "
-    "VatGroup CostingCode CostingCode2 CostingCode3 CostingCode4 CostingCode5 ProjectCode "
-    "FreeText BaseType BaseEntry BaseLine LineStatus".split()
+    [
+        "LineNum",
+        "ItemCode",
+        "ItemDescription",
+        "Quantity",
+        "Price",
+        "UnitPrice",
+        "AccountCode",
+        "LineTotal",
+        "TaxCode",
+        "VatGroup",
+        "CostingCode",
+        "CostingCode2",
+        "CostingCode3",
+        "CostingCode4",
+        "CostingCode5",
+        "ProjectCode",
+        "FreeText",
+        "BaseType",
+        "BaseEntry",
+        "BaseLine",
+        "LineStatus",
+    ]
 )
 _JE = frozenset(
-    "JdtNum ReferenceDate DueDate TaxDate Memo Reference Reference2 Reference3 TransactionCode "
-    "ProjectCode Series JournalEntryLines".split()
+    [
+        "JdtNum",
+        "ReferenceDate",
+        "DueDate",
+        "TaxDate",
+        "Memo",
+        "Reference",
+        "Reference2",
+        "Reference3",
+        "TransactionCode",
+        "ProjectCode",
+        "Series",
+        "JournalEntryLines",
+    ]
 )
 _JE_LINE = frozenset(
-    "Line_ID AccountCode ShortName Debit Credit FCDebit FCCredit FCCurrency LineMemo "
-    "CostingCode CostingCode2 CostingCode3 CostingCode4 CostingCode5 ProjectCode Reference1 "
-    "Reference2 DueDate TaxDate".split()
+    [
+        "Line_ID",
+        "AccountCode",
+        "ShortName",
+        "Debit",
+        "Credit",
+        "FCDebit",
+        "FCCredit",
+        "FCCurrency",
+        "LineMemo",
+        "CostingCode",
+        "CostingCode2",
+        "CostingCode3",
+        "CostingCode4",
+        "CostingCode5",
+        "ProjectCode",
+        "Reference1",
+        "Reference2",
+        "DueDate",
+        "TaxDate",
+    ]
 )
 _BP = frozenset(
-    "CardCode CardName CardType GroupCode FederalTaxID Currency Series EmailAddress Phone1 "
-    "Address City ZipCode Country PayTermsGrpCode Valid Frozen CardForeignName Notes".split()
+    [
+        "CardCode",
+        "CardName",
+        "CardType",
+        "GroupCode",
+        "FederalTaxID",
+        "Currency",
+        "Series",
+        "EmailAddress",
+        "Phone1",
+        "Address",
+        "City",
+        "ZipCode",
+        "Country",
+        "PayTermsGrpCode",
+        "Valid",
+        "Frozen",
+        "CardForeignName",
+        "Notes",
+    ]
 )
 
 ENTITY_SETS: dict[str, EntitySet] = {
@@ -111,18 +201,21 @@ ENTITY_SETS: dict[str, EntitySet] = {
             "ChartOfAccounts",
             "Code",
             "ChartOfAccount",
-            frozenset("Code Name FormatCode AccountType ActiveAccount".split()),
+            frozenset(["Code", "Name", "FormatCode", "AccountType", "ActiveAccount"]),
         ),
         EntitySet(
             "ProfitCenters",
             "CenterCode",
             "ProfitCenter",
-            frozenset("CenterCode CenterName InWhichDimension Active".split()),
+            frozenset(["CenterCode", "CenterName", "InWhichDimension", "Active"]),
         ),
         EntitySet(
-            "Projects", "Code", "Project", frozenset("Code Name Active ValidFrom ValidTo".split())
+            "Projects",
+            "Code",
+            "Project",
+            frozenset(["Code", "Name", "Active", "ValidFrom", "ValidTo"]),
         ),
-    )  # fmt: skip
+    )
 }
 
 CARD_TYPES = ("cCustomer", "cSupplier", "cLid")
@@ -267,9 +360,20 @@ def create_purchase_invoice(
 
 
 _DOC_COMPUTED = frozenset(
-    {"DocEntry", "DocNum", "CardName", "DocTotal", "VatSum", "DocumentLines", "Cancelled",
-     "DocumentStatus", "DocDate", "DocDueDate", "TaxDate"}
-)  # fmt: skip
+    {
+        "DocEntry",
+        "DocNum",
+        "CardName",
+        "DocTotal",
+        "VatSum",
+        "DocumentLines",
+        "Cancelled",
+        "DocumentStatus",
+        "DocDate",
+        "DocDueDate",
+        "TaxDate",
+    }
+)
 
 
 def create_journal_entry(

@@ -175,7 +175,7 @@ def build_seed(company: DemoCompany = DEMO_COMPANY) -> SapB1Seed:
                 "ValidFrom": "2022-01-01",
                 "ValidTo": "2022-12-31",
             },
-        ),  # fmt: skip
+        ),
         purchase_orders=(
             SeedPurchaseOrder(
                 1,
@@ -209,7 +209,7 @@ def build_seed(company: DemoCompany = DEMO_COMPANY) -> SapB1Seed:
                 "bost_Close",
                 ((raw, "Aluminium", Decimal("900.00")),),
             ),
-        ),  # fmt: skip
+        ),
         ap_control_account=account_code(AP_CONTROL_GL),
         supplier_map={v.id: card_code(v.id) for v in vendors},
         account_map={a.code: account_code(a.code) for a in accounts},

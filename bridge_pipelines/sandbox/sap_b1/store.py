@@ -40,6 +40,7 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
+    """JSON as the Service Layer writes it (Decimal amounts as numbers)."""
     return json.dumps(value, default=_default, ensure_ascii=False)
 
 
@@ -56,6 +57,7 @@ def next_number(conn: sqlite3.Connection, name: str, start: int = 1) -> int:
 def insert_record(
     conn: sqlite3.Connection, entity_set: str, key: Any, body: dict[str, Any]
 ) -> None:
+    """Add a record, remembering creation order for paging."""
     seq = next_number(conn, f"seq:{entity_set}")
     conn.execute(
         "INSERT INTO records (entity_set, key, seq, body) VALUES (?, ?, ?, ?)",
@@ -64,6 +66,7 @@ def insert_record(
 
 
 def get_record(store: StateStore, entity_set: str, key: Any) -> dict[str, Any] | None:
+    """The record of `entity_set` with this key, or None."""
     rows = store.rows(
         "SELECT body FROM records WHERE entity_set = ? AND key = ?", (entity_set, str(key))
     )
@@ -73,6 +76,7 @@ def get_record(store: StateStore, entity_set: str, key: Any) -> dict[str, Any] |
 def replace_record(
     conn: sqlite3.Connection, entity_set: str, key: Any, body: dict[str, Any]
 ) -> None:
+    """Overwrite a record's body (PATCH)."""
     conn.execute(
         "UPDATE records SET body = ? WHERE entity_set = ? AND key = ?",
         (dumps(body), entity_set, str(key)),
@@ -98,6 +102,7 @@ def query_records(
 
 
 def count_records(store: StateStore, entity_set: str, where: str, params: list[Any]) -> int:
+    """How many records of a set match a compiled filter (`$count`)."""
     rows = store.rows(
         f"SELECT count(*) AS n FROM records WHERE entity_set = ? AND ({where})",
         [entity_set, *params],

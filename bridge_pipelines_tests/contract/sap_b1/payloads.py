@@ -43,5 +43,9 @@ def journal(ref: str = "INV-1001", debit: float = 100.0, credit: float = 100.0) 
 
 
 def supplier(card_code: str = "V19999", **overrides: Any) -> dict[str, Any]:
-    return {"CardCode": card_code, "CardName": "New Supplier", "CardType": "cSupplier",
-            "GroupCode": 101, "FederalTaxID": "12-3456789", "Currency": "USD", **overrides}  # fmt: skip
+    body: dict[str, Any] = {
+        "CardCode": card_code,
+        "CardName": "New Supplier",
+        "CardType": "cSupplier",
+    }
+    return {**body, "GroupCode": 101, "FederalTaxID": "12-3456789", "Currency": "USD", **overrides}

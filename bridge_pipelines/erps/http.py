@@ -1,10 +1,75 @@
-"""HTTP pieces every ERP client shares: request pacing under a known rate limit.
+"""HTTP pieces every ERP client shares: pacing under a known rate limit, bounded backoff.
 
 Kept ERP-neutral so one adapter never imports another's client.
 """
 
+import logging
+import random
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from bridge_pipelines.errors import RetryableError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class TransientError(RetryableError):
+    """Nothing reached the ERP, or it asked to slow down; `retry_after` when it said how long."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BackoffSettings(Protocol):
+    """The retry budget every ERP client's settings carry."""
+
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def retry_budget(self) -> float: ...
+    @property
+    def backoff_initial(self) -> float: ...
+    @property
+    def backoff_max(self) -> float: ...
+
+
+def with_backoff(settings: BackoffSettings, call: Callable[[], T]) -> T:
+    """`call()`, repeated on `TransientError` with capped exponential backoff or Retry-After."""
+
+    def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        hinted = error.retry_after if isinstance(error, TransientError) else None
+        if hinted is not None:
+            return float(min(hinted, settings.backoff_max))
+        ceiling = settings.backoff_initial * (2 ** (state.attempt_number - 1))
+        return float(min(settings.backoff_max, ceiling) * (0.5 + random.random() / 2))
+
+    def before_sleep(state: RetryCallState) -> None:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        sleep = state.next_action.sleep if state.next_action else 0.0
+        log.warning("%s; retrying in %.2fs", error, sleep)
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=stop_after_attempt(settings.max_attempts) | stop_after_delay(settings.retry_budget),
+        wait=wait,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(call)
 
 
 class RequestLimiter(Protocol):

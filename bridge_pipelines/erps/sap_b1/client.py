@@ -25,7 +25,6 @@ Amounts travel as JSON numbers written from `Decimal` text and are read back wit
 
 import json
 import logging
-import random
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -36,15 +35,8 @@ from typing import Any, Literal, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-)
 
-from bridge_pipelines.erps.http import Pacer, RequestLimiter
+from bridge_pipelines.erps.http import Pacer, RequestLimiter, TransientError, with_backoff
 from bridge_pipelines.erps.sap_b1 import errors
 from bridge_pipelines.erps.sap_b1.payloads import dumps
 from bridge_pipelines.errors import BridgeError, ConfigError, NeedsLookupError, RetryableError
@@ -90,14 +82,6 @@ class SapB1Settings:
         object.__setattr__(self, "base_url", url)
         if self.page_size < 1:
             raise ConfigError("SAP B1 page_size must be at least 1")
-
-
-class TransientError(RetryableError):
-    """Nothing reached SAP, or a read may be repeated; `retry_after` when SAP said how long."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class NotFoundError(BridgeError):
@@ -155,34 +139,6 @@ def _session_cookies(response: httpx.Response) -> dict[str, str]:
         if name.strip() in SESSION_COOKIES:
             found[name.strip()] = rest.split(";", 1)[0].strip()
     return found
-
-
-def with_backoff(settings: SapB1Settings, call: Callable[[], T]) -> T:
-    """`call()`, repeated on `TransientError` with capped exponential backoff and jitter."""
-
-    def wait(state: RetryCallState) -> float:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        hinted = error.retry_after if isinstance(error, TransientError) else None
-        if hinted is not None:
-            return float(min(hinted, settings.backoff_max))
-        ceiling = settings.backoff_initial * (2 ** (state.attempt_number - 1))
-        return float(min(settings.backoff_max, ceiling) * (0.5 + random.random() / 2))
-
-    def before_sleep(state: RetryCallState) -> None:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        sleep = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s; retrying in %.2fs", error, sleep)
-
-    retrying = Retrying(
-        retry=retry_if_exception_type(TransientError),
-        stop=stop_after_attempt(settings.max_attempts) | stop_after_delay(settings.retry_budget),
-        wait=wait,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    return retrying(call)
 
 
 class SapB1Client:

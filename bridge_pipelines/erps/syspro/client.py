@@ -21,9 +21,8 @@ redacted.
 """
 
 import logging
-import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Literal, Self, TypeVar
@@ -31,15 +30,8 @@ from typing import Literal, Self, TypeVar
 import httpx
 from lxml import etree
 from pydantic import SecretStr
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-)
 
-from bridge_pipelines.erps.http import Pacer, RequestLimiter
+from bridge_pipelines.erps.http import Pacer, RequestLimiter, TransientError, with_backoff
 from bridge_pipelines.erps.syspro import errors
 from bridge_pipelines.erps.syspro.payloads import MalformedResponseError, parse_response
 from bridge_pipelines.errors import (
@@ -94,14 +86,6 @@ class SysproSettings:
             object.__setattr__(self, "odata_url", str(origin).rstrip("/") + ODATA_ROOT)
         else:
             object.__setattr__(self, "odata_url", self.odata_url.rstrip("/"))
-
-
-class TransientError(RetryableError):
-    """Nothing reached SYSPRO or it asked to slow down; `retry_after` when it said how long."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class _DeadlineError(Exception):
@@ -205,34 +189,6 @@ def fetch(
     return Answer(status, content, charset, text)
 
 
-def with_backoff(settings: SysproSettings, what: str, call: Callable[[], T]) -> T:
-    """`call()`, repeated on `TransientError` with capped exponential backoff or Retry-After."""
-
-    def wait(state: RetryCallState) -> float:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        hinted = error.retry_after if isinstance(error, TransientError) else None
-        if hinted is not None:
-            return float(min(hinted, settings.backoff_max))
-        ceiling = settings.backoff_initial * (2 ** (state.attempt_number - 1))
-        return float(min(settings.backoff_max, ceiling) * (0.5 + random.random() / 2))
-
-    def before_sleep(state: RetryCallState) -> None:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        sleep = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s; retrying in %.2fs", error, sleep)
-
-    retrying = Retrying(
-        retry=retry_if_exception_type(TransientError),
-        stop=stop_after_attempt(settings.max_attempts) | stop_after_delay(settings.retry_budget),
-        wait=wait,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    return retrying(call)
-
-
 class SysproClient:
     """One e.net session for one batch; use as a context manager so Logoff always runs.
 
@@ -292,7 +248,7 @@ class SysproClient:
             return guid
 
         try:
-            self._user_id = with_backoff(s, "Logon", once)
+            self._user_id = with_backoff(s, once)
         except TransientError as exc:
             # Plain RetryableError: a caller's own backoff must not multiply these attempts.
             raise RetryableError(f"SYSPRO is unreachable: {exc}") from None
@@ -321,7 +277,7 @@ class SysproClient:
             )
 
         try:
-            answer = with_backoff(patient, "Logoff", once)
+            answer = with_backoff(patient, once)
         except BridgeError as exc:
             log.warning("SYSPRO Logoff failed; the session will time out on the server: %s", exc)
             return
@@ -392,7 +348,6 @@ class SysproClient:
         def attempt() -> tuple[etree._Element, str]:
             return with_backoff(
                 self.settings,
-                what,
                 lambda: self._parsed(self._once(path, params, kind, bo), kind, what),
             )
 

@@ -13,13 +13,8 @@ from typing import Any
 
 import httpx
 
-from bridge_pipelines.erps.http import RequestLimiter
-from bridge_pipelines.erps.syspro.client import (
-    SysproSettings,
-    TransientError,
-    fetch,
-    with_backoff,
-)
+from bridge_pipelines.erps.http import RequestLimiter, TransientError, with_backoff
+from bridge_pipelines.erps.syspro.client import SysproSettings, fetch
 from bridge_pipelines.errors import ConfigError
 
 MAX_PAGES = 100_000
@@ -65,7 +60,7 @@ class ODataReader:
                 raise TransientError(f"SYSPRO OData {what}: the answer has no 'value' list")
             return page
 
-        return with_backoff(self._settings, f"OData {what}", once)
+        return with_backoff(self._settings, once)
 
     def entities(
         self, entity_set: str, *, select: Sequence[str] = (), filter: str | None = None

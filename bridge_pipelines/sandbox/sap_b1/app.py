@@ -17,6 +17,7 @@ import hmac
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
@@ -118,20 +119,28 @@ class SapB1Sandbox(ErpSandbox):
                 "service_root_v2": f"{SERVICE_ROOT}/v2"}  # fmt: skip
 
     def documents(self) -> list[dict[str, Any]]:
-        """Every posted A/P invoice and journal entry, with lines and debit/credit totals."""
+        """Every posted A/P invoice, credit memo and journal entry, with debit/credit totals.
+
+        Invoices first, then credit memos, then journal entries, each in creation order.
+        """
         result: list[dict[str, Any]] = []
-        for invoice in query_records(self.store, "PurchaseInvoices", "1", [], limit=None, offset=0):
-            total = str(invoice["DocTotal"])
-            result.append({
-                "kind": "PurchaseInvoice", "DocEntry": invoice["DocEntry"],
-                "DocNum": invoice["DocNum"], "CardCode": invoice["CardCode"],
-                "NumAtCard": invoice["NumAtCard"], "DocDate": invoice["DocDate"],
-                "DocTotal": f"{invoice['DocTotal']:.2f}", "Cancelled": invoice["Cancelled"],
-                "lines": invoice["DocumentLines"],
-                # The journal B1 derives: expense lines debited, the supplier's AP credited.
-                "debits": f"{sum(float(x['LineTotal']) for x in invoice['DocumentLines']):.2f}",
-                "credits": f"{float(total):.2f}",
-            })  # fmt: skip
+        for entity_set, kind in (
+            ("PurchaseInvoices", "PurchaseInvoice"),
+            ("PurchaseCreditNotes", "PurchaseCreditNote"),
+        ):
+            for doc in query_records(self.store, entity_set, "1", [], limit=None, offset=0):
+                lines = f"{sum(Decimal(str(x['LineTotal'])) for x in doc['DocumentLines']):.2f}"
+                total = f"{Decimal(str(doc['DocTotal'])):.2f}"
+                # The journal B1 derives. Invoice: expense lines debited, the supplier's AP
+                # credited. Credit memo: the reverse.
+                debits, credits = (lines, total) if kind == "PurchaseInvoice" else (total, lines)
+                result.append({
+                    "kind": kind, "DocEntry": doc["DocEntry"],
+                    "DocNum": doc["DocNum"], "CardCode": doc["CardCode"],
+                    "NumAtCard": doc["NumAtCard"], "DocDate": doc["DocDate"],
+                    "DocTotal": total, "Cancelled": doc["Cancelled"],
+                    "lines": doc["DocumentLines"], "debits": debits, "credits": credits,
+                })  # fmt: skip
         for entry in query_records(self.store, "JournalEntries", "1", [], limit=None, offset=0):
             lines = entry["JournalEntryLines"]
             result.append({

@@ -11,6 +11,7 @@ from typing import Any
 
 from bridge_pipelines.sandbox.erp_base.store import StateStore
 from bridge_pipelines.sandbox.sap_b1.store import (
+    count_records,
     get_record,
     insert_record,
     next_number,
@@ -176,6 +177,17 @@ ENTITY_SETS: dict[str, EntitySet] = {
             writable=True,
         ),
         EntitySet(
+            "PurchaseCreditNotes",
+            "DocEntry",
+            "Document",
+            _DOC,
+            "DocumentLines",
+            "DocumentLine",
+            _DOC_LINE,
+            int_key=True,
+            writable=True,
+        ),
+        EntitySet(
             "PurchaseOrders",
             "DocEntry",
             "Document",
@@ -288,19 +300,50 @@ def _supplier(store: StateStore, card_code: Any, table: str) -> dict[str, Any]:
     return bp
 
 
+@dataclass(frozen=True)
+class DocumentObject:
+    """A marketing document B1 stores in a header table and a line table (OPCH/PCH1, ...)."""
+
+    entity_set: str
+    header_table: str
+    line_table: str
+    journal_memo: str
+
+
+PURCHASE_INVOICE = DocumentObject("PurchaseInvoices", "OPCH", "PCH1", "A/P Invoices")
+# [I] A/P credit memo: B1's object 19 (ORPC/RPC1), the same Document shape as the A/P
+# invoice, posted with positive amounts (the object carries the sign).
+PURCHASE_CREDIT_NOTE = DocumentObject("PurchaseCreditNotes", "ORPC", "RPC1", "A/P Credit Memos")
+
+
 def create_purchase_invoice(
     store: StateStore, body: dict[str, Any], config: dict[str, Any]
 ) -> dict[str, Any]:
     """A/P invoice: service type only; DocEntry and DocNum assigned here."""
-    entity = ENTITY_SETS["PurchaseInvoices"]
+    return _create_service_document(store, body, config, PURCHASE_INVOICE)
+
+
+def create_purchase_credit_note(
+    store: StateStore, body: dict[str, Any], config: dict[str, Any]
+) -> dict[str, Any]:
+    """A/P credit memo: the invoice's rules on its own numbering (DocEntry, DocNum)."""
+    return _create_service_document(store, body, config, PURCHASE_CREDIT_NOTE)
+
+
+def _create_service_document(
+    store: StateStore, body: dict[str, Any], config: dict[str, Any], kind: DocumentObject
+) -> dict[str, Any]:
+    """A service document of `kind`: rules shared by A/P invoices and credit memos."""
+    entity = ENTITY_SETS[kind.entity_set]
+    head, rows = kind.header_table, kind.line_table
     _unknown_properties(body, entity)
     for assigned in ("DocEntry", "DocNum"):
         if assigned in body:
             raise B1Error(400, -1000, f"Property '{assigned}' of 'Document' is read-only")
-    bp = _supplier(store, body.get("CardCode"), "OPCH")
+    bp = _supplier(store, body.get("CardCode"), head)
     lines = body.get("DocumentLines") or []
     if not lines:
-        raise B1Error(400, -5002, "Document must have at least one row [PCH1.LineNum]")  # [I]
+        raise B1Error(400, -5002, f"Document must have at least one row [{rows}.LineNum]")  # [I]
     doc_type = body.get("DocType", "dDocument_Items")
     if doc_type not in DOC_TYPES:
         raise B1Error(400, -1000, f"Enum value '{doc_type}' is invalid for 'DocType'")
@@ -308,35 +351,33 @@ def create_purchase_invoice(
         # [C] omitting DocType on a service document answers -5002; [I] the text: B1 reads it
         # as an item document and asks for the item of the first line.
         if any(not line.get("ItemCode") for line in lines):
-            raise B1Error(400, -5002, "Item code is missing [PCH1.ItemCode][line: 1]")
-        raise B1Error(400, -5002, "Item documents are not held by this sandbox [PCH1.ItemCode]")
+            raise B1Error(400, -5002, f"Item code is missing [{rows}.ItemCode][line: 1]")
+        raise B1Error(400, -5002, f"Item documents are not held by this sandbox [{rows}.ItemCode]")
     ref = body.get("NumAtCard")
     if ref is not None and (not isinstance(ref, str) or len(ref) > 100):
         raise B1Error(400, -10, "Value too long in property 'NumAtCard' of 'Document'")
     if ref and config.get("block_duplicate_vendor_ref"):
-        from bridge_pipelines.sandbox.sap_b1.store import count_records
-
         where = "json_extract(body, '$.CardCode') = ? AND json_extract(body, '$.NumAtCard') = ?"
-        if count_records(store, "PurchaseInvoices", where, [bp["CardCode"], ref]):
+        if count_records(store, kind.entity_set, where, [bp["CardCode"], ref]):
             raise B1Error(400, -10, f"Vendor reference number '{ref}' already exists")  # [I]
     total = Decimal(0)
     clean: list[dict[str, Any]] = []
     for n, line in enumerate(lines):
         if "AccountCode" not in line:
-            raise B1Error(400, -5002, f"G/L account is missing [PCH1.AcctCode][line: {n + 1}]")
-        _account(store, line["AccountCode"], f"[PCH1.AcctCode][line: {n + 1}]")
+            raise B1Error(400, -5002, f"G/L account is missing [{rows}.AcctCode][line: {n + 1}]")
+        _account(store, line["AccountCode"], f"[{rows}.AcctCode][line: {n + 1}]")
         if "LineTotal" not in line:
-            raise B1Error(400, -5002, f"Total is missing [PCH1.LineTotal][line: {n + 1}]")
+            raise B1Error(400, -5002, f"Total is missing [{rows}.LineTotal][line: {n + 1}]")
         amount = _money(line["LineTotal"], "LineTotal")
-        _dimension(store, line, "PCH1", n + 1)
+        _dimension(store, line, rows, n + 1)
         total += amount
         clean.append({**line, "LineNum": n, "LineTotal": amount, "LineStatus": "bost_Open"})
     date = body.get("DocDate") or config["today"]
     with store.transaction() as conn:
-        entry = next_number(conn, "DocEntry:PurchaseInvoices")
+        entry = next_number(conn, f"DocEntry:{kind.entity_set}")
         record = {
             "DocEntry": entry,
-            "DocNum": next_number(conn, "DocNum:PurchaseInvoices", start=1),
+            "DocNum": next_number(conn, f"DocNum:{kind.entity_set}", start=1),
             "DocType": doc_type,
             "DocDate": date,
             "DocDueDate": body.get("DocDueDate") or date,
@@ -348,14 +389,14 @@ def create_purchase_invoice(
             "DocTotal": total,
             "VatSum": Decimal(0),
             "Comments": body.get("Comments"),
-            "JournalMemo": body.get("JournalMemo") or f"A/P Invoices - {bp['CardCode']}",
+            "JournalMemo": body.get("JournalMemo") or f"{kind.journal_memo} - {bp['CardCode']}",
             "Cancelled": "tNO",
             "DocumentStatus": "bost_Open",
             **{k: v for k, v in body.items() if k not in _DOC_COMPUTED},
             "DocumentLines": clean,
         }
         record["DocTotal"] = total
-        insert_record(conn, "PurchaseInvoices", entry, record)
+        insert_record(conn, kind.entity_set, entry, record)
     return record
 
 
@@ -464,12 +505,16 @@ def create_business_partner(
 
 CREATORS = {
     "PurchaseInvoices": create_purchase_invoice,
+    "PurchaseCreditNotes": create_purchase_credit_note,
     "JournalEntries": create_journal_entry,
     "BusinessPartners": create_business_partner,
 }
 
+_LINE_TABLES = {k.entity_set: k.line_table for k in (PURCHASE_INVOICE, PURCHASE_CREDIT_NOTE)}
+
 _READ_ONLY_ON_PATCH = {
     "PurchaseInvoices": frozenset({"DocEntry", "DocNum", "CardCode", "DocType", "DocTotal"}),
+    "PurchaseCreditNotes": frozenset({"DocEntry", "DocNum", "CardCode", "DocType", "DocTotal"}),
     "JournalEntries": frozenset({"JdtNum", "JournalEntryLines"}),
     "BusinessPartners": frozenset({"CardCode"}),
 }
@@ -494,7 +539,8 @@ def patch_record(store: StateStore, entity: EntitySet, key: Any, body: dict[str,
         for line in body[entity.lines]:
             number = line.get("LineNum")
             if number not in by_number:
-                raise B1Error(400, -5002, f"Line {number} not found [PCH1.LineNum]")  # [I]
+                table = _LINE_TABLES.get(entity.name, "PCH1")
+                raise B1Error(400, -5002, f"Line {number} not found [{table}.LineNum]")  # [I]
             if "LineTotal" in line or "AccountCode" in line:
                 raise B1Error(400, -5002, "Amounts of a posted document cannot be changed")
             by_number[number] = {**by_number[number], **line}

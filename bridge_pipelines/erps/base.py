@@ -1,7 +1,7 @@
 """The ERP adapter protocol every ERP implements, and the ERP-neutral values it speaks.
 
 An adapter hides one ERP's dialect (SYSPRO's e.net XML, SAP B1's Service Layer, ...) behind the
-same eight calls, so mapping, the posting engine and the Dagster layer never learn which ERP
+same few calls, so mapping, the posting engine and the Dagster layer never learn which ERP
 they talk to. Values are frozen dataclasses: money is `Decimal`, instants are tz-aware.
 
 How `post_invoice` fails decides what the posting engine does next (reliability.md §2), so an
@@ -172,6 +172,11 @@ class ErpDocumentRef:
 
     `complete` is False for a document that exists but was not finished (an unreleased
     Acumatica bill): it must be finished, never posted a second time.
+
+    The amounts are filled by `read_posted_documents` where the ERP gives them, for
+    reconciliation (`bridge verify`): `total` is signed as the source is (a credit memo is
+    negative), `debit_total` / `credit_total` are the document's journal sides. None means
+    the ERP does not say, never zero.
     """
 
     doc_id: str
@@ -181,6 +186,15 @@ class ErpDocumentRef:
     status: str | None = None
     complete: bool = True
     response: str | None = None
+    total: Decimal | None = None
+    debit_total: Decimal | None = None
+    credit_total: Decimal | None = None
+    document_date: date | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("total", "debit_total", "credit_total"):
+            if getattr(self, name) is not None:
+                _money("ErpDocumentRef", name, getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -350,6 +364,19 @@ class ErpAdapter(Protocol):
         """
         ...
 
+    def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        """Every document carrying one of our references, for the ERP-to-ledger reconciliation.
+
+        "Ours" is the shape of `posting/external_ref.py` (`is_external_ref`). With `since`,
+        only documents dated that day or later. Each carries `external_ref` and, where the
+        ERP gives them, its totals.
+
+        Raises:
+            NotSupportedError: the ERP cannot list documents by our reference.
+            BridgeError: the ERP could not be read; the caller must not assume "none".
+        """
+        ...
+
     def close(self) -> None:
         """End the ERP session (sessions hold licence seats) and close connections."""
         ...
@@ -367,9 +394,10 @@ class ErpAdapter(Protocol):
 class AdapterBase:
     """Behaviour every adapter shares: the context manager and the optional capabilities.
 
-    Subclass it and override what the ERP has; `read_open_pos` and `read_payments` raise
-    `NotSupportedError` until overridden. Lookups are assumed not read-after-write consistent
-    unless the adapter says otherwise: the safe default sends uncertain postings to review.
+    Subclass it and override what the ERP has; `read_open_pos`, `read_payments` and
+    `read_posted_documents` raise `NotSupportedError` until overridden. Lookups are assumed
+    not read-after-write consistent unless the adapter says otherwise: the safe default sends
+    uncertain postings to review.
     """
 
     lookup_is_read_after_write_consistent: bool = False
@@ -381,6 +409,10 @@ class AdapterBase:
     def read_payments(self, since: datetime) -> Iterator[ErpPayment]:
         """No payments unless the adapter overrides this."""
         raise NotSupportedError(f"{type(self).__name__} does not read payments")
+
+    def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        """Not readable unless the adapter overrides this: reconciliation says so."""
+        raise NotSupportedError(f"{type(self).__name__} does not list posted documents")
 
     def close(self) -> None:
         """Nothing to close unless the adapter overrides this."""

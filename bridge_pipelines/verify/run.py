@@ -1,0 +1,68 @@
+"""`run_verify`: open what a tenant's reconciliation reads, from settings, and run it."""
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date
+
+from bridge_pipelines.erps.base import ErpAdapter
+from bridge_pipelines.errors import ConfigError
+from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.sftp.client import SftpClient
+from bridge_pipelines.tenants.loader import load_tenants
+from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.verify.reconcile import verify_tenant
+from bridge_pipelines.verify.report import VerifyReport
+
+
+def find_tenant(tenant_id: str) -> TenantConfig:
+    """The tenant from the tenants folder of the settings.
+
+    Raises:
+        ConfigError: no such tenant (or a tenant file does not validate).
+    """
+    for tenant in load_tenants():
+        if tenant.id == tenant_id:
+            return tenant
+    raise ConfigError(f"no tenant {tenant_id!r} in the tenants folder")
+
+
+@contextmanager
+def _sftp(ctx: IntakeContext, tenant: TenantConfig, pooled: bool) -> Iterator[SftpClient]:
+    if pooled:
+        with ctx.sftp(tenant) as client:
+            yield client
+        return
+    with SftpClient.connect(tenant.sftp, ctx.credentials_factory(tenant)()) as client:
+        yield client
+
+
+def run_verify(
+    tenant_id: str,
+    day: date | None = None,
+    *,
+    ctx: IntakeContext | None = None,
+    tenant: TenantConfig | None = None,
+) -> VerifyReport:
+    """Reconcile one tenant: its ledger, its Stampli server and its ERP, read-only.
+
+    Without `ctx` everything comes from the environment (`BRIDGE_*` settings, the tenants
+    folder) and the SFTP connection is opened for this call; with `ctx` (a Dagster step) its
+    ledger, keyring and pooled connections are used.
+
+    Raises:
+        ConfigError: unknown tenant, wrong credentials or URL, changed host key.
+        BridgeError: the ERP or the Stampli server could not be read (RetryableError...).
+    """
+    pooled = ctx is not None
+    ctx = ctx or IntakeContext.from_env()
+    if tenant is None:
+        tenant = find_tenant(tenant_id)
+    with ExitStack() as stack:
+        adapter: ErpAdapter | None = None
+        if tenant.erp.kind != "none":
+            from bridge_pipelines.erps.registry import build_adapter
+
+            adapter = stack.enter_context(build_adapter(tenant, keyring=ctx.keyring))
+        sftp = stack.enter_context(_sftp(ctx, tenant, pooled))
+        return verify_tenant(tenant, ctx.ledger, day=day, adapter=adapter, sftp=sftp)
+    raise AssertionError("unreachable")  # pragma: no cover

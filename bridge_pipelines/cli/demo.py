@@ -59,10 +59,12 @@ def demo(
     instance_config: Path | None,
     timeout: float,
 ) -> None:
-    """Run the demo: SFTP servers and Stampli simulators, then Dagster on top.
+    """Run the demo: SFTP servers, Stampli simulators and ERP sandboxes, then Dagster on top.
 
-    Without --once this starts the Dagster UI (webserver + daemon) on http://127.0.0.1:PORT;
-    the sensors pick files up, the intake runs parse and record them. Ctrl-C stops everything.
+    Two tenants on two ERPs: acme posts into the SYSPRO sandbox, globex into the SAP Business
+    One sandbox. Without --once this starts the Dagster UI (webserver + daemon) on
+    http://127.0.0.1:PORT; the sensors pick files up, the runs parse, record and post them.
+    Ctrl-C stops everything.
     """
     from bridge_pipelines.demo.environment import DEMO_TENANTS, REPO_ROOT, start_demo
 
@@ -81,8 +83,10 @@ def demo(
         for tenant in environment.tenants:
             click.echo(
                 f"tenant {tenant.spec.id}: Stampli SFTP on 127.0.0.1:{tenant.server.port} "
-                f"(files under {tenant.root})"
+                f"(files under {tenant.root}), ERP {tenant.spec.erp}"
             )
+        for line in environment.erp_lines():
+            click.echo(line)
         click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
         env = {**os.environ, **environment.env()}
         command = [

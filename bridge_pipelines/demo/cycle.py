@@ -8,11 +8,12 @@ the runs it makes are visible in the UI afterwards.
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
 from bridge_pipelines.defs import build_defs
-from bridge_pipelines.defs.masterdata import master_data_keys
+from bridge_pipelines.defs.masterdata import erp_key, master_data_keys
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
@@ -20,6 +21,7 @@ from bridge_pipelines.tenants.models import TenantConfig
 
 # Headless runs print warnings and errors only; the UI keeps the full event log.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+ERP_NAMES = {"syspro": "SYSPRO", "sap_b1": "SAP Business One"}
 
 
 @dataclass
@@ -32,17 +34,39 @@ class TenantSummary:
     row_errors: int = 0
     postings: Counter[str] = field(default_factory=Counter)
     erp: str = "none"
+    erp_company: str | None = None
+    vendor_sync: dict[str, Any] | None = None  # the last vendor_sync metadata, if it ran
     runs: int = 0
     failed_runs: int = 0
 
     @property
+    def problems(self) -> list[str]:
+        """Why the cycle is not OK; empty when it is.
+
+        The demo's data either posts or is held for review on purpose (an unmapped vendor),
+        so an ERP rejection, a posting left open or no posting at all is a problem to see.
+        """
+        found: list[str] = []
+        if self.failed_runs:
+            found.append(f"{self.failed_runs} failed runs")
+        if any(state not in TERMINAL_FILE_STATES for state in self.files):
+            found.append("files not settled")
+        open_postings = sum(self.postings.get(s, 0) for s in ("planned", "sending", "unknown"))
+        if open_postings:
+            found.append(f"{open_postings} postings still open")
+        if self.postings.get("rejected", 0):
+            found.append(f"{self.postings['rejected']} rejected by {self.erp}")
+        failed_vendors = len((self.vendor_sync or {}).get("failed") or [])
+        if failed_vendors:
+            found.append(f"{failed_vendors} vendors refused by {self.erp}")
+        accepted = self.documents.get("invoices accepted", 0)
+        if self.erp != "none" and accepted and not self.postings.get("posted", 0):
+            found.append(f"nothing posted to {self.erp}")
+        return found
+
+    @property
     def ok(self) -> bool:
-        open_postings = {"planned", "sending", "unknown"} & set(self.postings)
-        return (
-            self.failed_runs == 0
-            and all(state in TERMINAL_FILE_STATES for state in self.files)
-            and not open_postings
-        )
+        return not self.problems
 
     def _postings(self) -> str:
         if self.erp == "none":
@@ -54,14 +78,38 @@ class TenantSummary:
             + (f" (`bridge review list {self.tenant}`)" if held else "")
         )
 
+    def _erp(self) -> str:
+        if self.erp == "none":
+            return "none"
+        company = f", company {self.erp_company}" if self.erp_company else ""
+        return f"{ERP_NAMES.get(self.erp, self.erp)} ({self.erp}{company})"
+
+    def _vendors(self) -> str:
+        if self.erp == "none":
+            return "no ERP configured"
+        if self.vendor_sync is None:
+            return "not synced in this cycle (no Stampli vendors file)"
+        sync = self.vendor_sync
+        without = list(sync.get("needs_erp_code") or [])
+        failed = list(sync.get("failed") or [])
+        return (
+            f"{sync.get('created', 0)} created, {sync.get('updated', 0)} updated in {self.erp}"
+            + (f", {len(without)} without an ERP code ({', '.join(without)})" if without else "")
+            + (f", {len(failed)} refused" if failed else "")
+        )
+
     def lines(self) -> list[str]:
         files = ", ".join(f"{n} {s}" for s, n in sorted(self.files.items())) or "none"
         docs = ", ".join(f"{n} {s}" for s, n in sorted(self.documents.items())) or "none"
+        problems = self.problems
         return [
-            f"tenant {self.tenant}: {'OK' if self.ok else 'PROBLEM'}",
+            f"tenant {self.tenant}: "
+            + ("OK" if not problems else f"PROBLEM ({'; '.join(problems)})"),
+            f"  erp:        {self._erp()}",
             f"  files:      {sum(self.files.values())} ({files})",
             f"  documents:  {docs}",
             f"  row errors: {self.row_errors} (located; `bridge status {self.tenant}`)",
+            f"  vendors:    {self._vendors()}",
             f"  postings:   {self._postings()}",
             f"  runs:       {self.runs} ({self.failed_runs} failed)",
         ]
@@ -112,7 +160,9 @@ def run_cycle(
         summary.documents = Counter(f"{r.kind} {r.state.value}" for r in ledger.records(tenant.id))
         summary.row_errors = len(ledger.row_errors(tenant.id))
         summary.erp = tenant.erp.kind
+        summary.erp_company = tenant.erp.company
         summary.postings = Counter(p.state.value for p in ledger.postings(tenant.id))
+        summary.vendor_sync = _vendor_sync(instance, tenant) if tenant.erp.kind != "none" else None
     return list(summaries.values())
 
 
@@ -142,3 +192,12 @@ def _tick(
         summary.runs += 1
         summary.failed_runs += 0 if result.success else 1
     return launched
+
+
+def _vendor_sync(instance: dg.DagsterInstance, tenant: TenantConfig) -> dict[str, Any] | None:
+    """The metadata of the tenant's last vendor sync (Stampli vendors into the ERP), if any."""
+    event = instance.get_latest_materialization_event(erp_key(tenant.id, "vendor_sync"))
+    materialization = event.asset_materialization if event is not None else None
+    if materialization is None:
+        return None
+    return {name: value.value for name, value in materialization.metadata.items()}

@@ -1,8 +1,10 @@
-"""The demo's world: embedded SFTP servers, a Stampli simulator per tenant, tenant files.
+"""The demo's world: SFTP servers, Stampli simulators, ERP sandboxes and tenant files.
 
-Everything lives under one folder (`.demo/` by default) and is generated on first use: a
-keyring, SSH host keys, tenant files with encrypted secrets pinned to those host keys. Nothing
-secret is committed to git.
+Two tenants on two ERPs side by side: `acme` posts into the SYSPRO sandbox, `globex` into the
+SAP Business One Service Layer sandbox (A/P service invoices). Everything lives under one
+folder (`.demo/` by default) and is generated on first use: a keyring, SSH host keys, tenant
+files with encrypted secrets pinned to those host keys, a mapping file per tenant, the ERP
+sandboxes' state under `erp/<kind>/`. Nothing secret is committed to git.
 """
 
 import os
@@ -12,13 +14,17 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
+from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY as SAP_B1_APP
+from bridge_pipelines.sandbox.sap_b1.app import SERVICE_ROOT as SAP_B1_SERVICE_ROOT
+from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.sandbox.syspro.app import REST_ROOT as SYSPRO_REST_ROOT
@@ -31,6 +37,9 @@ from bridge_pipelines.tenants.secrets import Keyring
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SYSPRO_APP = "bridge_pipelines.sandbox.syspro.app:create_app"
 UNMAPPED_VENDOR = "V-0012"
+ErpKindInDemo = Literal["none", "syspro", "sap_b1"]
+ERP_APPS: dict[str, str] = {"syspro": SYSPRO_APP, "sap_b1": SAP_B1_APP}
+SAP_B1_DEMO_USER = "bridge"  # the integration user; `manager` stays the admin's
 
 
 @dataclass(frozen=True)
@@ -44,14 +53,16 @@ class DemoTenantSpec:
     auth: str  # "password" or "key"
     invoice_format: Literal["csv", "xml"]
     seed: int
-    erp: Literal["none", "syspro"] = "none"
+    erp: ErpKindInDemo = "none"
 
 
 DEMO_TENANTS = (
     DemoTenantSpec(
         "acme", "Acme Manufacturing", "America/Chicago", 2222, "password", "csv", 1, "syspro"
     ),
-    DemoTenantSpec("globex", "Globex Distribution", "Europe/Berlin", 2223, "key", "xml", 2),
+    DemoTenantSpec(
+        "globex", "Globex Distribution", "Europe/Berlin", 2223, "key", "xml", 2, "sap_b1"
+    ),
 )
 
 
@@ -71,9 +82,31 @@ class DemoEnvironment:
 
     home: Path
     tenants: list[DemoTenant] = field(default_factory=list)
-    syspro: RunningSandbox | None = None
+    erps: dict[str, RunningSandbox] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def syspro(self) -> RunningSandbox | None:
+        """The SYSPRO sandbox (acme's ERP), while it runs."""
+        return self.erps.get("syspro")
+
+    @property
+    def sap_b1(self) -> RunningSandbox | None:
+        """The SAP Business One Service Layer sandbox (globex's ERP), while it runs."""
+        return self.erps.get("sap_b1")
+
+    def erp_lines(self) -> list[str]:
+        """One line per running ERP sandbox: its API root and where its documents are listed."""
+        roots = {"syspro": SYSPRO_REST_ROOT, "sap_b1": f"{SAP_B1_SERVICE_ROOT}/v1"}
+        lines = []
+        for kind, sandbox in sorted(self.erps.items()):
+            users = ", ".join(t.spec.id for t in self.tenants if t.spec.erp == kind)
+            lines.append(
+                f"{kind} sandbox for {users or '-'}: {sandbox.base_url}{roots.get(kind, '')} "
+                f"(posted documents: {sandbox.base_url}/_sandbox/documents)"
+            )
+        return lines
 
     @property
     def tenants_dir(self) -> Path:
@@ -134,8 +167,8 @@ class DemoEnvironment:
             thread.join(timeout=5)
         for tenant in self.tenants:
             tenant.server.stop()
-        if self.syspro is not None:
-            self.syspro.stop()
+        for sandbox in self.erps.values():
+            sandbox.stop()
 
 
 def start_demo(
@@ -158,11 +191,15 @@ def start_demo(
     shutil.copyfile(
         instance_config or REPO_ROOT / "dagster.yaml", environment.dagster_home / "dagster.yaml"
     )
-    if any(spec.erp == "syspro" for spec in DEMO_TENANTS):
-        environment.syspro = start_sandbox(SYSPRO_APP, home / "erp" / "syspro")
-    for spec in DEMO_TENANTS:
-        port = (ports or {}).get(spec.id, spec.port)
-        environment.tenants.append(_start_tenant(environment, spec, port, keyring))
+    try:
+        for kind in sorted({spec.erp for spec in DEMO_TENANTS} - {"none"}):
+            environment.erps[kind] = start_sandbox(ERP_APPS[kind], home / "erp" / kind)
+        for spec in DEMO_TENANTS:
+            port = (ports or {}).get(spec.id, spec.port)
+            environment.tenants.append(_start_tenant(environment, spec, port, keyring))
+    except BaseException:
+        environment.stop()  # no orphaned sandbox process or SFTP server
+        raise
     return environment
 
 
@@ -193,7 +230,7 @@ def _start_tenant(
     _write_tenant_file(
         home / "tenants" / f"{spec.id}.yaml", spec, server, credentials, keyring, erp
     )
-    simulator = StampliSimulator(root, seed=spec.seed)
+    simulator = StampliSimulator(root, seed=spec.seed, invoice_format=spec.invoice_format)
     return DemoTenant(spec=spec, root=root, server=server, simulator=simulator)
 
 
@@ -205,32 +242,65 @@ def _erp_section(
     The seed maps every Stampli code the ERP has; the codes it lacks on purpose (a vendor and
     a GL account) stay unmapped, so the demo shows invoices held for review.
     """
-    if spec.erp != "syspro" or environment.syspro is None:
+    sandbox = environment.erps.get(spec.erp)
+    if sandbox is None:
         return {"kind": "none"}
-    mappings = environment.home / "mappings" / f"{spec.id}.yaml"
-    mappings.parent.mkdir(parents=True, exist_ok=True)
-    if not mappings.exists():
-        mappings.write_text(
-            "# Stampli code -> SYSPRO code, generated from the sandbox's demo company.\n"
-            + yaml.safe_dump(
-                {
-                    "vendors": dict(SYSPRO_SEED.supplier_map),
-                    "gl_accounts": dict(SYSPRO_SEED.ledger_map),
-                    "cost_centers": dict(SYSPRO_SEED.analysis_map),
-                },
-                sort_keys=True,
-            )
-        )
-    operator = next(o for o in SYSPRO_SEED.operators if o.odata_enabled)
-    base = environment.syspro.base_url
+    if spec.erp == "syspro":
+        _write_mapping(
+            environment, spec, "SYSPRO", SYSPRO_SEED.supplier_map, SYSPRO_SEED.ledger_map,
+            SYSPRO_SEED.analysis_map,
+        )  # fmt: skip
+        operator = next(o for o in SYSPRO_SEED.operators if o.odata_enabled)
+        return {
+            "kind": "syspro",
+            "base_url": f"{sandbox.base_url}{SYSPRO_REST_ROOT}",
+            "odata_url": f"{sandbox.base_url}{SYSPRO_ODATA_ROOT}",
+            "company": SYSPRO_SEED.company_id,
+            "username": operator.operator,
+            "password": keyring.encrypt(spec.id, "erp.password", operator.password),
+        }
+    _write_mapping(
+        environment, spec, "SAP Business One", SAP_B1_SEED.supplier_map,
+        SAP_B1_SEED.account_map, SAP_B1_SEED.profit_center_map,
+    )  # fmt: skip
+    user = next(u for u in SAP_B1_SEED.users if u.user_name == SAP_B1_DEMO_USER)
     return {
-        "kind": "syspro",
-        "base_url": f"{base}{SYSPRO_REST_ROOT}",
-        "odata_url": f"{base}{SYSPRO_ODATA_ROOT}",
-        "company": SYSPRO_SEED.company_id,
-        "username": operator.operator,
-        "password": keyring.encrypt(spec.id, "erp.password", operator.password),
+        "kind": "sap_b1",
+        "base_url": f"{sandbox.base_url}{SAP_B1_SERVICE_ROOT}/v1",
+        "company": SAP_B1_SEED.company_db,
+        "username": user.user_name,
+        "password": keyring.encrypt(spec.id, "erp.password", user.password),
+        "sap_b1_posting_mode": "service_invoice",
     }
+
+
+def _write_mapping(
+    environment: DemoEnvironment,
+    spec: DemoTenantSpec,
+    erp_name: str,
+    vendors: dict[str, str],
+    gl_accounts: dict[str, str],
+    cost_centers: dict[str, str],
+) -> None:
+    """`<home>/mappings/<tenant>.yaml`, written once: an operator's edits are kept.
+
+    Inactive accounts are left out: they take no postings, and a mapping onto one is reported
+    as a problem on every run.
+    """
+    path = environment.home / "mappings" / f"{spec.id}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return
+    inactive = {a.code for a in DEMO_COMPANY.gl_accounts if not a.active}
+    tables: dict[str, Any] = {
+        "vendors": dict(vendors),
+        "gl_accounts": {k: v for k, v in gl_accounts.items() if k not in inactive},
+        "cost_centers": dict(cost_centers),
+    }
+    path.write_text(
+        f"# Stampli code -> {erp_name} code, generated from the sandbox's demo company.\n"
+        + yaml.safe_dump(tables, sort_keys=True)
+    )
 
 
 def _demo_credentials(path: Path, spec: DemoTenantSpec) -> dict[str, str]:

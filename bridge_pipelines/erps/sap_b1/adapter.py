@@ -16,6 +16,7 @@
 
 import logging
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +45,8 @@ from bridge_pipelines.erps.sap_b1.client import (
     new_http_client,
 )
 from bridge_pipelines.errors import ConfigError, NeedsLookupError
+from bridge_pipelines.posting.external_ref import PREFIX as EXTERNAL_REF_PREFIX
+from bridge_pipelines.posting.external_ref import is_external_ref
 from bridge_pipelines.redaction import redact
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_COLUMNS = ("DocEntry", "DocNum", "CardCode", "NumAtCard", "DocumentStatus")
 JOURNAL_COLUMNS = ("JdtNum", "Reference")
+POSTED_COLUMNS = (*DOCUMENT_COLUMNS, "DocDate", "DocTotal", "VatSum", "DocumentLines")
+POSTED_JOURNAL_COLUMNS = ("JdtNum", "Reference", "ReferenceDate", "JournalEntryLines")
 
 
 def _yes(value: object) -> bool:
@@ -69,6 +74,64 @@ def _decimal(value: object) -> Decimal:
     if value is None or value == "":
         return Decimal(0)
     return Decimal(str(value))
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return None
+
+
+def _posted_document(entity_set: str, row: dict[str, Any]) -> ErpDocumentRef | None:
+    """A `PurchaseInvoices` / `PurchaseCreditNotes` row as a document of ours, or None."""
+    reference = str(row.get("NumAtCard") or "")
+    if not is_external_ref(reference):
+        return None
+    lines = [line for line in row.get("DocumentLines") or [] if isinstance(line, dict)]
+    total = _decimal(row.get("DocTotal"))
+    return ErpDocumentRef(
+        doc_id=f"{entity_set}({row['DocEntry']})",
+        vendor_code=_blank_to_none(row.get("CardCode")),
+        document_number=str(row.get("DocNum") or row["DocEntry"]),
+        external_ref=reference,
+        status=str(row.get("DocumentStatus") or "posted"),
+        total=-abs(total) if entity_set == payloads.CREDIT_NOTES else total,
+        debit_total=(
+            sum((_decimal(line.get("LineTotal")) for line in lines), Decimal(0))
+            + _decimal(row.get("VatSum"))
+            if lines
+            else None
+        ),
+        credit_total=total,
+        document_date=_day(row.get("DocDate")),
+    )
+
+
+def _posted_journal(row: dict[str, Any]) -> ErpDocumentRef | None:
+    """A `JournalEntries` row as a document of ours (its sides summed), or None."""
+    reference = str(row.get("Reference") or "")
+    if not is_external_ref(reference):
+        return None
+    lines = [line for line in row.get("JournalEntryLines") or [] if isinstance(line, dict)]
+    partner = next(
+        (
+            line.get("ShortName")
+            for line in lines
+            if line.get("ShortName") and line.get("ShortName") != line.get("AccountCode")
+        ),
+        None,
+    )
+    return ErpDocumentRef(
+        doc_id=f"JournalEntries({row['JdtNum']})",
+        vendor_code=_blank_to_none(partner),
+        document_number=str(row["JdtNum"]),
+        external_ref=reference,
+        status="posted",
+        debit_total=sum((_decimal(line.get("Debit")) for line in lines), Decimal(0)),
+        credit_total=sum((_decimal(line.get("Credit")) for line in lines), Decimal(0)),
+        document_date=_day(row.get("ReferenceDate")),
+    )
 
 
 class SapB1Adapter(AdapterBase):
@@ -304,6 +367,37 @@ class SapB1Adapter(AdapterBase):
                 self._credit_notes_served = False  # asked once per batch, not per lookup
                 log.info("SAP B1: the server has no PurchaseCreditNotes (%s)", exc)
         return found
+
+    def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        """Every document of ours, whatever the posting mode, for `bridge verify`.
+
+        A/P invoices and credit notes by `startswith(NumAtCard,'BP')` (not cancelled), and
+        journal entries by `startswith(Reference,'BP')`, each paged through nextLinks. A
+        document's journal is the one B1 derives: lines (+ VAT) debited, `DocTotal` credited;
+        a credit note's `total` is negative, as the source's is. A server without
+        `PurchaseCreditNotes` holds none.
+        """
+        for entity_set in (payloads.INVOICES, payloads.CREDIT_NOTES):
+            where = f"startswith(NumAtCard,'{EXTERNAL_REF_PREFIX}') and Cancelled eq 'tNO'"
+            if since is not None:
+                where += f" and DocDate ge '{since.isoformat()}'"
+            rows = self.client.entities(entity_set, select=POSTED_COLUMNS, filter=where)
+            try:
+                for row in rows:
+                    if doc := _posted_document(entity_set, row):
+                        yield doc
+            except (ConfigError, NotFoundError) as exc:
+                if entity_set != payloads.CREDIT_NOTES:
+                    raise
+                log.info("SAP B1: the server has no PurchaseCreditNotes (%s)", exc)
+        where = f"startswith(Reference,'{EXTERNAL_REF_PREFIX}')"
+        if since is not None:
+            where += f" and ReferenceDate ge '{since.isoformat()}'"
+        for row in self.client.entities(
+            payloads.JOURNAL_ENTRIES, select=POSTED_JOURNAL_COLUMNS, filter=where
+        ):
+            if doc := _posted_journal(row):
+                yield doc
 
     def _created(self, entity_set: str, invoice: PostableInvoice, answer: Answer) -> ErpDocumentRef:
         try:

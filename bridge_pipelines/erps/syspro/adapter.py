@@ -18,6 +18,8 @@ adapters for the same operator at once: the second logon ends the first one's se
 
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -44,7 +46,9 @@ from bridge_pipelines.erps.syspro.client import (
     new_http_client,
 )
 from bridge_pipelines.erps.syspro.odata import ODataReader
-from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError
+from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError, RetryableError
+from bridge_pipelines.posting.external_ref import PREFIX as EXTERNAL_REF_PREFIX
+from bridge_pipelines.posting.external_ref import is_external_ref
 from bridge_pipelines.redaction import register_secret
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
@@ -55,6 +59,8 @@ APSTIN = "APSTIN"
 APSSSP = "APSSSP"
 COMFND = "COMFND"
 INVOICE_COLUMNS = ("Supplier", "Invoice", "Reference", "Journal", "InvoiceStatus")
+POSTED_COLUMNS = (*INVOICE_COLUMNS, "OrigInvValue", "JournalDate")
+POSTED_PAGE_ROWS = 1000
 # SYSPRO analysis types are configured per company; type 1 holds cost centers in ours [I].
 DEFAULT_ANALYSIS_TYPES: Mapping[int, DimensionType] = MappingProxyType(
     {1: DimensionType.COST_CENTER}
@@ -64,6 +70,39 @@ DEFAULT_ANALYSIS_TYPES: Mapping[int, DimensionType] = MappingProxyType(
 def _blank_to_none(value: object) -> str | None:
     text = "" if value is None else str(value).strip()
     return text or None
+
+
+def _decimal_or_none(value: object) -> Decimal | None:
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _date_or_none(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return None
+
+
+def _posted_document(row: Mapping[str, Any]) -> ErpDocumentRef | None:
+    """An `ApInvoice` row (OData or COMFND) as a document of ours, or None if not ours."""
+    reference = str(row.get("Reference") or "").strip()
+    if not is_external_ref(reference):
+        return None
+    supplier = str(row["Supplier"]).strip()
+    invoice = str(row["Invoice"]).strip()
+    return ErpDocumentRef(
+        doc_id=f"{supplier}/{invoice}",
+        vendor_code=supplier,
+        document_number=invoice,
+        external_ref=reference,
+        status=_blank_to_none(row.get("InvoiceStatus")) or "posted",
+        total=_decimal_or_none(row.get("OrigInvValue")),
+        document_date=_date_or_none(row.get("JournalDate")),
+    )
 
 
 class SysproAdapter(AdapterBase):
@@ -271,6 +310,70 @@ class SysproAdapter(AdapterBase):
             complete=True,
             response=text,
         )
+
+    def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        """Every AP invoice whose `Reference` has our shape, for `bridge verify`.
+
+        Read through OData `ApInvoice` (`startswith(Reference,'BP')`) [I: the entity set],
+        which takes no e.net session: a verify never logs the posting pipeline's operator
+        off. A service without that entity set is read with COMFND instead. `total` is
+        `OrigInvValue` (negative for a credit note); SYSPRO balances its own GL journal and
+        neither path shows the journal lines, so debits and credits stay None.
+        """
+        started = False
+        try:
+            for row in self._posted_rows_odata(since):
+                started = True
+                if doc := _posted_document(row):
+                    yield doc
+            return
+        except ConfigError as exc:
+            if started:
+                raise
+            log.info("SYSPRO OData has no ApInvoice (%s); listing with COMFND", exc)
+        for row in self._posted_rows_comfnd(since):
+            if doc := _posted_document(row):
+                yield doc
+
+    def _posted_rows_odata(self, since: date | None) -> Iterator[Mapping[str, Any]]:
+        where = f"startswith(Reference,'{EXTERNAL_REF_PREFIX}')"
+        if since is not None:
+            where += f" and JournalDate ge '{since.isoformat()}'"
+        yield from self._odata.entities("ApInvoice", select=POSTED_COLUMNS, filter=where)
+
+    def _posted_rows_comfnd(self, since: date | None) -> Iterator[Mapping[str, Any]]:
+        """COMFND `Reference LIKE 'BP%'` [I: LIKE], in pages by key (Supplier, Invoice).
+
+        Each page asks for the rows after the last key seen, so no row is read twice.
+        """
+        last: tuple[str, str] | None = None
+        while True:
+            where = [payloads.Condition("Reference", f"{EXTERNAL_REF_PREFIX}%", "LIKE")]
+            if since is not None:
+                where.append(payloads.Condition("JournalDate", since.isoformat(), "GE"))
+            if last is not None:
+                # (Supplier > s) OR (Supplier = s AND Invoice > i), in COMFND's brackets.
+                where += [
+                    payloads.Condition("Supplier", last[0], "GT", open_brackets=2),
+                    payloads.Condition("Supplier", last[0], "EQ", and_or="Or"),
+                    payloads.Condition("Invoice", last[1], "GT", close_brackets=2),
+                ]
+            xml_in = payloads.query(
+                "ApInvoice",
+                POSTED_COLUMNS,
+                where=where,
+                order_by=("Supplier", "Invoice"),
+                return_rows=POSTED_PAGE_ROWS,
+            )
+            root, _ = self.client.query(COMFND, xml_in)
+            try:
+                rows = payloads.query_rows(root, "ApInvoice", POSTED_COLUMNS)
+            except payloads.MalformedResponseError as exc:
+                raise RetryableError(f"SYSPRO COMFND listing: {exc}") from None
+            yield from rows
+            if len(rows) < POSTED_PAGE_ROWS:
+                return
+            last = (rows[-1]["Supplier"], rows[-1]["Invoice"])
 
     # --- supplier maintenance (e.net) -------------------------------------------------------
 

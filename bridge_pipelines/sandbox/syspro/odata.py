@@ -3,7 +3,7 @@
 [C] OData v4, read-only, HTTP basic auth against operators enabled for OData.
 [I] Root `/SYSPRO8Odata/SYSPROOData` and a server page of 5,000 rows (a third-party catalog);
 the page size is the `odata_page_size` setting. Entity sets are named after the company tables
-they expose: `ApSupplier`, `GenMaster` and `GenAnalysisCode`.
+they expose: `ApSupplier`, `GenMaster`, `GenAnalysisCode` and `ApInvoice` (posted AP invoices).
 
 Query options: `$filter` (eq ne gt ge lt le, and or not, parentheses, contains / startswith /
 endswith), `$top`, `$skip`, `$select`, `$orderby`, `$count`. A page that stops short of the
@@ -64,8 +64,27 @@ ENTITY_SETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("AnalysisType", "AnalysisCode", "Description"),
         ("AnalysisType", "AnalysisCode"),
     ),
+    # [I] posted AP invoices, read-only like every table here: reconciliation lists ours by
+    # `startswith(Reference,'BP')` without taking the operator's one e.net session.
+    "ApInvoice": (
+        "ApInvoice",
+        (
+            "Supplier",
+            "Invoice",
+            "Reference",
+            "Journal",
+            "JournalDate",
+            "InvoiceDate",
+            "DueDate",
+            "Currency",
+            "OrigInvValue",
+            "TaxValue",
+            "InvoiceStatus",
+        ),
+        ("Supplier", "Invoice"),
+    ),
 }
-DECIMAL_COLUMNS = frozenset({"CurrentBalance"})
+DECIMAL_COLUMNS = frozenset({"CurrentBalance", "OrigInvValue", "TaxValue"})
 INT_COLUMNS = frozenset({"AnalysisType"})
 KNOWN_OPTIONS = frozenset({"$filter", "$top", "$skip", "$select", "$orderby", "$count", "$format"})
 

@@ -1,4 +1,5 @@
-"""`bridge demo --once` through the real CLI: files land, get taken, every one accounted for."""
+"""`bridge demo --once` through the real CLI: files land, get taken, every one accounted for,
+and two tenants post into two ERPs: acme into SYSPRO, globex into SAP Business One."""
 
 import json
 import os
@@ -7,6 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+from bridge_pipelines_tests.e2e.sap_b1_demo import assert_globex_posted_once_into_sap_b1
 
 BRIDGE = Path(sys.executable).parent / "bridge"
 TERMINAL = {"parsed", "quarantined", "duplicate", "vanished"}
@@ -27,9 +32,17 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "DAGSTER_"))}
     result = run_bridge("demo", "--once", "--home", str(home), "--sftp-port-base", "0", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "tenant acme: OK" in result.stdout
-    assert "tenant globex: OK" in result.stdout
     assert "demo cycle OK" in result.stdout
+    acme, globex = _tenant_blocks(result.stdout)
+    assert acme[0] == "tenant acme: OK" and globex[0] == "tenant globex: OK"
+    assert "erp:        SYSPRO (syspro, company " in acme[1]
+    assert globex[1] == "  erp:        SAP Business One (sap_b1, company SBODEMOUS)"
+    for block, kind in ((acme, "syspro"), (globex, "sap_b1")):
+        postings = next(line for line in block if line.startswith("  postings:"))
+        posted = int(postings.split()[1])
+        assert posted > 0 and f"posted to {kind}, 1 held for review, 0 rejected" in postings
+        vendors = next(line for line in block if line.startswith("  vendors:"))
+        assert f"11 updated in {kind}, 1 without an ERP code (V-0012)" in vendors, vendors
 
     env.update(
         BRIDGE_HOME=str(home),
@@ -51,9 +64,29 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
         # The simulator's deliberately bad invoice is refused, located, and others still flow.
         assert any(e["row"] and e["field"] for e in report["row_errors"]), report["row_errors"]
 
+    ledger = Ledger(f"sqlite:///{home / 'ledger.db'}")
+    try:
+        assert_globex_posted_once_into_sap_b1(home, ledger)
+    finally:
+        ledger.dispose()
+
     # No secret reached the output.
     creds = (home / "credentials" / "acme.yaml").read_text()
     password = next(
         line.split(":", 1)[1].strip() for line in creds.splitlines() if line.startswith("password")
     )
     assert password not in result.stdout + result.stderr
+    sap_password = next(u.password for u in SAP_B1_SEED.users if u.user_name == "bridge")
+    assert sap_password not in result.stdout + result.stderr
+
+
+def _tenant_blocks(stdout: str) -> tuple[list[str], list[str]]:
+    """The summary lines of acme and of globex, each starting with its `tenant ...:` line."""
+    lines = stdout.splitlines()
+    blocks = {}
+    for tenant in ("acme", "globex"):
+        header = f"tenant {tenant}: "
+        start = max(i for i, line in enumerate(lines) if line.startswith(header))  # not a log
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("  "))
+        blocks[tenant] = lines[start:end]
+    return blocks["acme"], blocks["globex"]

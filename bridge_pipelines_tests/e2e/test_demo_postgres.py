@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines_tests.e2e.sap_b1_demo import assert_globex_posted_once_into_sap_b1
 from bridge_pipelines_tests.support.postgres import (
     create_database,
     drop_database,
@@ -58,6 +59,8 @@ def test_demo_cycle_on_postgres_instance_and_ledger(tmp_path: Path) -> None:
             files = ledger.files("acme") + ledger.files("globex")
             assert files and all(f.state.terminal for f in files)
             assert not (tmp_path / "demo" / "ledger.db").exists(), "ledger went to SQLite"
+            # globex's invoices are in SAP B1 once each, as the PostgreSQL ledger says.
+            assert_globex_posted_once_into_sap_b1(tmp_path / "demo", ledger)
         finally:
             ledger.dispose()
     finally:

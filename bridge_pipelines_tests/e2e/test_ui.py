@@ -156,12 +156,18 @@ def test_todays_invoice_partition_shows_the_files_it_took(ui: str, page: object)
     assert "totals_by_currency" in text and "documents_accepted_in_partition" in text
 
 
-def test_posted_invoices_partition_shows_erp_documents(ui: str, page: object) -> None:
-    day = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
+@pytest.mark.parametrize(
+    ("tenant", "zone"), [("acme", "America/Chicago"), ("globex", "Europe/Berlin")]
+)
+def test_posted_invoices_partition_shows_erp_documents(
+    ui: str, page: object, tenant: str, zone: str
+) -> None:
+    # acme posts into SYSPRO, globex into SAP Business One: the same asset, the same story.
+    day = datetime.now(ZoneInfo(zone)).date().isoformat()
     text = visit(
         page,
-        f"{ui}/assets/acme/erp/posted_invoices?view=partitions&partition={day}",
-        "posted_invoices_partition.png",
+        f"{ui}/assets/{tenant}/erp/posted_invoices?view=partitions&partition={day}",
+        f"posted_invoices_partition_{tenant}.png",
         "needs_review",
     )
     assert "Materialized" in text

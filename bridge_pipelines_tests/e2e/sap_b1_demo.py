@@ -1,0 +1,74 @@
+"""After `bridge demo --once`: what globex's SAP Business One company holds, read back.
+
+The demo stops its sandboxes when it exits; the SAP B1 sandbox keeps its state on disk, so it
+is started again on the same folder and asked, through its admin routes and the Service Layer,
+as a person checking the demo would.
+"""
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bridge_pipelines.demo.environment import SAP_B1_DEMO_USER, UNMAPPED_VENDOR
+from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.ledger.states import PostingState
+from bridge_pipelines.sandbox.erp_base.runner import start_sandbox
+from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY
+from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+
+TENANT = "globex"
+ENTITY_SET = {"PurchaseInvoice": "PurchaseInvoices", "PurchaseCreditNote": "PurchaseCreditNotes"}
+
+
+def assert_globex_posted_once_into_sap_b1(home: Path, ledger: Ledger) -> None:
+    """Every posted globex invoice is one SAP document; the unmapped vendor's is held."""
+    postings = ledger.postings(TENANT)
+    posted = [p for p in postings if p.state == PostingState.POSTED]
+    held = [p for p in postings if p.state == PostingState.NEEDS_REVIEW]
+    assert posted, "nothing of globex's was posted"
+    assert {p.state for p in postings} <= {PostingState.POSTED, PostingState.NEEDS_REVIEW}
+    assert len(held) == 1 and f"vendor {UNMAPPED_VENDOR}" in (held[0].reason or ""), held
+    assert {p.target for p in postings} == {f"sap_b1:{SAP_B1_SEED.company_db}"}
+    types = {r.id: r.payload["document_type"] for r in ledger.records(TENANT, kind="invoices")}
+
+    with start_sandbox(APP_FACTORY, home / "erp" / "sap_b1") as sandbox:
+        documents = [d for d in sandbox.admin.documents() if d["kind"] in ENTITY_SET]
+        partners_updated = {
+            r["path"].split("BusinessPartners('", 1)[1].removesuffix("')")
+            for r in sandbox.admin.requests()
+            if r["method"] == "PATCH" and "/BusinessPartners('" in r["path"] and r["status"] == 204
+        }
+        invoices_in_sap = _service_layer_count(sandbox.base_url, "PurchaseInvoices")
+
+    # Exactly once: one document per posting, one per supplier and reference.
+    doc_ids = [f"{ENTITY_SET[d['kind']]}({d['DocEntry']})" for d in documents]
+    assert sorted(doc_ids) == sorted(p.erp_doc_id for p in posted)
+    assert max(Counter((d["CardCode"], d["NumAtCard"]) for d in documents).values()) == 1
+    assert {d["NumAtCard"] for d in documents} == {p.external_ref for p in posted}
+    assert invoices_in_sap == sum(d["kind"] == "PurchaseInvoice" for d in documents)
+    # A credit memo is an A/P credit note, an invoice an A/P invoice.
+    for posting in posted:
+        credit = types[posting.record_id] == "CreditMemo"
+        assert (posting.erp_doc_id or "").startswith(
+            "PurchaseCreditNotes(" if credit else "PurchaseInvoices("
+        ), (posting.erp_doc_id, types[posting.record_id])
+    assert all(d["debits"] == d["credits"] for d in documents)
+    # Stampli's vendors went to SAP's business partners (all but the one without an ERP code).
+    assert partners_updated == set(SAP_B1_SEED.supplier_map.values()), partners_updated
+
+
+def _service_layer_count(base_url: str, entity_set: str) -> int:
+    """`GET <set>/$count` as the demo's integration user."""
+    user = next(u for u in SAP_B1_SEED.users if u.user_name == SAP_B1_DEMO_USER)
+    with httpx.Client(base_url=f"{base_url}/b1s/v1/", timeout=10, trust_env=False) as http:
+        login = http.post(
+            "Login",
+            json={"CompanyDB": SAP_B1_SEED.company_db, "UserName": user.user_name,
+                  "Password": user.password},
+        )  # fmt: skip
+        assert login.status_code == 200, login.text
+        answer = http.get(f"{entity_set}/$count")
+        assert answer.status_code == 200, answer.text
+        http.post("Logout")
+        return int(answer.text)

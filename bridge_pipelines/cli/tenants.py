@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from bridge_pipelines.errors import TenantConfigError
+from bridge_pipelines.tenants.erp_checks import check_erp_settings
 from bridge_pipelines.tenants.loader import check_secrets, inspect_tenants, load_tenants
 
 DIR_OPTION = click.option(
@@ -25,12 +26,12 @@ def group() -> None:
 @group.command(name="check")
 @DIR_OPTION
 def check(directory: Path | None) -> None:
-    """Validate every tenant file and decrypt every secret; list every problem.
+    """Validate every tenant file, decrypt every secret, check ERP files; list every problem.
 
     Prints one line per problem, `file: field: message`, and exits 1 if there is any.
     """
     report = inspect_tenants(directory)
-    problems = report.problems + check_secrets(report)
+    problems = report.problems + check_secrets(report) + check_erp_settings(report)
     for problem in problems:
         click.echo(str(problem))
     if problems:

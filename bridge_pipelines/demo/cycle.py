@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from bridge_pipelines.defs import build_defs
-from bridge_pipelines.defs.masterdata import erp_key, master_data_keys
+from bridge_pipelines.defs.masterdata import erp_key, master_data_keys, open_purchase_orders_keys
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
@@ -128,9 +128,9 @@ def run_cycle(
     summaries = {t.id: TenantSummary(tenant=t.id) for t in tenants}
     job = defs.resolve_implicit_global_asset_job_def()
     for tenant in tenants:
-        # Reference data before postings, as the schedule does: ERP master data to Stampli's
-        # inbound folder, and the mapping rebuilt.
-        keys = master_data_keys(tenant)
+        # Reference data before postings, as the schedule does: ERP master data (and open POs,
+        # where the tenant asks for them) to Stampli's inbound folder, and the mapping rebuilt.
+        keys = [*master_data_keys(tenant), *open_purchase_orders_keys(tenant)]
         if keys:
             result = job.execute_in_process(
                 asset_selection=keys,

@@ -360,7 +360,11 @@ def _write_tenant_file(
         "timezone": spec.timezone,
         "sftp": sftp,
         "erp": erp,
-        "schedules": {"sensor_interval_s": 5},
+        "schedules": {
+            "sensor_interval_s": 5,
+            # Stampli's PO file: from the ERP that has purchase orders, every 2 hours.
+            **({"open_purchase_orders_cron": "15 */2 * * *"} if erp["kind"] == "sap_b1" else {}),
+        },
         "partitions_start": (date.today() - timedelta(days=7)).isoformat(),
     }
     header = (

@@ -220,10 +220,22 @@ def dimension_rows(dimensions: Iterable[ErpDimension]) -> list[dict[str, Cell]]:
     ]
 
 
+def at_least_cents(value: Decimal) -> Decimal:
+    """`value` with two decimals at least: ERPs answer `4200.0` for 4,200.00; `0.125` stays."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        return value.quantize(CENT)
+    return value
+
+
 def open_amount(line: ErpPurchaseOrderLine) -> Decimal:
-    """What is still to be received on a PO line, in money, to the cent (never below zero)."""
+    """What is still to be received on a PO line, in money, to the cent (never below zero).
+
+    A line without a quantity is a service line (SAP B1 service POs carry amounts only): the
+    ERP listed it as open, so its whole amount is open.
+    """
     if line.quantity == 0:
-        return Decimal("0.00")
+        return line.amount.quantize(CENT, rounding=ROUND_HALF_UP)
     left = max(line.quantity - line.received_quantity, Decimal(0))
     return (line.amount * left / line.quantity).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -233,7 +245,8 @@ def purchase_order_rows(
 ) -> list[dict[str, Cell]]:
     """One row per open PO line, sorted by PO and line.
 
-    `OrderDate` stays empty: `ErpPurchaseOrderLine` does not carry the order date.
+    `OrderDate` stays empty: `ErpPurchaseOrderLine` does not carry the order date. A service
+    line (no quantity) leaves `Quantity` and `UnitCost` empty rather than claiming 0 units.
     """
     ids = stampli_ids or {}
     return [
@@ -244,9 +257,9 @@ def purchase_order_rows(
             "Currency": p.currency,
             "LineNumber": p.line,
             "ItemDescription": p.description,
-            "Quantity": p.quantity,
-            "UnitCost": p.unit_price,
-            "LineAmount": p.amount,
+            "Quantity": p.quantity if p.quantity else None,
+            "UnitCost": at_least_cents(p.unit_price) if p.quantity else None,
+            "LineAmount": at_least_cents(p.amount),
             "OpenAmount": open_amount(p),
             "Status": "PartiallyReceived" if p.received_quantity > 0 else "Open",
         }

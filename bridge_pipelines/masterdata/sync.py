@@ -2,7 +2,8 @@
 
 ERP → Stampli: everything is read from the ERP first, then one file per kind is uploaded under a
 temporary name and renamed into place, so Stampli sees the previous file or the whole new one,
-never half of it, and an ERP that fails mid-read uploads nothing.
+never half of it, and an ERP that fails mid-read uploads nothing. Open purchase orders are a
+separate export on the tenant's own schedule (`schedules.open_purchase_orders_cron`).
 
 Stampli → ERP: a vendor is pushed only under a supplier code someone chose (the tenant's mapping
 file, or `ErpVendorCode` in Stampli). A vendor without one is reported, never given an invented
@@ -14,14 +15,17 @@ The caller owns the adapter (and its `with` block, which ends the ERP session).
 
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
-from bridge_pipelines.erps.base import ErpAdapter, ErpPurchaseOrderLine, VendorChange
+from bridge_pipelines.erps.base import ErpAdapter, VendorChange
 from bridge_pipelines.errors import (
     BadInputError,
+    ConfigError,
     NeedsLookupError,
     NotSupportedError,
     RejectedByErpError,
@@ -58,12 +62,11 @@ class InboundFile:
 
 @dataclass
 class InboundReport:
-    """What one export wrote; `skipped` says why a kind has no file (e.g. no POs in this ERP)."""
+    """What one export wrote."""
 
     tenant: str
     folder: str
     files: list[InboundFile] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -146,45 +149,109 @@ def export_erp_master_data(
 ) -> InboundReport:
     """Read the ERP's master data and upload one inbound file per kind, atomically.
 
-    Vendors, GL accounts and dimensions always get a file (header only when the ERP has none);
-    purchase orders only when the adapter reads them. Everything is read before anything is
-    uploaded. `now` (tz-aware) stamps the names in the tenant's time zone.
+    Vendors, GL accounts and dimensions always get a file (header only when the ERP has none).
+    Open purchase orders have their own schedule (`export_open_purchase_orders`). Everything
+    is read before anything is uploaded. `now` (tz-aware) stamps the names in the tenant's
+    time zone.
 
     Raises:
         ValueError: `now` is naive.
         ConfigError: the inbound folder is missing or not writable, or the ERP refused us.
         RetryableError: the SFTP connection failed; nothing half-written is left behind.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"now must be timezone-aware, got {now!r}")
+    _check_aware(now)
     report = InboundReport(tenant=tenant.id, folder=tenant.folders.inbound)
     vendors = list(adapter.read_vendors())
     accounts = list(adapter.read_gl_accounts())
     dimensions = list(adapter.read_dimensions())
-    po_lines: list[ErpPurchaseOrderLine] | None
-    try:
-        po_lines = list(adapter.read_open_pos())
-    except NotSupportedError as exc:
-        po_lines = None
-        report.skipped["purchase_orders"] = str(exc)
     ids = stampli_vendor_ids(latest_vendor_records(ctx, tenant), mapping_overrides(ctx, tenant))
     contents: list[tuple[InboundKind, bytes, int]] = [
         ("vendors", inbound.vendors_csv(vendors, ids), len(vendors)),
         ("gl_accounts", inbound.gl_accounts_csv(accounts), len(accounts)),
         ("dimensions", inbound.dimensions_csv(dimensions), len(dimensions)),
     ]
-    if po_lines is not None:
-        contents.append(
-            ("purchase_orders", inbound.purchase_orders_csv(po_lines, ids), len(po_lines))
-        )
+    report.files.extend(_upload(ctx, tenant, contents, now))
+    return report
+
+
+@dataclass(frozen=True)
+class PurchaseOrderExport:
+    """What one open-PO export wrote: the file, and the money in it per currency."""
+
+    tenant: str
+    folder: str
+    file: InboundFile
+    purchase_orders: int
+    line_amount: dict[str, Decimal]
+    open_amount: dict[str, Decimal]
+
+    @property
+    def lines(self) -> int:
+        return self.file.rows
+
+
+def export_open_purchase_orders(
+    ctx: IntakeContext, tenant: TenantConfig, adapter: ErpAdapter, *, now: datetime
+) -> PurchaseOrderExport:
+    """Read the ERP's open purchase-order lines and upload them as one inbound file.
+
+    The file lists every PO line still open, so an empty ERP gives a header-only file: Stampli
+    must learn that the POs it knew were closed. `VendorId` is the linked Stampli vendor, as in
+    the vendors file. Read first, then uploaded under a temporary name and renamed.
+
+    Raises:
+        ValueError: `now` is naive.
+        ConfigError: the tenant's ERP reads no purchase orders (the tenant should not ask for
+            them), the inbound folder is missing or not writable, or the ERP refused us.
+        RetryableError: the ERP or the SFTP server could not be reached; nothing was written.
+    """
+    _check_aware(now)
+    try:
+        lines = list(adapter.read_open_pos())
+    except NotSupportedError as exc:
+        raise ConfigError(
+            f"tenant {tenant.id}: schedules.open_purchase_orders_cron is set, but {exc}; "
+            "remove the setting"
+        ) from exc
+    ids = stampli_vendor_ids(latest_vendor_records(ctx, tenant), mapping_overrides(ctx, tenant))
+    data = inbound.purchase_orders_csv(lines, ids)
+    (file,) = _upload(ctx, tenant, [("purchase_orders", data, len(lines))], now)
+    line_amount: dict[str, Decimal] = defaultdict(Decimal)
+    open_amount: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        line_amount[line.currency] += line.amount
+        open_amount[line.currency] += inbound.open_amount(line)
+    return PurchaseOrderExport(
+        tenant=tenant.id,
+        folder=tenant.folders.inbound,
+        file=file,
+        purchase_orders=len({line.po_number for line in lines}),
+        line_amount=dict(sorted(line_amount.items())),
+        open_amount=dict(sorted(open_amount.items())),
+    )
+
+
+def _check_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, got {now!r}")
+
+
+def _upload(
+    ctx: IntakeContext,
+    tenant: TenantConfig,
+    contents: list[tuple[InboundKind, bytes, int]],
+    now: datetime,
+) -> list[InboundFile]:
+    """Each file uploaded atomically under a name not yet in the inbound folder."""
     folder = tenant.folders.inbound
+    files: list[InboundFile] = []
     with ctx.sftp(tenant) as client:
         for kind, data, rows in contents:
             name = _unique_name(client, folder, kind, tenant, now)
             client.upload_atomic(folder, name, data)
-            report.files.append(InboundFile(kind=kind, name=name, rows=rows, size=len(data)))
+            files.append(InboundFile(kind=kind, name=name, rows=rows, size=len(data)))
             log.info("tenant %s: uploaded %s (%d rows) to %s", tenant.id, name, rows, folder)
-    return report
+    return files
 
 
 # --- Stampli → ERP ---------------------------------------------------------------------------

@@ -203,10 +203,14 @@ def check_secrets(check: TenantCheck, keyring: Keyring | None = None) -> list[Fi
 def check_tenants(
     directory: Path | None = None, keyring: Keyring | None = None
 ) -> list[FieldProblem]:
-    """Every problem of the tenant files, including secrets that do not decrypt.
+    """Every problem of the tenant files, with undecryptable secrets and unusable ERP settings.
+
+    ERP settings are checked against this machine and the adapters (`tenants.erp_checks`).
 
     A missing keyring is reported as a problem rather than raised, so that the structural
     problems of the files are listed too.
     """
+    from bridge_pipelines.tenants.erp_checks import check_erp_settings  # imports this module
+
     check = inspect_tenants(directory)
-    return check.problems + check_secrets(check, keyring)
+    return check.problems + check_secrets(check, keyring) + check_erp_settings(check)

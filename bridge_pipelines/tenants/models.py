@@ -9,6 +9,7 @@ import base64
 import binascii
 import re
 from datetime import date, timedelta
+from pathlib import PurePath
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +36,61 @@ def _check_encrypted(value: str) -> str:
 
 
 EncryptedSecret = Annotated[str, AfterValidator(_check_encrypted)]
+
+# Five-field cron, the subset every scheduler we use reads the same way (no seconds, no `L`,
+# `W`, `#`, `?` or `@hourly` aliases): numbers, names, `*`, ranges, steps and lists.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _WEEKDAYS),
+)
+_CRON_ITEM = re.compile(r"^(?:(\*)|([0-9a-z]+)(?:-([0-9a-z]+))?)(?:/([0-9]+))?$")
+
+
+def _cron_value(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> int:
+    if text.isdigit():
+        value = int(text)
+    elif text in names:
+        value = names.index(text) + low
+    else:
+        raise ValueError(f"cron {name}: {text!r} is not a number or a name")
+    if not low <= value <= high:
+        raise ValueError(f"cron {name}: {value} is outside {low}-{high}")
+    return value
+
+
+def _check_cron(value: str) -> str:
+    """`value` if it is a five-field cron expression (minute hour day month weekday)."""
+    parts = value.lower().split()
+    if len(parts) != 5:
+        raise ValueError(
+            "must be a cron expression of 5 fields (minute hour day month weekday), "
+            f"e.g. '0 */2 * * *'; got {len(parts)} field(s)"
+        )
+    for part, (name, low, high, names) in zip(parts, _CRON_FIELDS, strict=True):
+        for item in part.split(","):
+            match = _CRON_ITEM.match(item)
+            if match is None:
+                raise ValueError(f"cron {name}: {item!r} is not understood")
+            star, first, last, step = match.groups()
+            if not star:
+                start = _cron_value(first, name, low, high, names)
+                if last is not None and _cron_value(last, name, low, high, names) < start:
+                    raise ValueError(f"cron {name}: the range {item!r} runs backwards")
+                if step is not None and last is None:
+                    raise ValueError(f"cron {name}: write a step as */n or a-b/n, not {item!r}")
+            if step is not None and not 1 <= int(step) <= high:
+                raise ValueError(f"cron {name}: the step in {item!r} must be 1-{high}")
+    if parts[3] in ("2", "feb") and parts[2] in ("30", "31"):
+        raise ValueError("cron: February has no 30th or 31st, the schedule would never run")
+    return " ".join(parts)
+
+
+CronExpression = Annotated[str, AfterValidator(_check_cron)]
 
 
 def _embedded_key_type(blob: str) -> str | None:
@@ -155,15 +211,57 @@ class ErpConfig(_Frozen):
         "service_invoice",
         description="SAP B1: post A/P service invoices (PurchaseInvoices) or JournalEntries.",
     )
+    sap_b1_tax_account: str | None = Field(
+        None,
+        min_length=1,
+        max_length=15,
+        description="SAP B1: the account (ChartOfAccounts `Code`) Stampli's tax amount is "
+        "posted to, in either posting mode; unset, the tax is expensed on the invoice's first "
+        "line account and dimensions.",
+    )
+    ca_bundle: str | None = Field(
+        None,
+        description="SAP B1: absolute path of a PEM file of CA certificates the Service Layer's "
+        "certificate is verified against (self-signed or corporate CA). Verification is "
+        "never turned off; unset, the system store is used.",
+    )
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _absolute_ca_bundle(cls, value: str | None) -> str | None:
+        # Relative to what? The working directory of a Dagster run is nobody's choice.
+        if value is not None and not PurePath(value).is_absolute():
+            raise ValueError("must be an absolute path to a PEM file on the machine running us")
+        return value
+
+    @model_validator(mode="after")
+    def _sap_b1_only(self) -> "ErpConfig":
+        given = [n for n in ("sap_b1_tax_account", "ca_bundle") if getattr(self, n) is not None]
+        if given and self.kind != "sap_b1":
+            # Set and silently unused would be worse than refused.
+            raise ValueError(
+                f"{', '.join(given)}: read by the SAP B1 adapter only, and erp.kind is "
+                f"{self.kind!r}"
+            )
+        return self
 
 
 class Schedules(_Frozen):
-    """How often the tenant's sensor looks and when master data is refreshed."""
+    """How often the tenant's sensor looks and when ERP data is sent to Stampli.
+
+    Crons run in the tenant's time zone and are checked every 5 minutes: a finer cron is
+    honoured at most once per 5 minutes.
+    """
 
     # 10 s with a 5 s settle keeps "file complete -> invoice posted" p95 near 21 s
     # (`python -m bench.e2e_latency`); 30 s gave 62 s.
     sensor_interval_s: int = Field(10, ge=5, le=3600)
-    master_data_cron: str = "0 * * * *"
+    master_data_cron: CronExpression = "0 * * * *"
+    open_purchase_orders_cron: CronExpression | None = Field(
+        None,
+        description="When the ERP's open purchase orders are sent to Stampli's inbound folder "
+        "(e.g. '15 */2 * * *', every 2 hours); unset, no PO file is sent.",
+    )
 
 
 class TenantConfig(_Frozen):
@@ -181,6 +279,15 @@ class TenantConfig(_Frozen):
     partitions_start: date = Field(
         date(2026, 1, 1), description="First day of the tenant's daily partitions (onboarding)."
     )
+
+    @model_validator(mode="after")
+    def _purchase_orders_need_an_erp(self) -> "TenantConfig":
+        if self.schedules.open_purchase_orders_cron is not None and self.erp.kind == "none":
+            raise ValueError(
+                "schedules.open_purchase_orders_cron is set but erp.kind is 'none': "
+                "open purchase orders are read from the ERP"
+            )
+        return self
 
     @field_validator("id")
     @classmethod

@@ -48,6 +48,7 @@ from bridge_pipelines.errors import ConfigError, NeedsLookupError
 from bridge_pipelines.posting.external_ref import PREFIX as EXTERNAL_REF_PREFIX
 from bridge_pipelines.posting.external_ref import is_external_ref
 from bridge_pipelines.redaction import redact
+from bridge_pipelines.tenants.erp_checks import ca_bundle_problem
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 
@@ -171,7 +172,8 @@ class SapB1Adapter(AdapterBase):
         `overrides` are `SapB1Settings` fields, plus `posting_mode` and `tax_account`.
 
         Raises:
-            ConfigError: the tenant's ERP section lacks the URL, user, password or company.
+            ConfigError: the tenant's ERP section lacks the URL, user, password or company,
+                or `erp.ca_bundle` is not a readable PEM file here.
             SecretError: the password does not decrypt for this tenant.
         """
         erp = tenant.erp
@@ -192,9 +194,14 @@ class SapB1Adapter(AdapterBase):
         assert erp.base_url and erp.username and erp.password and erp.company
         password = keyring.decrypt(tenant.id, "erp.password", erp.password)
         posting_mode = overrides.pop("posting_mode", erp.sap_b1_posting_mode)
-        tax_account = overrides.pop("tax_account", None)
+        tax_account = overrides.pop("tax_account", erp.sap_b1_tax_account)
         if erp.max_requests_per_minute:
             overrides.setdefault("max_requests_per_minute", erp.max_requests_per_minute)
+        if erp.ca_bundle and "ca_bundle" not in overrides:
+            problem = ca_bundle_problem(erp.ca_bundle)
+            if problem:
+                raise ConfigError(f"tenant {tenant.id}: erp.ca_bundle: {problem}")
+            overrides["ca_bundle"] = erp.ca_bundle
         settings = SapB1Settings(
             base_url=erp.base_url,
             company=erp.company,

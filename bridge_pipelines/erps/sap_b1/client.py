@@ -132,6 +132,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a connect error is a failed certificate verification (anywhere in its chain)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _session_cookies(response: httpx.Response) -> dict[str, str]:
     found: dict[str, str] = {}
     for header in response.headers.get_list("set-cookie"):
@@ -216,7 +228,18 @@ class SapB1Client:
                     if time.monotonic() > ends:
                         raise _DeadlineError
                 raw = b"".join(chunks)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except httpx.ConnectError as exc:
+            if _untrusted_certificate(exc):
+                # Retrying cannot make a certificate trusted: a clear config error instead.
+                raise ConfigError(
+                    f"SAP B1 {what}: the Service Layer's TLS certificate is not trusted "
+                    f"({redact(str(exc))}); for a self-signed or corporate CA, name its PEM "
+                    "file in the tenant's erp.ca_bundle"
+                ) from None
+            raise TransientError(
+                f"SAP B1 {what}: could not connect ({type(exc).__name__}: {redact(str(exc))})"
+            ) from None
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientError(
                 f"SAP B1 {what}: could not connect ({type(exc).__name__}: {redact(str(exc))})"
             ) from None

@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 
 from bridge_pipelines.erps.base import ErpAdapter, ErpPurchaseOrderLine, VendorChange
-from bridge_pipelines.errors import BridgeError
-from bridge_pipelines.masterdata.sync import export_erp_master_data
+from bridge_pipelines.errors import BridgeError, ConfigError
+from bridge_pipelines.masterdata.sync import export_erp_master_data, export_open_purchase_orders
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines_tests.integration.masterdata.conftest import MasterWorld
 
@@ -33,7 +33,6 @@ def test_inbound_files_match_the_erp_seed(world: MasterWorld) -> None:
         "gl_accounts_20261121_141500.csv",
         "dimensions_20261121_141500.csv",
     ]
-    assert "purchase_orders" in report.skipped  # the SYSPRO adapter reads no POs yet
     assert sorted(os.listdir(world.inbound)) == sorted(report.names), "no temporary file left"
 
     seed = world.sandbox.admin.seed()
@@ -130,11 +129,13 @@ def test_open_purchase_orders_get_their_own_file_when_the_erp_has_them(world: Ma
     )
     world.map_vendors({"V-0001": "SUP00001"})
     with world.adapter() as adapter:
-        report = export_erp_master_data(
+        report = export_open_purchase_orders(
             world.ctx, world.tenant, cast(ErpAdapter, WithOpenPos(adapter, [line])), now=NOW
         )
-    assert report.names[-1] == "purchase_orders_20261121_141500.csv" and not report.skipped
-    _, (row,) = read(world, report.names[-1])
+    assert report.file.name == "purchase_orders_20261121_141500.csv"
+    assert (report.lines, report.purchase_orders) == (1, 1)
+    assert report.open_amount == {"USD": Decimal("10.00")}
+    _, (row,) = read(world, report.file.name)
     assert row == {
         "PONumber": "PO-7781",
         "VendorId": "V-0001",
@@ -148,3 +149,11 @@ def test_open_purchase_orders_get_their_own_file_when_the_erp_has_them(world: Ma
         "OpenAmount": "10.00",
         "Status": "PartiallyReceived",
     }
+
+
+def test_an_erp_without_purchase_orders_fails_naming_the_setting(world: MasterWorld) -> None:
+    with world.adapter() as adapter, pytest.raises(ConfigError) as raised:
+        export_open_purchase_orders(world.ctx, world.tenant, adapter, now=NOW)
+    assert "schedules.open_purchase_orders_cron" in str(raised.value)
+    assert "does not read purchase orders" in str(raised.value)
+    assert os.listdir(world.inbound) == [], "nothing uploaded"

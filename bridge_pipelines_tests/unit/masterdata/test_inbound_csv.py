@@ -88,8 +88,14 @@ def test_numeric_columns_keep_their_sign_and_digits() -> None:
 def test_money_is_plain_decimal_text_never_an_exponent() -> None:
     line = po_line(amount=Decimal("1E+3"), unit_price=Decimal("100.000"), quantity=Decimal("1E+1"))
     (row,) = read_back(inbound.purchase_orders_csv([line]))
-    assert row["LineAmount"] == "1000" and row["Quantity"] == "10"
+    assert row["LineAmount"] == "1000.00" and row["Quantity"] == "10"
     assert row["UnitCost"] == "100.000"
+
+
+def test_money_an_erp_sent_as_4200_point_0_is_written_to_the_cent() -> None:
+    line = po_line(amount=Decimal("4200.0"), unit_price=Decimal("0.125"))
+    (row,) = read_back(inbound.purchase_orders_csv([line]))
+    assert (row["LineAmount"], row["UnitCost"]) == ("4200.00", "0.125")
 
 
 def test_a_float_in_a_numeric_column_is_refused() -> None:
@@ -107,6 +113,13 @@ def test_open_amount_counts_what_is_not_received_yet() -> None:
     assert [r["OpenAmount"] for r in rows] == ["125.00", "75.00", "0.00"]
     assert [r["Status"] for r in rows] == ["Open", "PartiallyReceived", "PartiallyReceived"]
     assert {r["VendorId"] for r in rows} == {"V-0001"}
+
+
+def test_a_service_line_without_quantities_is_open_for_its_whole_amount() -> None:
+    line = po_line(quantity=Decimal(0), unit_price=Decimal(0), amount=Decimal("4200.00"))
+    (row,) = read_back(inbound.purchase_orders_csv([line]))
+    assert (row["OpenAmount"], row["Status"]) == ("4200.00", "Open")
+    assert (row["Quantity"], row["UnitCost"]) == ("", ""), "no quantity, not 0 units"
 
 
 def test_vendor_id_is_the_linked_stampli_id_else_the_erp_code() -> None:

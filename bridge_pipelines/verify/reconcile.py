@@ -128,6 +128,7 @@ def verify_tenant(
     sftp: RemoteLister | None = None,
     now: datetime | None = None,
     grace: timedelta | None = None,
+    in_flight: timedelta = timedelta(0),
 ) -> VerifyReport:
     """Reconcile one tenant (one partition day with `day`) and report every broken invariant.
 
@@ -140,7 +141,11 @@ def verify_tenant(
         sftp: a connection to the tenant's Stampli server; None leaves the server side out
             (`files_not_terminal` then says so in its note).
         now: the instant files on the server are judged at (tests); default: now.
-        grace: how long a settled file may wait for the sensor (default `remote_grace`).
+        grace: how long a settled file may wait on the server for the sensor (default
+            `remote_grace`).
+        in_flight: a ledger file not yet terminal but changed this recently is in progress,
+            not a failure. 0 (the default) is strict; the asset check, which runs beside a
+            live sensor, passes `remote_grace`.
 
     Raises:
         BridgeError: the ERP or the server could not be read (never reported as "none").
@@ -164,7 +169,8 @@ def verify_tenant(
     by_ref = {p.external_ref: p for p in ours}
     day_postings = [p for p in ours if p.record_id in day_record_ids]
 
-    _files_check(report, tenant, day_files, all_files, sftp, now, grace)
+    moment = now or datetime.now(UTC)
+    _files_check(report, tenant, day_files, all_files, sftp, moment, grace, in_flight)
 
     docs: list[ErpDocumentRef] | None = None
     erp_note: str | None = None
@@ -262,13 +268,16 @@ def _files_check(
     day_files: list[FileRow],
     all_files: list[FileRow],
     sftp: RemoteLister | None,
-    now: datetime | None,
+    moment: datetime,
     grace: timedelta | None,
+    in_flight: timedelta,
 ) -> None:
     check = report.check(FILES_NOT_TERMINAL)
     for f in day_files:
         if f.state in TERMINAL_FILE_STATES:
             continue
+        if in_flight and moment - f.updated_at < in_flight:
+            continue  # settling, or waiting for the run the sensor requested
         check.add(
             f"file #{f.id} {f.folder}/{f.name} is still {f.state.value}"
             + (f" ({f.reason})" if f.reason else ""),
@@ -282,7 +291,6 @@ def _files_check(
     if sftp is None:
         check.note = "the Stampli server was not listed"
         return
-    moment = now or datetime.now(UTC)
     wait = remote_grace(tenant) if grace is None else grace
     known = {(f.folder, f.name, f.size, f.mtime) for f in all_files}
     settling = {(f.folder, f.name) for f in all_files if f.state == FileState.SEEN}

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import date
+from datetime import date, timedelta
 
 from bridge_pipelines.erps.base import ErpAdapter
 from bridge_pipelines.errors import ConfigError
@@ -42,12 +42,13 @@ def run_verify(
     *,
     ctx: IntakeContext | None = None,
     tenant: TenantConfig | None = None,
+    in_flight: timedelta = timedelta(0),
 ) -> VerifyReport:
     """Reconcile one tenant: its ledger, its Stampli server and its ERP, read-only.
 
     Without `ctx` everything comes from the environment (`BRIDGE_*` settings, the tenants
     folder) and the SFTP connection is opened for this call; with `ctx` (a Dagster step) its
-    ledger, keyring and pooled connections are used.
+    ledger, keyring and pooled connections are used. `in_flight`: see `verify_tenant`.
 
     Raises:
         ConfigError: unknown tenant, wrong credentials or URL, changed host key.
@@ -64,5 +65,7 @@ def run_verify(
 
             adapter = stack.enter_context(build_adapter(tenant, keyring=ctx.keyring))
         sftp = stack.enter_context(_sftp(ctx, tenant, pooled))
-        return verify_tenant(tenant, ctx.ledger, day=day, adapter=adapter, sftp=sftp)
+        return verify_tenant(
+            tenant, ctx.ledger, day=day, adapter=adapter, sftp=sftp, in_flight=in_flight
+        )
     raise AssertionError("unreachable")  # pragma: no cover

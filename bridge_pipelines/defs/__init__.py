@@ -21,13 +21,16 @@ def build_defs(tenants: Sequence[TenantConfig] | None = None) -> dg.Definitions:
         tenants = load_tenants()
     assets: list[dg.AssetsDefinition] = []
     sensors: list[dg.SensorDefinition] = []
+    checks: list[dg.AssetChecksDefinition] = []
     for tenant in tenants:
         built = build_tenant_defs(tenant)
         assets.extend(built.assets)
         sensors.extend(built.sensors)
+        checks.extend(built.checks)
     schedule = build_master_data_schedule(tenants)
     return dg.Definitions(
         assets=assets,
+        asset_checks=checks,
         sensors=sensors,
         schedules=[schedule] if schedule else [],
         resources={"bridge": BridgeResource()},

@@ -1,6 +1,6 @@
 """Everything Dagster shows for one tenant, built from its tenant file alone."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -8,16 +8,18 @@ from bridge_pipelines.defs.assets import build_stampli_asset, stampli_asset_key
 from bridge_pipelines.defs.masterdata import build_master_data_assets, erp_key, mapping_key
 from bridge_pipelines.defs.partitions import build_daily_partitions_def
 from bridge_pipelines.defs.postings import posted_invoices_assets
+from bridge_pipelines.defs.reconcile import reconciled_checks
 from bridge_pipelines.defs.sensors import build_intake_sensor
 from bridge_pipelines.tenants.models import MASTER_KINDS, TRANSACTIONAL_KINDS, TenantConfig
 
 
 @dataclass(frozen=True)
 class TenantDefs:
-    """A tenant's assets and sensor, merged by `build_defs` into one `Definitions`."""
+    """A tenant's assets, checks and sensor, merged by `build_defs` into one `Definitions`."""
 
     assets: list[dg.AssetsDefinition]
     sensors: list[dg.SensorDefinition]
+    checks: list[dg.AssetChecksDefinition] = field(default_factory=list)
 
 
 def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
@@ -47,4 +49,8 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
     sensor = build_intake_sensor(
         tenant, transactional=[*transactional, *posting], master=[*master, *vendor_sync]
     )
-    return TenantDefs(assets=[*transactional, *posting, *master, *erp_master], sensors=[sensor])
+    # `bridge verify` for the day, after the postings, in the same run.
+    checks = reconciled_checks(tenant, partitions_def) if posting else []
+    return TenantDefs(
+        assets=[*transactional, *posting, *master, *erp_master], sensors=[sensor], checks=checks
+    )

@@ -117,6 +117,7 @@ class ErpPurchaseOrderLine:
     currency: str
     received_quantity: Decimal = Decimal(0)
     ledger_code: str | None = None
+    order_date: date | None = None
 
     def __post_init__(self) -> None:
         for name in ("quantity", "unit_price", "amount", "received_quantity"):

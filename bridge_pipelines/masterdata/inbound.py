@@ -245,15 +245,15 @@ def purchase_order_rows(
 ) -> list[dict[str, Cell]]:
     """One row per open PO line, sorted by PO and line.
 
-    `OrderDate` stays empty: `ErpPurchaseOrderLine` does not carry the order date. A service
-    line (no quantity) leaves `Quantity` and `UnitCost` empty rather than claiming 0 units.
+    `OrderDate` is empty when the ERP does not say. A service line (no quantity) leaves
+    `Quantity` and `UnitCost` empty rather than claiming 0 units.
     """
     ids = stampli_ids or {}
     return [
         {
             "PONumber": p.po_number,
             "VendorId": ids.get(p.vendor_code, p.vendor_code),
-            "OrderDate": None,
+            "OrderDate": p.order_date,
             "Currency": p.currency,
             "LineNumber": p.line,
             "ItemDescription": p.description,

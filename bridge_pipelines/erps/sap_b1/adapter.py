@@ -268,7 +268,7 @@ class SapB1Adapter(AdapterBase):
 
     def read_open_pos(self) -> Iterator[ErpPurchaseOrderLine]:
         """Open lines of open purchase orders (`DocumentStatus eq 'bost_Open'`)."""
-        select = ("DocEntry", "DocNum", "CardCode", "DocCurrency", "DocumentLines")
+        select = ("DocEntry", "DocNum", "DocDate", "CardCode", "DocCurrency", "DocumentLines")
         rows = self.client.entities(
             "PurchaseOrders", select=select, filter="DocumentStatus eq 'bost_Open'"
         )
@@ -290,6 +290,7 @@ class SapB1Adapter(AdapterBase):
                     currency=str(line.get("Currency") or row.get("DocCurrency") or ""),
                     received_quantity=Decimal(received),
                     ledger_code=_blank_to_none(line.get("AccountCode")),
+                    order_date=_day(row.get("DocDate")),
                 )
 
     def upsert_vendor(self, vendor: VendorChange) -> UpsertResult:

@@ -106,7 +106,7 @@ def expected_rows(stampli_ids: dict[str, str]) -> list[dict[str, str]]:
         {
             "PONumber": str(po.doc_num),
             "VendorId": stampli_ids.get(po.card_code, po.card_code),
-            "OrderDate": "",
+            "OrderDate": po.doc_date,
             "Currency": "USD",
             "LineNumber": str(n),
             "ItemDescription": text,

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -113,6 +113,13 @@ def test_open_amount_counts_what_is_not_received_yet() -> None:
     assert [r["OpenAmount"] for r in rows] == ["125.00", "75.00", "0.00"]
     assert [r["Status"] for r in rows] == ["Open", "PartiallyReceived", "PartiallyReceived"]
     assert {r["VendorId"] for r in rows} == {"V-0001"}
+
+
+def test_order_date_is_iso_and_empty_when_the_erp_does_not_say() -> None:
+    rows = read_back(
+        inbound.purchase_orders_csv([po_line(order_date=date(2026, 4, 2)), po_line(line=2)])
+    )
+    assert [r["OrderDate"] for r in rows] == ["2026-04-02", ""]
 
 
 def test_a_service_line_without_quantities_is_open_for_its_whole_amount() -> None:

@@ -3,7 +3,16 @@
 import subprocess
 import sys
 
-BENCHES = ["parse", "sftp_download", "listing", "defs_load", "posting_throughput", "e2e_latency"]
+BENCHES = [
+    "parse",
+    "sftp_download",
+    "listing",
+    "defs_load",
+    "posting_throughput",
+    "sapb1_posting",
+    "sapb1_sessions",
+    "e2e_latency",
+]
 
 
 def main() -> int:

@@ -81,14 +81,22 @@ def _known_codes() -> tuple[list[Any], list[str], list[str]]:
     return vendors, accounts, sorted(SYSPRO_SEED.analysis_map)
 
 
-def stampli_csv(count: int, *, seed: int = 7, first: int = 1, run: str | None = None) -> bytes:
+def stampli_csv(
+    count: int,
+    *,
+    seed: int = 7,
+    first: int = 1,
+    run: str | None = None,
+    codes: tuple[list[Any], list[str], list[str]] | None = None,
+) -> bytes:
     """A Stampli approved-invoices export (default template) of `count` postable invoices.
 
     Invoice numbers stay within SYSPRO's 20 characters (the simulator's longer numbers do not
-    once its serial passes 999), so every invoice is one the sandbox accepts.
+    once its serial passes 999), so every invoice is one the sandbox accepts. `codes` (demo
+    vendors, Stampli GL codes, cost centers) default to those SYSPRO's seed maps.
     """
     rng = random.Random(seed)
-    vendors, accounts, cost_centers = _known_codes()
+    vendors, accounts, cost_centers = codes or _known_codes()
     today = datetime.now(ZONE).date()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

@@ -219,8 +219,8 @@ def open_purchase_orders_keys(tenant: TenantConfig) -> list[dg.AssetKey]:
 def _due(cron: str, zone: str, tick: datetime) -> datetime | None:
     """The cron's time within the window (tick - 5 min, tick], if any.
 
-    Half-open, so a time on the boundary belongs to one tick only: two exports due at
-    different ticks never share a run key with an export that already ran.
+    Half-open, so a cron time on the boundary is due at one tick only, and a shared run key
+    (master data + POs) never repeats an export that already ran.
     """
     due = next(cron_string_iterator(tick.timestamp() - SCHEDULE_WINDOW_S + 1, cron, zone))
     return due if due.timestamp() <= tick.timestamp() else None

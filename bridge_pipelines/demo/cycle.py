@@ -13,7 +13,13 @@ from typing import Any
 import dagster as dg
 
 from bridge_pipelines.defs import build_defs
-from bridge_pipelines.defs.masterdata import erp_key, master_data_keys, open_purchase_orders_keys
+from bridge_pipelines.defs.masterdata import (
+    MASTER_KINDS,
+    OPEN_POS,
+    erp_key,
+    master_data_keys,
+    open_purchase_orders_keys,
+)
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
@@ -22,6 +28,12 @@ from bridge_pipelines.tenants.models import TenantConfig
 # Headless runs print warnings and errors only; the UI keeps the full event log.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ERP_NAMES = {"syspro": "SYSPRO", "sap_b1": "SAP Business One"}
+INBOUND_NAMES = {
+    "vendors": "vendors",
+    "gl_accounts": "GL accounts",
+    "dimensions": "dimensions",
+    OPEN_POS: "open POs",
+}
 
 
 @dataclass
@@ -36,6 +48,8 @@ class TenantSummary:
     erp: str = "none"
     erp_company: str | None = None
     vendor_sync: dict[str, Any] | None = None  # the last vendor_sync metadata, if it ran
+    inbound: dict[str, int] = field(default_factory=dict)  # ERP master data sent to Stampli
+    inbound_folder: str = ""
     runs: int = 0
     failed_runs: int = 0
 
@@ -98,6 +112,14 @@ class TenantSummary:
             + (f", {len(failed)} refused" if failed else "")
         )
 
+    def _inbound(self) -> str:
+        if self.erp == "none":
+            return "no ERP configured"
+        if not self.inbound:
+            return "nothing sent"
+        sent = ", ".join(f"{n} {INBOUND_NAMES.get(k, k)}" for k, n in self.inbound.items())
+        return f"{sent} (`{self.inbound_folder}`)"
+
     def lines(self) -> list[str]:
         files = ", ".join(f"{n} {s}" for s, n in sorted(self.files.items())) or "none"
         docs = ", ".join(f"{n} {s}" for s, n in sorted(self.documents.items())) or "none"
@@ -109,6 +131,7 @@ class TenantSummary:
             f"  files:      {sum(self.files.values())} ({files})",
             f"  documents:  {docs}",
             f"  row errors: {self.row_errors} (located; `bridge status {self.tenant}`)",
+            f"  to Stampli: {self._inbound()}",
             f"  vendors:    {self._vendors()}",
             f"  postings:   {self._postings()}",
             f"  runs:       {self.runs} ({self.failed_runs} failed)",
@@ -162,7 +185,10 @@ def run_cycle(
         summary.erp = tenant.erp.kind
         summary.erp_company = tenant.erp.company
         summary.postings = Counter(p.state.value for p in ledger.postings(tenant.id))
-        summary.vendor_sync = _vendor_sync(instance, tenant) if tenant.erp.kind != "none" else None
+        if tenant.erp.kind != "none":
+            summary.vendor_sync = _metadata(instance, erp_key(tenant.id, "vendor_sync"))
+            summary.inbound = _inbound_counts(instance, tenant)
+            summary.inbound_folder = tenant.folders.inbound
     return list(summaries.values())
 
 
@@ -194,10 +220,21 @@ def _tick(
     return launched
 
 
-def _vendor_sync(instance: dg.DagsterInstance, tenant: TenantConfig) -> dict[str, Any] | None:
-    """The metadata of the tenant's last vendor sync (Stampli vendors into the ERP), if any."""
-    event = instance.get_latest_materialization_event(erp_key(tenant.id, "vendor_sync"))
+def _metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, Any] | None:
+    """The metadata of the asset's last materialization, if any."""
+    event = instance.get_latest_materialization_event(key)
     materialization = event.asset_materialization if event is not None else None
     if materialization is None:
         return None
     return {name: value.value for name, value in materialization.metadata.items()}
+
+
+def _inbound_counts(instance: dg.DagsterInstance, tenant: TenantConfig) -> dict[str, int]:
+    """What the ERP master-data exports sent to Stampli's inbound folder: rows per kind."""
+    counts: dict[str, int] = {}
+    for name in (*MASTER_KINDS, OPEN_POS):
+        metadata = _metadata(instance, erp_key(tenant.id, name))
+        if metadata is not None:
+            count = metadata.get("purchase_orders" if name == OPEN_POS else "dagster/row_count")
+            counts[name] = int(count or 0)
+    return counts

@@ -5,6 +5,7 @@ is started again on the same folder and asked, through its admin routes and the 
 as a person checking the demo would.
 """
 
+import csv
 from collections import Counter
 from pathlib import Path
 
@@ -56,6 +57,13 @@ def assert_globex_posted_once_into_sap_b1(home: Path, ledger: Ledger) -> None:
     assert all(d["debits"] == d["credits"] for d in documents)
     # Stampli's vendors went to SAP's business partners (all but the one without an ERP code).
     assert partners_updated == set(SAP_B1_SEED.supplier_map.values()), partners_updated
+    # SAP's open purchase orders reached Stampli's inbound folder, under Stampli's vendor ids.
+    [po_file] = (home / "sftp" / TENANT / "inbound").glob("purchase_orders_*.csv")
+    with po_file.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    open_pos = {p.doc_num for p in SAP_B1_SEED.purchase_orders if p.status == "bost_Open"}
+    assert {int(r["PONumber"]) for r in rows} == open_pos, rows
+    assert {r["VendorId"] for r in rows} <= set(SAP_B1_SEED.supplier_map), rows
 
 
 def _service_layer_count(base_url: str, entity_set: str) -> int:

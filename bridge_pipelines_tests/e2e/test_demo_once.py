@@ -43,6 +43,7 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
         assert posted > 0 and f"posted to {kind}, 1 held for review, 0 rejected" in postings
         vendors = next(line for line in block if line.startswith("  vendors:"))
         assert f"11 updated in {kind}, 1 without an ERP code (V-0012)" in vendors, vendors
+    assert "3 open POs" in next(line for line in globex if line.startswith("  to Stampli:"))
 
     env.update(
         BRIDGE_HOME=str(home),

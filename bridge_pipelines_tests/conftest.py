@@ -1,5 +1,27 @@
 """Shared fixtures. Fixtures of a tier live in `support/` and are registered here."""
 
+import os
+
+from hypothesis import HealthCheck, settings
+
+# Property tests: `ci` (the default) is small and derandomized, so CI is fast and repeatable;
+# `HYPOTHESIS_PROFILE=deep` runs >= 10,000 examples per property with fresh randomness.
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "deep",
+    max_examples=10_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 pytest_plugins = [
     "bridge_pipelines_tests.support.services",
     "bridge_pipelines_tests.support.sshd",

@@ -41,6 +41,9 @@ def read_csv_source(
             infer_schema=False,
             n_rows=max_rows + 2,
             quote_char='"',
+            # A quoted empty field ("") is as empty as an unquoted one: writers that quote every
+            # field must not turn an empty optional date into '' is not a date.
+            null_values=[""],
             raise_if_empty=True,
         )
     except pl.exceptions.NoDataError as exc:

@@ -80,14 +80,18 @@ class Field:
             text = _money_text(raw, template)
             return pl.when(text.str.contains(MONEY_RE)).then(text.cast(MONEY_DTYPE, strict=False))
         if self.type == "date":
-            parsed = raw.str.strptime(pl.Date, template.date_format, strict=False)
+            parsed = _in_python_range(raw.str.strptime(pl.Date, template.date_format, strict=False))
             if template.date_format == DEFAULT_DATE_FORMAT:
                 # chrono also takes "2026-2-3"; the template says YYYY-MM-DD.
                 return pl.when(raw.str.len_bytes() == 10).then(parsed)
             return parsed
         if self.type == "timestamp":
             return pl.when(raw.str.contains(TIMESTAMP_RE)).then(
-                raw.str.to_datetime(TIMESTAMP_FORMAT, strict=False, time_unit="us", time_zone="UTC")
+                _in_python_range(
+                    raw.str.to_datetime(
+                        TIMESTAMP_FORMAT, strict=False, time_unit="us", time_zone="UTC"
+                    )
+                )
             )
         if self.type == "int":
             return pl.when(raw.str.contains(r"^-?[0-9]{1,9}$")).then(
@@ -155,6 +159,16 @@ class Field:
         if self.type == "pattern":
             return f"{shown} is not {self.hint}"
         return f"{shown} is longer than {self.max_len} characters"
+
+
+def _in_python_range(value: pl.Expr) -> pl.Expr:
+    """`value` where its (UTC) year is 1-9999, else null (so the cell is refused).
+
+    polars takes "0000-01-01" and "9999-12-31T23:59:59-14:00" (year 10000 in UTC); Python's
+    date and datetime cannot hold them, so the documents and the error messages built from
+    such a row would crash instead of refusing it.
+    """
+    return pl.when(value.dt.year().is_between(1, 9999)).then(value)
 
 
 def _money_text(raw: pl.Expr, template: FileTemplate) -> pl.Expr:

@@ -209,7 +209,7 @@ def document_rules(frame: pl.DataFrame, heads: pl.DataFrame, display: dict[str, 
         return verdict
     runs = flagged.get_column(RUN)
     by_run: dict[int, list[Row]] = {}
-    for row in frame.filter(pl.col(RUN).is_in(runs)).iter_rows(named=True):
+    for row in frame.filter(pl.col(RUN).is_in(runs.to_list())).iter_rows(named=True):
         by_run.setdefault(row[RUN], []).append(row)
     twins = _identity_twins(groups)
     for group in flagged.iter_rows(named=True):

@@ -110,6 +110,22 @@ def _unknown(where: str, index: int, what: str, source: str) -> FileRejectedErro
     )
 
 
+def _leaf_text(element: Any, index: int, source: str) -> str | None:
+    """The text of a value element, refusing what would make it mean something else.
+
+    `<Amount>10<b/>00</Amount>` would otherwise read as "10" (lxml's `.text` stops at the first
+    child), and an attribute such as `<Amount currency="EUR">` would be silently ignored.
+    """
+    where = f"<{_name(element)}>"
+    if len(element):
+        what = f"element <{_name(element[0])}> (a value holds text only)"
+        raise _unknown(where, index, what, source)
+    if element.attrib:
+        raise _unknown(where, index, f"attribute {str(next(iter(element.attrib)))!r}", source)
+    text: str | None = element.text
+    return text
+
+
 def _attrs(
     element: Any, mapping: dict[str, str], into: dict[str, Any], index: int, src: str
 ) -> None:
@@ -131,7 +147,9 @@ def _invoice_rows(invoice: Any, index: int, source: str) -> list[dict[str, Any]]
             raise FileRejectedError(f"{source}: <Invoice> {index}: element <{name}> appears twice")
         seen.add(name)
         if name in _TEXT_CHILDREN:
-            header[_TEXT_CHILDREN[name]] = _value(child.text, _TEXT_CHILDREN[name])
+            header[_TEXT_CHILDREN[name]] = _value(
+                _leaf_text(child, index, source), _TEXT_CHILDREN[name]
+            )
         elif name in _ELEMENT_ATTRS:
             _attrs(child, _ELEMENT_ATTRS[name], header, index, source)
         elif name == "Lines":
@@ -148,7 +166,7 @@ def _invoice_rows(invoice: Any, index: int, source: str) -> list[dict[str, Any]]
             canonical = _LINE_CHILDREN.get(_name(child))
             if canonical is None:
                 raise _unknown("<Line>", index, f"element <{_name(child)}>", source)
-            row[canonical] = _value(child.text, canonical)
+            row[canonical] = _value(_leaf_text(child, index, source), canonical)
         rows.append(row)
     # An invoice without lines still becomes a row, so its missing lines are reported.
     return rows or [header]

@@ -55,6 +55,13 @@ def unsafe_reason(name: str, *, max_length: int = 255) -> str | None:
             return f"contains bidirectional control U+{ord(char):04X}"
     if len(name.encode("utf-8", "surrogateescape")) > max_length:
         return f"longer than {max_length} bytes"
+    folded = unicodedata.normalize("NFKC", name)
+    if folded != name and (
+        folded in (".", "..") or "/" in folded or "\\" in folded or ".." in folded
+    ):
+        # U+FF0F, U+2025, U+FE52...: harmless here, but a path once a server or filesystem
+        # that normalizes names has applied NFKC.
+        return "becomes a path or '..' under Unicode normalization (NFKC)"
     return None
 
 
@@ -63,8 +70,8 @@ def check_remote_name(name: str, *, max_length: int = 255) -> str:
 
     Refused: empty, `.`/`..`, `/`, `\\`, `..` anywhere, a leading `-`, leading or trailing white
     space, NUL and every control character (C0, DEL, C1), line separators, bidirectional
-    controls, bytes that are not UTF-8, and names over `max_length` UTF-8 bytes. Any other
-    Unicode is fine.
+    controls, bytes that are not UTF-8, names over `max_length` UTF-8 bytes, and names that
+    Unicode normalization (NFKC) turns into one of those path tricks. Any other Unicode is fine.
 
     Raises:
         UnsafeNameError: naming the refused name, escaped, and why.

@@ -135,6 +135,11 @@ def render_csv(layout: InboundLayout, rows: Iterable[Mapping[str, Cell]]) -> byt
     """
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    # QUOTE_MINIMAL quotes only the characters of the line terminator ("\n"): a bare carriage
+    # return would be written raw, and Stampli or a spreadsheet would read it as a line break,
+    # splitting the record (and starting a new row with whatever text follows, `=cmd` included).
+    # A row holding one is written with every field quoted, which reads back the same.
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(layout.columns)
     known = set(layout.columns)
     for row in rows:
@@ -148,7 +153,7 @@ def render_csv(layout: InboundLayout, rows: Iterable[Mapping[str, Cell]]) -> byt
                 cells.append(plain_decimal(value))
             else:
                 cells.append(_text(value))
-        writer.writerow(cells)
+        (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
     return out.getvalue().encode("utf-8")
 
 

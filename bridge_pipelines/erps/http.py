@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -18,6 +18,7 @@ from tenacity import (
 )
 
 from bridge_pipelines.errors import RetryableError
+from bridge_pipelines.faultpoints import armed, fault_point
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,3 +100,25 @@ class Pacer:
         if self._next > now:
             time.sleep(self._next - now)
         self._next = max(now, self._next) + self._interval
+
+
+_RESPONSE_AWAITED = frozenset(
+    {"http11.receive_response_headers.started", "http2.receive_response_headers.started"}
+)
+
+
+def _trace(event: str, info: dict[str, Any]) -> None:
+    if event in _RESPONSE_AWAITED:
+        fault_point("after_request_sent")
+
+
+def write_extensions(kind: str) -> dict[str, Any] | None:
+    """Request extensions for one httpx call: a kill point once a write is on the wire.
+
+    With `FAULT_AT=after_request_sent`, a write's process dies when its whole request has been
+    handed to the socket and the response is awaited: the ERP may have received it, the
+    client has read nothing. None (no extension, one comparison) otherwise.
+    """
+    if kind != "write" or not armed("after_request_sent"):
+        return None
+    return {"trace": _trace}

@@ -17,6 +17,7 @@ from bridge_pipelines.errors import (
     FileUnstableError,
     FileVanishedError,
 )
+from bridge_pipelines.faultpoints import fault_point
 from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.ledger.models import DocumentIn, FileRow, RowErrorIn
 from bridge_pipelines.sftp.archive import archive_file
@@ -101,6 +102,7 @@ def _take_file(
             done = ledger.mark_quarantined(row.id, str(exc))
             report.files.append(FileOutcome(row.id, row.name, done.state, done.reason))
             return
+        fault_point("after_download")
         try:
             archived = archive_file(downloaded.path, downloaded.sha256, ctx.archive_dir)
         finally:
@@ -137,6 +139,7 @@ def _parse_and_record(
         log.warning("tenant %s: file %s quarantined: %s", tenant.id, row.name, exc)
         report.files.append(FileOutcome(row.id, row.name, done.state, done.reason))
         return
+    fault_point("after_parse")
     outcome = ledger.complete_parse(
         row.id,
         documents=[_document_in(d) for d in parsed.documents],

@@ -36,6 +36,7 @@ from bridge_pipelines.errors import (
     FileVanishedError,
     RetryableError,
 )
+from bridge_pipelines.faultpoints import armed, fault_point
 from bridge_pipelines.sftp.connection import open_ssh
 from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.sftp.names import check_remote_name, describe, unsafe_reason
@@ -74,12 +75,16 @@ class _HashingWriter:
         self._thread.start()
 
     def _run(self) -> None:
+        die_mid_download = armed("mid_download")
         while (data := self._queue.get()) is not None:
             if self._error is not None:
                 continue
             try:
                 self.digest.update(data)
                 self._out.write(data)
+                if die_mid_download:
+                    self._out.flush()  # the bytes are in the `.part` file when we die
+                    fault_point("mid_download")
             except OSError as exc:
                 self._error = exc
 

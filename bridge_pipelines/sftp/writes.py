@@ -12,6 +12,7 @@ from typing import cast
 import paramiko
 from paramiko.sftp import CMD_CLOSE, CMD_STATUS, CMD_WRITE
 
+from bridge_pipelines.faultpoints import armed, fault_point
 from bridge_pipelines.sftp.reads import requests
 
 WRITE_SIZE = 32 * 1024  # the size every server accepts
@@ -55,6 +56,10 @@ def write_file(sftp: paramiko.SFTPClient, path: str, data: bytes) -> None:
         for offset in range(0, len(data), WRITE_SIZE):
             chunk = data[offset : offset + WRITE_SIZE]
             acks.pending.add(rq._async_request(acks, CMD_WRITE, handle, _int64(offset), chunk))
+            if offset == 0 and armed("mid_upload"):
+                while acks.pending:  # the first chunk is on the server, the rest never will be
+                    rq._read_response()
+                fault_point("mid_upload")
             while len(acks.pending) >= WRITE_DEPTH:
                 rq._read_response()
             if acks.errors:

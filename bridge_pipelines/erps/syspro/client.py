@@ -31,7 +31,13 @@ import httpx
 from lxml import etree
 from pydantic import SecretStr
 
-from bridge_pipelines.erps.http import Pacer, RequestLimiter, TransientError, with_backoff
+from bridge_pipelines.erps.http import (
+    Pacer,
+    RequestLimiter,
+    TransientError,
+    with_backoff,
+    write_extensions,
+)
 from bridge_pipelines.erps.syspro import errors
 from bridge_pipelines.erps.syspro.payloads import MalformedResponseError, parse_response
 from bridge_pipelines.errors import (
@@ -155,7 +161,9 @@ def fetch(
         min(settings.read_timeout, limit), connect=min(settings.connect_timeout, limit)
     )
     try:
-        with http.stream("GET", url, params=params, auth=auth, timeout=timeout) as response:
+        with http.stream(
+            "GET", url, params=params, auth=auth, timeout=timeout, extensions=write_extensions(kind)
+        ) as response:
             chunks = []
             for chunk in response.iter_bytes():
                 chunks.append(chunk)

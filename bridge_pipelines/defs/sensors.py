@@ -2,15 +2,30 @@
 
 The sensor never downloads or posts. Its run key is the ledger's batch id, so a sensor that
 fires twice (Dagster #26404) or a cursor saved late (#6941) cannot take a file twice.
+
+It also resumes what a run left behind (P3), once no run of the tenant is active: files of a
+batch whose run ended without taking them (the process was killed, the SFTP connection
+dropped, a file was still changing) are requested again under a new run key, at most
+`MAX_BATCH_RUNS` runs per batch; postings still open once their leases have run out (a worker
+died mid-posting, a lookup sent one back to `planned`) get a posting run. Without this a
+crashed run's files and postings waited for an operator's replay.
 """
 
 from collections.abc import Iterator
 
 import dagster as dg
 
+from bridge_pipelines.defs.postings import posted_invoices_key
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.intake.scan import group_by_day, scan_tenant
+from bridge_pipelines.ledger.models import FileRow
+from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.tenants.models import MASTER_KINDS, TenantConfig
+
+# Runs of one batch, the first included, before its files are left for an operator.
+MAX_BATCH_RUNS = 5
+OPEN_POSTINGS = (PostingState.PLANNED, PostingState.SENDING, PostingState.UNKNOWN)
 
 
 def build_intake_sensor(
@@ -22,6 +37,8 @@ def build_intake_sensor(
     """The tenant's watcher; it requests intake runs and never touches file contents."""
     transactional_keys = [a.key for a in transactional]
     master_keys = [a.key for a in master]
+    # What a run that only resumes open postings materializes (nothing without an ERP).
+    posting_keys = [k for k in transactional_keys if k == posted_invoices_key(tenant.id)]
 
     @dg.sensor(
         name=f"{tenant.id}_stampli_files",
@@ -40,8 +57,9 @@ def build_intake_sensor(
         ctx = bridge.intake()
         with ctx.sftp(tenant) as client:
             result = scan_tenant(tenant, client, ctx.ledger)
+        pending = ctx.ledger.pending_files(tenant.id)
         # Files stable but not yet in a batch: new ones, and any left while a run was active.
-        waiting = [row for row in ctx.ledger.pending_files(tenant.id) if row.batch_id is None]
+        waiting = [row for row in pending if row.batch_id is None]
         requested = False
         if waiting and _tenant_run_active(context.instance, tenant.id):
             # One run per tenant per cycle: the active run takes whatever is pending for its
@@ -67,6 +85,14 @@ def build_intake_sensor(
                 partition_key=day.isoformat(),
                 tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
             )
+        if not requested:
+            stranded = [row for row in pending if row.batch_id is not None]
+            for request in _resumed(
+                context.instance, ctx.ledger, tenant, stranded, master_keys,
+                transactional_keys, posting_keys,
+            ):  # fmt: skip
+                requested = True
+                yield request
         if not requested:
             yield dg.SkipReason(
                 f"listed {result.listed} files; none newly stable"
@@ -94,3 +120,72 @@ def _tenant_run_active(instance: dg.DagsterInstance, tenant_id: str) -> bool:
         limit=1,
     )
     return bool(records)
+
+
+def _runs_tagged(instance: dg.DagsterInstance, tags: dict[str, str]) -> int:
+    return instance.get_runs_count(dg.RunsFilter(tags=tags))
+
+
+def _resumed(
+    instance: dg.DagsterInstance,
+    ledger: Ledger,
+    tenant: TenantConfig,
+    stranded: list[FileRow],
+    master_keys: list[dg.AssetKey],
+    transactional_keys: list[dg.AssetKey],
+    posting_keys: list[dg.AssetKey],
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    """Runs for work an earlier run left behind; nothing while a run of the tenant is active.
+
+    Run keys count the runs already made for the same work, so a tick evaluated twice asks
+    for the same key (deduplicated) and a later tick, after that run ended, for a new one.
+    """
+    open_postings: list[int] = []
+    if posting_keys:
+        postings = ledger.postings(tenant.id, states=OPEN_POSTINGS)
+        if postings:
+            now = ledger.database_now()
+            open_postings = [
+                p.record_id
+                for p in postings
+                if p.state == PostingState.PLANNED or p.lease_until is None or p.lease_until < now
+            ]
+    if not stranded and not open_postings:
+        return
+    if _tenant_run_active(instance, tenant.id):
+        return
+    batches: dict[str, list[FileRow]] = {}
+    for row in stranded:
+        assert row.batch_id is not None
+        batches.setdefault(row.batch_id, []).append(row)
+    resumed_days = set()
+    for batch_id, rows in sorted(batches.items()):
+        runs = _runs_tagged(instance, {"bridge/batch": batch_id})
+        if runs >= MAX_BATCH_RUNS:
+            yield dg.SkipReason(
+                f"batch {batch_id}: {len(rows)} files still pending after {runs} runs; "
+                "left for an operator (`bridge status`)"
+            )
+            continue
+        master = rows[0].kind in MASTER_KINDS
+        day = None if master else rows[0].partition_day
+        resumed_days.add(day)
+        yield dg.RunRequest(
+            run_key=f"{batch_id}:resume:{runs}",
+            asset_selection=master_keys if master else transactional_keys,
+            partition_key=day.isoformat() if day else None,
+            tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id, "bridge/resume": "files"},
+        )
+    if open_postings and not resumed_days - {None}:
+        # Any day's posting run takes every open posting of the tenant: the oldest one's day.
+        day = ledger.get_record(min(open_postings)).partition_day
+        if day is None:
+            return
+        tags = {"bridge/tenant": tenant.id, "bridge/resume": "postings"}
+        runs = _runs_tagged(instance, tags)
+        yield dg.RunRequest(
+            run_key=f"{tenant.id}:postings:resume:{runs}",
+            asset_selection=posting_keys,
+            partition_key=day.isoformat(),
+            tags=tags,
+        )

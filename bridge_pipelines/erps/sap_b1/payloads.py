@@ -102,14 +102,26 @@ def _check_refs(invoice: PostableInvoice) -> None:
     _text(invoice.vendor_code, MAX_CARD_CODE, "supplier code (CardCode)")
 
 
+def _sign(invoice: PostableInvoice) -> Decimal:
+    """-1 for a credit memo signed as Stampli exports it (negative), else 1.
+
+    The document (credit note) or the swapped journal sides carry a credit memo's direction,
+    so its amounts go out positive however the caller signed them: the posting run passes the
+    source's negative amounts through. A negative credit note would reverse the reversal.
+    """
+    credit_memo = invoice.document_type == DocumentType.CREDIT_MEMO
+    return Decimal(-1) if credit_memo and invoice.total < 0 else Decimal(1)
+
+
 def _expense_lines(
     invoice: PostableInvoice, tax_account: str | None
 ) -> list[tuple[str, Decimal, str, dict[str, str]]]:
     """(account, amount, text, dimension fields) per line, the tax as one more line."""
+    sign = _sign(invoice)
     lines = [
         (
             line.ledger_code,
-            money(line.amount, f"invoice {invoice.invoice_number} line amount"),
+            money(sign * line.amount, f"invoice {invoice.invoice_number} line amount"),
             line.description[:MAX_LINE_TEXT],
             _dims(line.dimensions),
         )
@@ -119,7 +131,7 @@ def _expense_lines(
         first = invoice.lines[0]
         account = tax_account or first.ledger_code
         dims = {} if tax_account else _dims(first.dimensions)
-        lines.append((account, money(invoice.tax, "invoice tax"), "Tax", dims))
+        lines.append((account, money(sign * invoice.tax, "invoice tax"), "Tax", dims))
     return lines
 
 
@@ -163,7 +175,7 @@ def journal_entry(invoice: PostableInvoice, tax_account: str | None = None) -> d
         {"AccountCode": account, **sides(amount, not credit_memo), "LineMemo": text, **dims}
         for account, amount, text, dims in _expense_lines(invoice, tax_account)
     ]
-    total = money(invoice.total, "invoice total")
+    total = money(_sign(invoice) * invoice.total, "invoice total")
     lines.append(
         {
             "ShortName": invoice.vendor_code,

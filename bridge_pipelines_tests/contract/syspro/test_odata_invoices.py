@@ -1,4 +1,4 @@
-"""OData `ApInvoice`: posted AP invoices, listed by our reference prefix without an e.net session."""
+"""OData `ApInvoice`: posted AP invoices, listed by our reference prefix, no e.net session."""
 
 import pytest
 

@@ -36,7 +36,13 @@ from typing import Any, Literal, Self, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from bridge_pipelines.erps.http import Pacer, RequestLimiter, TransientError, with_backoff
+from bridge_pipelines.erps.http import (
+    Pacer,
+    RequestLimiter,
+    TransientError,
+    with_backoff,
+    write_extensions,
+)
 from bridge_pipelines.erps.sap_b1 import errors
 from bridge_pipelines.erps.sap_b1.payloads import dumps
 from bridge_pipelines.errors import BridgeError, ConfigError, NeedsLookupError, RetryableError
@@ -220,7 +226,13 @@ class SapB1Client:
             sent_headers["Content-Type"] = "application/json"
         try:
             with self._http.stream(
-                method, url, params=params, content=content, headers=sent_headers, timeout=timeout
+                method,
+                url,
+                params=params,
+                content=content,
+                headers=sent_headers,
+                timeout=timeout,
+                extensions=write_extensions(kind),
             ) as response:
                 chunks = []
                 for chunk in response.iter_bytes():

@@ -9,6 +9,7 @@ folder, nothing written anywhere else.
 """
 
 import hashlib
+import itertools
 import os
 import re
 import unicodedata
@@ -162,45 +163,45 @@ on_disk_names = (
 )
 
 
+_cases = itertools.count()
+
+
+@given(st.lists(on_disk_names, min_size=1, max_size=5, unique=True))
 def test_downloads_of_listed_hostile_names_stay_in_the_work_folder(
-    sftp: tuple[EmbeddedSftpServer, SftpClient], tmp_path_factory: pytest.TempPathFactory
+    sftp: tuple[EmbeddedSftpServer, SftpClient],
+    tmp_path_factory: pytest.TempPathFactory,
+    names: list[bytes],
 ) -> None:
     server, client = sftp
-    counter = iter(range(10**9))
-
-    @given(st.lists(on_disk_names, min_size=1, max_size=5, unique=True))
-    def run(names: list[bytes]) -> None:
-        case = next(counter)
-        folder = server.root / f"case{case}"
-        folder.mkdir()
-        contents = {}
-        for index, raw in enumerate(names):
-            data = f"file {index} of case {case}".encode()
-            with open(os.path.join(os.fsencode(folder), raw), "wb") as handle:
-                handle.write(data)
-            contents[raw.decode("utf-8", "surrogateescape")] = data
-        outside = tmp_path_factory.mktemp("outside")
-        work = outside / "work"
-        archive = outside / "archive"
-        entries, rejected = client.list_files(f"/case{case}")
-        assert {e.name for e in entries} | {r.name for r in rejected} == set(contents)
-        for refused in rejected:
-            assert refused.reason
-            with pytest.raises(UnsafeNameError):
-                client.download(f"/case{case}", refused.name, work, max_bytes=1000)
-        for entry in entries:
-            got = client.download(f"/case{case}", entry.name, work, max_bytes=1000, expected=entry)
-            assert got.path.parent == work and UUID_NAME.fullmatch(got.path.name)
-            assert got.path.read_bytes() == contents[entry.name]
-            archived = archive_file(got.path, got.sha256, archive)
-            assert archived.resolve().is_relative_to(archive.resolve())
-            assert archived.name == hashlib.sha256(contents[entry.name]).hexdigest()
-            got.path.unlink()
-        # Nothing landed anywhere but the work and archive folders.
-        assert {p.name for p in outside.iterdir()} <= {"work", "archive"}
-        assert all(not p.is_dir() for p in work.iterdir()) if work.exists() else True
-
-    run()
+    case = next(_cases)
+    folder = server.root / f"case{case}"
+    folder.mkdir()
+    contents = {}
+    for index, raw in enumerate(names):
+        data = f"file {index} of case {case}".encode()
+        with open(os.path.join(os.fsencode(folder), raw), "wb") as handle:
+            handle.write(data)
+        contents[raw.decode("utf-8", "surrogateescape")] = data
+    outside = tmp_path_factory.mktemp("outside")
+    work = outside / "work"
+    archive = outside / "archive"
+    entries, rejected = client.list_files(f"/case{case}")
+    assert {e.name for e in entries} | {r.name for r in rejected} == set(contents)
+    for refused in rejected:
+        assert refused.reason
+        with pytest.raises(UnsafeNameError):
+            client.download(f"/case{case}", refused.name, work, max_bytes=1000)
+    for entry in entries:
+        got = client.download(f"/case{case}", entry.name, work, max_bytes=1000, expected=entry)
+        assert got.path.parent == work and UUID_NAME.fullmatch(got.path.name)
+        assert got.path.read_bytes() == contents[entry.name]
+        archived = archive_file(got.path, got.sha256, archive)
+        assert archived.resolve().is_relative_to(archive.resolve())
+        assert archived.name == hashlib.sha256(contents[entry.name]).hexdigest()
+        got.path.unlink()
+    # Nothing landed anywhere but the work and archive folders, and no folder inside work.
+    assert {p.name for p in outside.iterdir()} <= {"work", "archive"}
+    assert not work.exists() or all(p.is_file() for p in work.iterdir())
 
 
 def check_remote_name_refuses(name: str) -> bool:

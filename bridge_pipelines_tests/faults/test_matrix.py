@@ -1,0 +1,409 @@
+"""The fault matrix (reliability.md §4): each fault injected into the real pipeline, which must
+then converge to zero duplicates, zero lost invoices and every file terminal.
+
+Every case runs the Dagster definitions (sensor ticks, then the runs they request) in passes
+forked from a fork server, against OpenSSH sshd, the SYSPRO or SAP B1 sandbox and PostgreSQL.
+A case injects its fault, restarts whatever died, converges (`Case.converge`), and asserts with
+`bridge verify` plus an independent ground truth (`Case.audit`). Small on purpose: three to six
+invoices a case, so the whole matrix fits in CI.
+"""
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge_pipelines.ledger.states import FileState, PostingState
+from bridge_pipelines_tests.faults.driver import PassResult
+from bridge_pipelines_tests.faults.world import Audit, Case, ErpKind, World, migrate
+from bridge_pipelines_tests.support.fault_proxy import Cut, FaultProxy, Reset, Stall
+
+pytestmark = [pytest.mark.faults, pytest.mark.sshd, pytest.mark.postgres, pytest.mark.slow]
+
+# How each sandbox is matched for a fault on the posting call.
+POSTING: dict[str, dict[str, str]] = {
+    "syspro": {"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTIN"},
+    "sap_b1": {"method": "POST", "path": "*/PurchaseInvoices"},
+}
+RESULTS: list[dict[str, object]] = []
+
+
+def converged(case: Case, fault: str, *, rounds: int = 4) -> Audit:
+    """Converge, audit, record the row of the matrix table; fail with the details."""
+    case.converge(rounds=rounds)
+    audit = case.audit()
+    RESULTS.append(
+        {
+            "fault": fault,
+            "passes": len(case.passes),
+            "runs": sum(p.runs for p in case.passes),
+            "duplicates": audit.duplicates + audit.verify_counts.get("duplicates", 0),
+            "lost": audit.lost + audit.verify_counts.get("lost", 0),
+            "files_not_terminal": audit.files_not_terminal
+            + audit.verify_counts.get("files_not_terminal", 0),
+            "ok": audit.ok,
+        }
+    )
+    assert audit.ok, f"{fault}: {audit.explain()}\npasses: {passes(case)}"
+    return audit
+
+
+def passes(case: Case) -> str:
+    return "\n".join(
+        f"  exit {p.exitcode}, {p.runs} runs ({p.failed_runs} failed), notes {p.notes[-6:]}, "
+        f"errors {[e[-300:] for e in p.errors[:2]]}"
+        for p in case.passes
+    )
+
+
+def posts(case: Case) -> int:
+    """Posting requests the ERP received (the sandbox's request log)."""
+    match = POSTING[case.erp]
+    return sum(
+        1
+        for r in case.sandbox.admin.requests()
+        if r["method"] == match["method"]
+        and r["path"].endswith(match["path"].lstrip("*"))
+        and match.get("query_contains", "") in (r.get("query") or "")
+    )
+
+
+def fired(case: Case) -> bool:
+    """Every armed fault has fired at least once (count-limited ones are gone)."""
+    return all(f.get("fired", 0) > 0 for f in case.sandbox.admin.faults())
+
+
+# -- kill points: the process dies with SIGKILL at a named line ---------------------------------
+
+KILL_POINTS: list[tuple[str, ErpKind]] = [
+    ("mid_download", "syspro"),
+    ("after_download", "syspro"),
+    ("after_parse", "syspro"),
+    ("after_claim", "syspro"),
+    ("after_request_sent", "syspro"),
+    ("after_erp_response", "syspro"),
+    ("before_ledger_commit", "syspro"),
+    ("after_claim", "sap_b1"),
+    ("after_request_sent", "sap_b1"),
+    ("after_erp_response", "sap_b1"),
+]
+
+
+@pytest.mark.parametrize(("point", "erp"), KILL_POINTS, ids=[f"{p}-{e}" for p, e in KILL_POINTS])
+def test_kill_point(fault_world: World, point: str, erp: ErpKind) -> None:
+    case = Case(fault_world, point, erp)
+    case.deliver(3)
+    first = case.run(fault_at=point)
+    assert first.killed, f"{point} was never reached: {passes(case)}"
+    converged(case, f"kill {point} ({erp})")
+
+
+def test_kill_mid_upload_of_master_data(fault_world: World) -> None:
+    case = Case(fault_world, "mid_upload")
+    first = case.run(fault_at="mid_upload", master_data=True, max_ticks=1)
+    assert first.killed, f"mid_upload was never reached: {passes(case)}"
+    again = case.run(master_data=True, max_ticks=1, recover=True)
+    assert again.exitcode == 0 and not again.failed_runs, passes(case)
+    inbound = case.sftp_root / "inbound"
+    published = sorted(p for p in inbound.iterdir() if not p.name.startswith("."))
+    assert published, "no master data reached Stampli's inbound folder"
+    for path in published:
+        text = path.read_text(encoding="utf-8-sig")
+        assert text.endswith("\n") and len(text.splitlines()) > 1, f"{path.name} is partial"
+    # The dead upload's temporary file is hidden from Stampli by its name; nothing partial
+    # was ever published under a real name.
+    case.deliver(2)
+    converged(case, "kill mid_upload (master data export)")
+
+
+# -- the ERP misbehaves after (or before) committing -------------------------------------------
+
+ERP_FAULTS: list[tuple[str, ErpKind, dict[str, object]]] = [
+    ("error_after_commit", "syspro", {"status": 502}),
+    ("error_after_commit", "sap_b1", {"status": 502}),
+    ("hang_after_commit", "syspro", {"seconds": 1.5}),
+    ("hang_after_commit", "sap_b1", {"seconds": 1.5}),
+    ("reset_after_commit", "syspro", {}),
+    ("reset_after_commit", "sap_b1", {}),
+    ("error_before_commit", "syspro", {"status": 503}),
+    ("garbage", "syspro", {}),
+    ("rate_limit", "syspro", {"retry_after": 1, "count": 2}),
+    ("rate_limit", "syspro", {"retry_after": None, "count": 2}),
+    ("rate_limit", "sap_b1", {"count": 2}),
+]
+
+
+def _fault_id(action: str, erp: str, spec: dict[str, object]) -> str:
+    if action == "rate_limit" and erp == "syspro":
+        action += "-retry_after" if spec.get("retry_after") else "-no_retry_after"
+    return f"{action}-{erp}"
+
+
+@pytest.mark.parametrize(
+    ("action", "erp", "spec"),
+    ERP_FAULTS,
+    ids=[_fault_id(a, e, s) for a, e, s in ERP_FAULTS],
+)
+def test_erp_fault(fault_world: World, action: str, erp: ErpKind, spec: dict[str, object]) -> None:
+    case = Case(fault_world, action, erp)
+    case.deliver(3)
+    case.sandbox.admin.arm_fault(action, **{"count": 1, **POSTING[erp], **spec})
+    case.run()
+    assert fired(case), f"{action} never fired: {case.sandbox.admin.faults()}"
+    converged(case, _fault_id(action, erp, spec))
+
+
+def test_expired_session_mid_batch_syspro(fault_world: World) -> None:
+    case = Case(fault_world, "expire_session", "syspro")
+    delivered = case.deliver(4)
+    # The last invoice of the file: the session ends after earlier posts of the same batch.
+    number = sorted(delivered.invoices)[-1].split("|")[1]
+    case.sandbox.admin.arm_fault(
+        "expire_session", count=1, **{**POSTING["syspro"], "query_contains": number}
+    )
+    case.run()
+    assert fired(case), "the session never expired"
+    converged(case, "expire_session mid-batch (syspro)")
+
+
+def test_expired_session_sap_b1(fault_world: World) -> None:
+    case = Case(fault_world, "expire_session", "sap_b1")
+    case.deliver(3)
+    case.sandbox.admin.arm_fault("expire_session", count=1, **POSTING["sap_b1"])
+    case.run()
+    assert fired(case), "the session never expired"
+    converged(case, "expire_session (sap_b1)")
+
+
+def test_validation_error_is_rejected_with_its_answer(fault_world: World) -> None:
+    case = Case(fault_world, "validation", "syspro")
+    case.deliver(3)
+    case.sandbox.admin.arm_fault(
+        "validation", count=1, message="Supplier is on hold", **POSTING["syspro"]
+    )
+    case.allowed_holds = ("Supplier is on hold",)
+    case.run()
+    assert fired(case)
+    converged(case, "validation (rejected, kept)")
+    ledger = case.ledger()
+    try:
+        rejected = [p for p in ledger.postings(case.tenant_id) if p.state == PostingState.REJECTED]
+    finally:
+        ledger.dispose()
+    assert len(rejected) == 1 and "on hold" in (rejected[0].last_response or "")
+
+
+# -- SFTP: the connection drops, stalls; files grow, vanish, arrive twice -----------------------
+
+
+@pytest.fixture
+def sftp_proxy(fault_world: World) -> Iterator[FaultProxy]:
+    with FaultProxy((fault_world.sshd.host, fault_world.sshd.port)) as proxy:
+        yield proxy
+
+
+SFTP_CUTS: dict[str, Cut | Reset | Stall] = {
+    "reset": Reset(after_bytes=20_000),
+    "cut": Cut(after_bytes=20_000),
+    "stall": Stall(after_bytes=20_000),
+}
+
+
+@pytest.mark.parametrize("mode", list(SFTP_CUTS))
+def test_sftp_connection_lost_mid_download(
+    fault_world: World, sftp_proxy: FaultProxy, mode: str
+) -> None:
+    case = Case(fault_world, f"sftp_{mode}", sftp_port=sftp_proxy.port, operation_timeout=2.0)
+    case.deliver(3)
+    big = case.deliver_payments(600)
+    assert big.stat().st_size > 60_000
+    sftp_proxy.set(down=SFTP_CUTS[mode])
+    case.run()
+    assert sftp_proxy.stats.fired == {mode: 1}, sftp_proxy.stats
+    converged(case, f"sftp {mode} mid-download (proxy)")
+    assert not list((case.home / "work").glob("*.part")), "a partial download was left behind"
+
+
+def test_growing_file_is_taken_once_when_complete(fault_world: World) -> None:
+    case = Case(fault_world, "growing", settle=1.0)
+    grown: list[Path] = []
+    grower = threading.Thread(
+        target=lambda: grown.append(case.sim.write_growing("invoices", 3.0, chunks=10))
+    )
+    grower.start()
+    try:
+        case.run(max_ticks=20)
+    finally:
+        grower.join()
+    (path,) = grown
+    case.add_delivery(path)
+    converged(case, "growing file")
+    ledger = case.ledger()
+    try:
+        rows = [f for f in ledger.files(case.tenant_id) if f.name == path.name]
+    finally:
+        ledger.dispose()
+    parsed = [f for f in rows if f.state == FileState.PARSED]
+    assert len(parsed) == 1 and parsed[0].size == path.stat().st_size, rows
+
+
+def test_file_vanishing_after_listing(fault_world: World) -> None:
+    case = Case(fault_world, "vanish")
+    case.deliver(3)
+    gone = case.deliver(2)
+    case.run(scan_only=True, max_ticks=2)  # listed twice: stable, waiting for its run
+    gone.path.unlink()
+    gone.expected = False
+    case.run()
+    converged(case, "file vanished after listing")
+    ledger = case.ledger()
+    try:
+        (row,) = [f for f in ledger.files(case.tenant_id) if f.name == gone.path.name]
+    finally:
+        ledger.dispose()
+    assert row.state == FileState.VANISHED and row.reason
+
+
+def test_same_file_delivered_twice_at_once(fault_world: World) -> None:
+    case = Case(fault_world, "twice")
+    first = case.deliver(4)
+    twin = first.path.with_name(first.path.stem + "_again.csv")
+    shutil.copyfile(first.path, twin)
+    case.add_delivery(twin)
+    # Two sensors ticking at once (Dagster #26404), each launching what it sees.
+    runner = fault_world.runner
+    specs = [case.spec(), case.spec()]
+    running = [runner.start(spec) for spec in specs]
+    case.passes.extend(runner.wait(p, s, 120) for p, s in zip(running, specs, strict=True))
+    converged(case, "same file twice, concurrently")
+    ledger = case.ledger()
+    try:
+        states = sorted(f.state.value for f in ledger.files(case.tenant_id))
+    finally:
+        ledger.dispose()
+    assert states == ["duplicate", "parsed"]
+    assert posts(case) == len(case.sandbox.admin.documents())
+
+
+# -- PostgreSQL: restarted under a run; two runs race for the same postings ----------------------
+
+
+class PrivateCluster:
+    """A throw-away PostgreSQL cluster on its own port, which a test may restart at will."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not versions:
+            pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql")
+        self.bin = versions[-1].parent
+        self.data = root / "data"
+        self.port = port
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+        self._as_owner("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.start()
+
+    def _as_owner(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_owner(
+            "pg_ctl", action, "-D", str(self.data), "-w", "-l", str(self.root / "log"),
+            "-o", options, *extra,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self._pg_ctl("start")
+
+    def restart_immediately(self, down_for: float = 0.0) -> None:
+        """`pg_ctl stop -m immediate` (every connection dies, no clean shutdown), then start.
+
+        `down_for` keeps the server away long enough for the run to need it meanwhile.
+        """
+        self._pg_ctl("stop", "-m", "immediate")
+        time.sleep(down_for)
+        self.start()
+
+    def stop(self) -> None:
+        self._pg_ctl("stop", "-m", "immediate")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+
+
+@pytest.fixture
+def private_pg(tmp_path: Path) -> Iterator[PrivateCluster]:
+    from bridge_pipelines_tests.support.sshd import free_port
+
+    cluster = PrivateCluster(Path("/tmp") / f"bridge-pg-{os.getpid()}-{tmp_path.name}", free_port())
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+def test_postgres_restarted_mid_run(fault_world: World, private_pg: PrivateCluster) -> None:
+    migrate(private_pg.url)
+    case = Case(fault_world, "pg_restart", ledger_url=private_pg.url)
+    case.deliver(5)
+    # Slow posts, so the restart lands while postings are being sent.
+    case.sandbox.admin.arm_fault("latency", ms=400, probability=1.0, **POSTING["syspro"])
+    spec = case.spec()
+    running = fault_world.runner.start(spec)
+
+    def posting_started() -> bool:
+        ledger = case.ledger()
+        try:
+            return any(p.state != PostingState.PLANNED for p in ledger.postings(case.tenant_id))
+        except Exception:
+            return False
+        finally:
+            ledger.dispose()
+
+    case.wait_until("a posting under way", posting_started, timeout=60)
+    private_pg.restart_immediately(down_for=1.0)
+    # A ledger write that met the outage fails its step, which Dagster retries 30 s later
+    # (the asset's RetryPolicy; that retry claims nothing, the dead claims' leases still run).
+    # We do not wait for it: a worker still busy 8 s on is killed, as a redeploy would.
+    case.passes.append(fault_world.runner.wait(running, spec, 8))
+    case.sandbox.admin.clear_faults()
+    converged(case, "PostgreSQL restarted mid-run (pg_ctl stop -m immediate, start)")
+
+
+def test_two_runs_race_for_the_same_postings(fault_world: World) -> None:
+    case = Case(fault_world, "race")
+    case.deliver(6)
+    first = case.run(fault_at="after_claim")  # records and claimed postings, nothing sent
+    assert first.killed
+    case.after_crash()
+    ledger = case.ledger()
+    try:
+        days = sorted({str(f.partition_day) for f in ledger.files(case.tenant_id)})
+    finally:
+        ledger.dispose()
+    case.sandbox.admin.arm_fault("latency", ms=100, probability=1.0, **POSTING["syspro"])
+    specs = [case.spec(posting_days=tuple(days), recover=True) for _ in range(2)]
+    running = [fault_world.runner.start(s) for s in specs]
+    results: list[PassResult] = [
+        fault_world.runner.wait(p, s, 120) for p, s in zip(running, specs, strict=True)
+    ]
+    case.passes.extend(results)
+    case.sandbox.admin.clear_faults()
+    assert all(r.exitcode == 0 for r in results), passes(case)
+    converged(case, "two runs racing on PostgreSQL")
+    documents = case.sandbox.admin.documents()
+    assert len(documents) == 6
+    assert posts(case) == 6, "a posting was sent by both runs"

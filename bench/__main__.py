@@ -1,4 +1,8 @@
-"""`python -m bench`: every benchmark in turn, each printing its own figures."""
+"""`python -m bench`: every benchmark in turn, each printing its own figures.
+
+`python -m bench soak --invoices 200 --tenants 2` runs the named benchmarks only; options after
+a name go to that benchmark.
+"""
 
 import subprocess
 import sys
@@ -12,15 +16,22 @@ BENCHES = [
     "sapb1_posting",
     "sapb1_sessions",
     "e2e_latency",
+    "soak",
 ]
 
 
 def main() -> int:
-    names = sys.argv[1:] or BENCHES
+    runs: list[list[str]] = []
+    for arg in sys.argv[1:]:
+        if runs and arg not in BENCHES:
+            runs[-1].append(arg)  # an option (or its value) of the benchmark named before
+        else:
+            runs.append([arg])
+    runs = runs or [[name] for name in BENCHES]
     failed = 0
-    for name in names:
+    for name, *options in runs:
         print(f"\n=== bench.{name} ===", flush=True)
-        failed += subprocess.call([sys.executable, "-m", f"bench.{name}"]) != 0
+        failed += subprocess.call([sys.executable, "-m", f"bench.{name}", *options]) != 0
     return 1 if failed else 0
 
 

@@ -37,7 +37,7 @@ class PassSpec:
         env: `BRIDGE_*` and `DAGSTER_HOME` for the pass (the child sets them).
         log_path: the child's stdout and stderr go here.
         result_path: the child writes its `PassResult` here as JSON.
-        fault_at: kill point armed in the child.
+        fault_at: kill point armed in the child; `fault_nth`: the occurrence that kills.
         max_ticks: sensor ticks at most.
         tick_interval: seconds between ticks (the tenant's settle time must fit in two).
         recover: first report runs still marked in progress as failed (run monitoring).
@@ -52,6 +52,7 @@ class PassSpec:
     log_path: str
     result_path: str
     fault_at: str | None = None
+    fault_nth: int = 1
     max_ticks: int = 12
     tick_interval: float = 0.6
     recover: bool = False
@@ -90,7 +91,7 @@ def run_pass(spec: PassSpec) -> None:
     os.environ.update(spec.env)
     from bridge_pipelines import faultpoints
 
-    faultpoints.arm(spec.fault_at)
+    faultpoints.arm(spec.fault_at, spec.fault_nth)
     result = PassResult()
     started = time.monotonic()
     try:

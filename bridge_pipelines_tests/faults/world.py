@@ -213,13 +213,16 @@ class Case:
         operation_timeout: float = 5.0,
         reset_erp: bool = True,
         seed: int | None = None,
+        shared_home: Path | None = None,
     ) -> None:
         self.world = world
         self.erp: ErpKind = erp
         slug = "".join(c if c.isalnum() else "_" for c in label.lower())[:24]
         self.tenant_id = f"f{next(_counter)}_{slug}".rstrip("_")
-        self.home = world.root / self.tenant_id
-        self.home.mkdir(parents=True)
+        # With `shared_home`, tenants live side by side (the soak): one tenants folder, one
+        # pass for all of them.
+        self.home = shared_home or world.root / self.tenant_id
+        self.home.mkdir(parents=True, exist_ok=True)
         self.ledger_url = ledger_url or world.ledger_url
         self.sandbox = world.sandbox(erp)
         if reset_erp:
@@ -275,7 +278,7 @@ class Case:
             "partitions_start": (date.today() - timedelta(days=30)).isoformat(),
         }
         tenants = self.home / "tenants"
-        tenants.mkdir()
+        tenants.mkdir(exist_ok=True)
         (tenants / f"{tid}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
     def _erp_section(self) -> dict[str, Any]:
@@ -316,7 +319,7 @@ class Case:
             "cost_centers": dict(maps[2]),
         }
         folder = self.home / "mappings"
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
         (folder / f"{self.tenant_id}.yaml").write_text(yaml.safe_dump(tables, sort_keys=True))
 
     @property
@@ -421,10 +424,14 @@ class Case:
 
     # -- the verdict -------------------------------------------------------------------------
 
-    def audit(self, *, verify: bool = True) -> Audit:
-        """Ground truth from the ERP and the ledger, and `bridge verify` beside it."""
+    def audit(self, *, verify: bool = True, documents: list[dict[str, Any]] | None = None) -> Audit:
+        """Ground truth from the ERP and the ledger, and `bridge verify` beside it.
+
+        `documents`: the sandbox's `/_sandbox/documents`, when the caller read them already.
+        """
         audit = Audit()
-        documents = self.sandbox.admin.documents()
+        if documents is None:
+            documents = self.sandbox.admin.documents()
         ledger = self.ledger()
         try:
             _ground_truth(self, ledger, documents, audit)
@@ -610,7 +617,8 @@ def _verify(case: Case, ledger: Ledger, audit: Audit) -> None:
     saved = os.environ.pop("BRIDGE_MASTER_KEYS", None)
     ctx = IntakeContext(settings=settings)
     try:
-        (tenant,) = load_tenants(Path(env["BRIDGE_TENANTS_DIR"]))
+        tenants = load_tenants(Path(env["BRIDGE_TENANTS_DIR"]))
+        (tenant,) = [t for t in tenants if t.id == case.tenant_id]
         report = run_verify(case.tenant_id, ctx=ctx, tenant=tenant)
     finally:
         ctx.pool.close_all()

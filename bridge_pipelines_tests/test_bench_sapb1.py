@@ -14,9 +14,10 @@ def test_posting_bench_posts_each_invoice_once_in_one_session() -> None:
 
 
 def test_sessions_bench_compares_one_login_with_a_login_per_post() -> None:
-    (reuse, per_call), refs = sapb1_sessions.run(8, latency_ms=0, login_latency_ms=20, quiet=True)
+    (reuse, per_call), refs = sapb1_sessions.run(8, latency_ms=0, login_latency_ms=100, quiet=True)
     assert (reuse.posted, per_call.posted) == (8, 8)
     assert (reuse.logins, per_call.logins) == (1, 8)
     for run in (reuse, per_call):
         assert duplicates(run.documents, refs) == (0, 0)
-    assert per_call.wall > reuse.wall, "8 logins of 20 ms cost more than one"
+    # 7 more logins of 100 ms each: a margin no scheduling hiccup on a busy machine erases.
+    assert per_call.wall > reuse.wall, "8 slow logins cost more than one"

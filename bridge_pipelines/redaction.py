@@ -34,6 +34,8 @@ class _State:
 
     lock = threading.Lock()
     secrets: set[str] = set()  # noqa: RUF012 - deliberately shared by the whole process
+    # How many live registrations each value has: session ids come and go, passwords stay.
+    counts: dict[str, int] = {}  # noqa: RUF012 - deliberately shared by the whole process
     pattern: re.Pattern[str] | None = None
     factory_installed = False
 
@@ -80,12 +82,37 @@ def register_secret(value: str) -> None:
     # the entry point called `install_redaction`.
     _install_record_factory()
     with _State.lock:
-        before = len(_State.secrets)
-        _State.secrets.update(e for e in _encodings(value) if len(e) >= MIN_SECRET_LENGTH)
-        if len(_State.secrets) != before:
-            # Longest first, so a value is masked whole before any of its parts.
-            alternatives = sorted(_State.secrets, key=len, reverse=True)
-            _State.pattern = re.compile("|".join(re.escape(a) for a in alternatives))
+        _State.counts[value] = _State.counts.get(value, 0) + 1
+        if _State.counts[value] == 1:
+            _rebuild()
+
+
+def forget_secret(value: str) -> None:
+    """Stop masking a value that is no longer a credential (an ended ERP session).
+
+    Without this a process that logs in thousands of times (a long demo, a login-per-call
+    client) grows one alternation per session and slows every log line down.
+    """
+    with _State.lock:
+        count = _State.counts.get(value, 0)
+        if count > 1:
+            _State.counts[value] = count - 1
+        elif count == 1:
+            del _State.counts[value]
+            _rebuild()
+
+
+def _rebuild() -> None:
+    """Recompute the alternation; the caller holds the lock."""
+    _State.secrets = {
+        e for value in _State.counts for e in _encodings(value) if len(e) >= MIN_SECRET_LENGTH
+    }
+    if not _State.secrets:
+        _State.pattern = None
+        return
+    # Longest first, so a value is masked whole before any of its parts.
+    alternatives = sorted(_State.secrets, key=len, reverse=True)
+    _State.pattern = re.compile("|".join(re.escape(a) for a in alternatives))
 
 
 def redact(text: str) -> str:

@@ -9,6 +9,8 @@ import pytest
 
 from bridge_pipelines.redaction import (
     RedactingFilter,
+    _State,
+    forget_secret,
     install_redaction,
     redact,
     register_secret,
@@ -136,3 +138,20 @@ def test_records_are_masked_even_for_handlers_added_later(secret):
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue() == "late ***\n"
+
+
+def test_a_forgotten_session_id_stops_costing_while_a_shared_value_stays_masked():
+    """Ended sessions are forgotten: the alternation must not grow with every login."""
+    password = f"pw-{secrets.token_hex(8)}"
+    register_secret(password)
+    before = len(_State.secrets)
+    for _ in range(50):
+        session = secrets.token_hex(16)
+        register_secret(session)
+        assert redact(f"id {session}") == "id ***"
+        forget_secret(session)
+    assert len(_State.secrets) == before
+    # A value registered twice (two clients of one tenant) stays masked until both forget it.
+    register_secret(password)
+    forget_secret(password)
+    assert redact(password) == "***"

@@ -46,7 +46,7 @@ from bridge_pipelines.erps.http import (
 from bridge_pipelines.erps.sap_b1 import errors
 from bridge_pipelines.erps.sap_b1.payloads import dumps
 from bridge_pipelines.errors import BridgeError, ConfigError, NeedsLookupError, RetryableError
-from bridge_pipelines.redaction import redact, register_secret
+from bridge_pipelines.redaction import forget_secret, redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ class SapB1Client:
         }
 
         def once() -> None:
-            self._cookies = {}
+            self._drop_session()
             self._send("POST", self._url("Login"), kind="login", what="Login", body=body)
             if "B1SESSION" not in self._cookies:
                 raise TransientError("SAP B1 Login: the answer set no B1SESSION cookie")
@@ -343,12 +343,19 @@ class SapB1Client:
         else:
             log.info("SAP B1: %s logged out", s.username)
         finally:
-            self._cookies = {}
+            self._drop_session()
 
     def relogin(self) -> None:
         """Forget the dead session and log in again (no Logout: SAP already ended it)."""
-        self._cookies = {}
+        self._drop_session()
         self.login()
+
+    def _drop_session(self) -> None:
+        """Forget the session cookies; an ended session id is no longer a secret to mask."""
+        session = self._cookies.get("B1SESSION")
+        if session:
+            forget_secret(session)
+        self._cookies = {}
 
     def close(self) -> None:
         """Log out and release the connection pool (if this client created it)."""

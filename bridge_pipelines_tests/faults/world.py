@@ -2,8 +2,8 @@
 
 `World` holds what is expensive to start (OpenSSH sshd, the SYSPRO and SAP B1 sandboxes, a
 PostgreSQL ledger database, a keyring, the fork server of pipeline passes) and is shared by a
-whole session. `Case` is one tenant on it: its own SFTP folders, tenant file, mapping file,
-Dagster instance and Stampli simulator, the ERP sandbox reset to its demo company. A case
+whole session, as is one Dagster instance. `Case` is one tenant on it: its own SFTP folders,
+tenant file, mapping file and Stampli simulator, the ERP sandbox reset to its demo company. A case
 delivers files, runs passes of the real pipeline (`driver.py`), and `converge()` repeats passes
 until the tenant has nothing left to do, doing between them what operations would do after a
 crash: mark dead runs failed, and let the dead worker's leases run out.
@@ -16,11 +16,12 @@ files the case delivered. Nothing here imports pytest: the soak bench uses it as
 import csv
 import io
 import itertools
+import os
 import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -336,7 +337,7 @@ class Case:
     # -- deliveries --------------------------------------------------------------------------
 
     def deliver(self, n_invoices: int = 3, *, lines: tuple[int, int] = (1, 3)) -> Delivered:
-        """One approved-invoices export with `n_invoices` invoices, every vendor mapped."""
+        """One approved-invoices export of `n_invoices` (now and then a vendor the ERP lacks)."""
         path = self.sim.write_invoices(n_invoices, lines=lines, vendor_id=None)
         delivered = Delivered(path, invoice_keys(path.read_bytes()))
         self.delivered.append(delivered)
@@ -415,7 +416,7 @@ class Case:
     def ledger(self) -> Ledger:
         return Ledger(self.ledger_url)
 
-    def wait_until(self, what: str, condition: Any, timeout: float = 30.0) -> None:
+    def wait_until(self, what: str, condition: Callable[[], bool], timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
@@ -436,7 +437,7 @@ class Case:
         try:
             _ground_truth(self, ledger, documents, audit)
             if verify:
-                _verify(self, ledger, audit)
+                _verify(self, audit)
             else:
                 audit.verify_ok = True
         finally:
@@ -598,9 +599,7 @@ def _ground_truth(
                 audit.details.append(f"lost: {key} is {planned.state} ({planned.reason})")
 
 
-def _verify(case: Case, ledger: Ledger, audit: Audit) -> None:
-    import os
-
+def _verify(case: Case, audit: Audit) -> None:
     from bridge_pipelines.intake.context import IntakeContext
     from bridge_pipelines.settings import Settings
     from bridge_pipelines.tenants.loader import load_tenants
@@ -629,13 +628,3 @@ def _verify(case: Case, ledger: Ledger, audit: Audit) -> None:
     audit.verify_counts = {name: len(c.get("items", [])) for name, c in data["checks"].items()}
     if not report.ok:
         audit.details.append(f"verify: {data['checks']}")
-
-
-def totals(audits: Iterable[Audit]) -> dict[str, int]:
-    """Sums for the soak table."""
-    out: Counter[str] = Counter()
-    for a in audits:
-        out["duplicates"] += a.duplicates
-        out["lost"] += a.lost
-        out["files_not_terminal"] += a.files_not_terminal
-    return dict(out)

@@ -27,6 +27,7 @@ anything is not zero.
 
 import argparse
 import dataclasses
+import importlib
 import math
 import random
 import shutil
@@ -65,6 +66,12 @@ KILL_POINTS = (
     "before_ledger_commit",
 )
 PROXY_FAULTS = ("cut", "reset", "stall")
+PRELOAD = (
+    "bridge_pipelines.erps.syspro.adapter",
+    "bridge_pipelines.erps.sap_b1.adapter",
+    "bridge_pipelines.verify.run",
+    "bridge_pipelines.intake.context",
+)
 # Serial numbers per tenant far apart: tenants share one ERP company, where a supplier's
 # invoice number must be unique.
 SERIAL_STRIDE = 1_000_000
@@ -229,6 +236,9 @@ def run(args: argparse.Namespace, world: World | None = None) -> int:
 
     `world`: services to reuse (the fault matrix's, in CI); by default the soak starts its own.
     """
+    # Everything the final audit imports, now: a long soak must not meet a newer tree.
+    for module in PRELOAD:
+        importlib.import_module(module)
     started = time.monotonic()
     deadline = started + args.max_minutes * 60
     own_world = world is None

@@ -124,7 +124,12 @@ def visit(page: object, url: str, shot: str, wait_for: str) -> str:
 
 
 def test_each_tenant_has_its_asset_group_with_stampli_assets(ui: str, page: object) -> None:
-    text = visit(page, f"{ui}/assets?view=flat", "assets.png", "gl_accounts")
+    # The catalog renders only the rows in view: a tall window shows both tenants' assets.
+    page.set_viewport_size({"width": 1500, "height": 2600})  # type: ignore[attr-defined]
+    try:
+        text = visit(page, f"{ui}/assets?view=flat", "assets.png", "gl_accounts")
+    finally:
+        page.set_viewport_size({"width": 1500, "height": 950})  # type: ignore[attr-defined]
     for tenant in ("acme", "globex"):
         for kind in ("invoices", "payments", "vendors", "gl_accounts"):
             assert f"{tenant} / stampli / {kind}" in text or f"{tenant}/stampli/{kind}" in text, (

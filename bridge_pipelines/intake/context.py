@@ -1,6 +1,8 @@
 """What an intake step needs, built once per process from settings and the tenant files."""
 
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,29 @@ from bridge_pipelines.tenants.credentials import sftp_credentials
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import ENV_VAR as KEYS_ENV_VAR
 from bridge_pipelines.tenants.secrets import Keyring
+
+log = logging.getLogger(__name__)
+
+
+# A download writes its `.part` continuously and is parsed and archived within minutes; a
+# work file untouched this long belongs to a run that was killed.
+STALE_WORK_FILE_S = 3600.0
+
+
+def sweep_stale_work_files(work_dir: Path, older_than_s: float = STALE_WORK_FILE_S) -> list[str]:
+    """Remove what killed runs left in the work folder; the ledger re-downloads those files."""
+    removed: list[str] = []
+    cutoff = time.time() - older_than_s
+    for entry in work_dir.iterdir():
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed.append(entry.name)
+        except FileNotFoundError:
+            continue  # another run's cleanup got there first
+    if removed:
+        log.info("removed %d stale file(s) from %s (interrupted runs)", len(removed), work_dir)
+    return removed
 
 
 @dataclass
@@ -51,10 +76,11 @@ class IntakeContext:
     def archive_dir(self) -> Path:
         return self.settings.resolved_archive_dir
 
-    @property
+    @cached_property
     def work_dir(self) -> Path:
         path = self.settings.resolved_work_dir
         path.mkdir(parents=True, exist_ok=True)
+        sweep_stale_work_files(path)
         return path
 
     def credentials_factory(self, tenant: TenantConfig) -> Callable[[], SftpCredentials]:

@@ -18,8 +18,10 @@ import hashlib
 import logging
 import os
 import queue
+import re
 import stat as stat_mod
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,10 @@ from bridge_pipelines.sftp.writes import write_file
 from bridge_pipelines.tenants.models import SftpConfig
 
 log = logging.getLogger(__name__)
+
+# `upload_atomic`'s temporaries: `.<name>.<32 hex>.tmp`; older than this, their writer is dead.
+_OUR_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")
+STALE_UPLOAD_S = 600.0
 
 
 class _LocalWriteError(Exception):
@@ -393,6 +399,7 @@ class SftpClient:
         """
         check_remote_name(name)
         target = _join(folder, name)
+        self._sweep_stale_uploads(folder)
         tmp = _join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
         try:
             write_file(self._sftp, tmp, data)
@@ -400,6 +407,23 @@ class SftpClient:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self._remove_quietly(tmp)
             raise self._classify(exc, f"uploading {describe(name)} to {folder}") from None
+
+    def _sweep_stale_uploads(self, folder: str) -> None:
+        """Remove our own temporaries that a killed upload left behind (never anyone else's).
+
+        A temporary is hidden from Stampli by its leading dot, but nothing else would ever
+        delete it. Only names of our exact shape that nobody wrote for `STALE_UPLOAD_S` go.
+        """
+        try:
+            entries = self._sftp.listdir_attr(folder)
+        except (OSError, EOFError, paramiko.SSHException):
+            return  # the upload itself will report a real problem with the folder
+        now = time.time()
+        for entry in entries:
+            mtime = entry.st_mtime or 0
+            if _OUR_TEMPORARY.fullmatch(entry.filename) and now - mtime > STALE_UPLOAD_S:
+                log.info("removing %s, left by an interrupted upload", describe(entry.filename))
+                self._remove_quietly(_join(folder, entry.filename))
 
     def _rename_into_place(self, tmp: str, target: str) -> None:
         try:

@@ -409,3 +409,20 @@ def test_upload_to_a_full_folder_leaves_no_temporary_file(
             client.upload_atomic("/inbound", "vendors.csv", b"x" * 100_000)
         assert client.is_alive()
     assert os.listdir(target.local("/inbound")) == []
+
+
+def test_upload_sweeps_temporaries_a_killed_upload_left_and_nothing_else(target: Target) -> None:
+    """A kill mid-upload leaves `.<name>.<uuid>.tmp` in Stampli's inbound; the next upload
+    removes it once its writer is surely dead, and never touches anyone else's files."""
+    inbound = target.remote("/inbound")
+    stale = _put(target, "/inbound", f".vendors_1.csv.{'a' * 32}.tmp", b"half a fi")
+    fresh = _put(target, "/inbound", f".vendors_2.csv.{'b' * 32}.tmp", b"being written")
+    foreign = _put(target, "/inbound", ".stampli-import.tmp", b"not ours")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(foreign, (old, old))
+    with target.connect() as client:
+        client.upload_atomic(inbound, "vendors_3.csv", b"VendorId\nV-1\n")
+    assert not stale.exists()
+    assert fresh.exists() and foreign.exists()
+    assert target.local("/inbound/vendors_3.csv").read_bytes() == b"VendorId\nV-1\n"

@@ -140,7 +140,7 @@ def build_tables(
                     where = f" in {overrides.source}" if origin == "override" else ""
                     problems.append(
                         f"{kind}: {code} -> {erp_code} ({origin}{where}) "
-                        "is not in the ERP's master data"
+                        "is not an active code in the ERP's master data (missing or inactive)"
                     )
         return table
 

@@ -53,7 +53,9 @@ def test_override_to_a_code_the_erp_lacks_is_a_problem_not_a_mapping(tmp_path: P
     path.write_text("vendors:\n  V-0001: '9999999'\n")
     tables = build_tables(ERP, stampli_vendors=["V-0001"], overrides=load_overrides(path))
     assert tables.lookup("vendors", "V-0001") is None
-    assert any("9999999" in p and "acme.yaml" in p for p in tables.problems)
+    assert any(
+        "9999999" in p and "acme.yaml" in p and "missing or inactive" in p for p in tables.problems
+    )
 
 
 def test_unmapped_vendor_gl_and_cost_center_each_give_a_reason() -> None:

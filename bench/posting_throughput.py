@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -180,8 +181,22 @@ def record_export(ledger: Ledger, data: bytes, name: str) -> int:
     return outcome.accepted
 
 
-def build_invoice(record: RecordRow) -> PostableInvoice:
-    """The SYSPRO document of one recorded invoice, mapped with the sandbox's tables."""
+@dataclass(frozen=True)
+class SeedMaps:
+    """Stampli code -> ERP code, from a sandbox's seed: what the benches map invoices with."""
+
+    vendors: Mapping[str, str]
+    ledger_codes: Mapping[str, str]
+    cost_centers: Mapping[str, str]
+
+
+SYSPRO_MAPS = SeedMaps(SYSPRO_SEED.supplier_map, SYSPRO_SEED.ledger_map, SYSPRO_SEED.analysis_map)
+
+
+def build_invoice_with(
+    maps: SeedMaps, record: RecordRow, export_name: str = "approved_invoices_bench.csv"
+) -> PostableInvoice:
+    """The ERP document of one recorded invoice, mapped with a sandbox's seed tables."""
     p = record.payload
     invoice_date = date.fromisoformat(str(p["invoice_date"]))
     total = Decimal(str(p["invoice_total"]))
@@ -197,7 +212,7 @@ def build_invoice(record: RecordRow) -> PostableInvoice:
             total,
         ),
         record_id=record.id,
-        vendor_code=SYSPRO_SEED.supplier_map[str(p["vendor_id"])],
+        vendor_code=maps.vendors[str(p["vendor_id"])],
         invoice_number=str(p["invoice_number"]),
         document_type=DocumentType(str(p["document_type"])),
         invoice_date=invoice_date,
@@ -208,19 +223,24 @@ def build_invoice(record: RecordRow) -> PostableInvoice:
         tax=Decimal(str(p["tax_amount"])),
         lines=tuple(
             PostableInvoiceLine(
-                ledger_code=SYSPRO_SEED.ledger_map[str(line["gl_account"])],
+                ledger_code=maps.ledger_codes[str(line["gl_account"])],
                 amount=Decimal(str(line["line_amount"])),
                 description=str(line.get("line_description") or ""),
                 dimensions=(
-                    {DimensionType.COST_CENTER: SYSPRO_SEED.analysis_map[line["cost_center"]]}
+                    {DimensionType.COST_CENTER: maps.cost_centers[str(line["cost_center"])]}
                     if line.get("cost_center")
                     else {}
                 ),
             )
             for line in p["lines"]
         ),
-        lineage=SourceLineage(file_name="approved_invoices_bench.csv", rows=record.rows),
+        lineage=SourceLineage(file_name=export_name, rows=record.rows),
     )
+
+
+def build_invoice(record: RecordRow) -> PostableInvoice:
+    """The SYSPRO document of one recorded invoice, mapped with the sandbox's tables."""
+    return build_invoice_with(SYSPRO_MAPS, record)
 
 
 def all_requests(admin: SandboxAdmin, since: int) -> list[dict[str, Any]]:

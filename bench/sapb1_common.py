@@ -10,20 +10,21 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from bench.posting_throughput import all_requests, record_export, stampli_csv
+from bench.posting_throughput import (
+    SeedMaps,
+    all_requests,
+    build_invoice_with,
+    record_export,
+    stampli_csv,
+)
 from bridge_pipelines.erps.base import (
-    DimensionType,
-    DocumentType,
     PostableInvoice,
-    PostableInvoiceLine,
-    SourceLineage,
 )
 from bridge_pipelines.erps.sap_b1.adapter import SapB1Adapter
 from bridge_pipelines.erps.sap_b1.client import SapB1Settings
@@ -31,7 +32,6 @@ from bridge_pipelines.ledger.models import RecordRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState, RecordState
 from bridge_pipelines.posting.engine import PostingReport, post_pending
-from bridge_pipelines.posting.external_ref import external_ref
 from bridge_pipelines.posting.plan import plan_invoices
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.admin_client import SandboxAdmin
@@ -63,51 +63,14 @@ def known_codes() -> tuple[list[Any], list[str], list[str]]:
     return vendors, accounts, cost_centers
 
 
+SAP_B1_MAPS = SeedMaps(
+    SAP_B1_SEED.supplier_map, SAP_B1_SEED.account_map, SAP_B1_SEED.profit_center_map
+)
+
+
 def build_invoice(record: RecordRow) -> PostableInvoice:
     """The SAP B1 document of one recorded invoice, mapped with the sandbox's tables."""
-    p = record.payload
-    invoice_date = date.fromisoformat(str(p["invoice_date"]))
-    total = Decimal(str(p["invoice_total"]))
-    return PostableInvoice(
-        tenant=record.tenant,
-        external_ref=external_ref(
-            record.tenant,
-            str(p["vendor_id"]),
-            str(p["invoice_number"]),
-            str(p["document_type"]),
-            invoice_date,
-            str(p["currency"]),
-            total,
-        ),
-        record_id=record.id,
-        vendor_code=SAP_B1_SEED.supplier_map[str(p["vendor_id"])],
-        invoice_number=str(p["invoice_number"]),
-        document_type=DocumentType(str(p["document_type"])),
-        invoice_date=invoice_date,
-        due_date=date.fromisoformat(str(p["due_date"])),
-        posting_date=invoice_date,
-        currency=str(p["currency"]),
-        total=total,
-        tax=Decimal(str(p["tax_amount"])),
-        lines=tuple(
-            PostableInvoiceLine(
-                ledger_code=SAP_B1_SEED.account_map[str(line["gl_account"])],
-                amount=Decimal(str(line["line_amount"])),
-                description=str(line.get("line_description") or ""),
-                dimensions=(
-                    {
-                        DimensionType.COST_CENTER: SAP_B1_SEED.profit_center_map[
-                            str(line["cost_center"])
-                        ]
-                    }
-                    if line.get("cost_center")
-                    else {}
-                ),
-            )
-            for line in p["lines"]
-        ),
-        lineage=SourceLineage(file_name=EXPORT_NAME, rows=record.rows),
-    )
+    return build_invoice_with(SAP_B1_MAPS, record, EXPORT_NAME)
 
 
 def prepare(home: Path, invoices: int, *, seed: int = 11) -> tuple[Ledger, list[PostableInvoice]]:

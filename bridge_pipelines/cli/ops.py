@@ -11,12 +11,15 @@ from bridge_pipelines.errors import BridgeError
 
 
 def _tenant(tenant_id: str) -> Any:
-    from bridge_pipelines.tenants.loader import load_tenants
+    from bridge_pipelines.errors import TenantConfigError
+    from bridge_pipelines.tenants.loader import find_tenant
 
-    for tenant in load_tenants():
-        if tenant.id == tenant_id:
-            return tenant
-    raise click.ClickException(f"no tenant {tenant_id!r} in the tenants folder")
+    try:
+        return find_tenant(tenant_id)
+    except TenantConfigError:
+        raise
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()

@@ -181,6 +181,18 @@ def load_tenants(directory: Path | None = None) -> list[TenantConfig]:
     return check.tenants
 
 
+def find_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
+    """One tenant of the tenants folder, for commands that name it.
+
+    Raises:
+        ConfigError: no such tenant (TenantConfigError when a tenant file does not validate).
+    """
+    for tenant in load_tenants(directory):
+        if tenant.id == tenant_id:
+            return tenant
+    raise ConfigError(f"no tenant {tenant_id!r} in the tenants folder")
+
+
 def check_secrets(check: TenantCheck, keyring: Keyring | None = None) -> list[FieldProblem]:
     """Problems decrypting the secret fields of the validated tenants (values are never shown)."""
     if not check.tenants:

@@ -16,7 +16,7 @@ from bridge_pipelines.verify.report import (
     CheckStatus,
     VerifyReport,
 )
-from bridge_pipelines.verify.run import find_tenant, run_verify
+from bridge_pipelines.verify.run import run_verify
 
 __all__ = [
     "CHECK_NAMES",
@@ -28,7 +28,6 @@ __all__ = [
     "CheckResult",
     "CheckStatus",
     "VerifyReport",
-    "find_tenant",
     "remote_grace",
     "run_verify",
     "verify_tenant",

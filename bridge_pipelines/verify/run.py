@@ -5,25 +5,12 @@ from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
 
 from bridge_pipelines.erps.base import ErpAdapter
-from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.sftp.client import SftpClient
-from bridge_pipelines.tenants.loader import load_tenants
+from bridge_pipelines.tenants.loader import find_tenant
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.verify.reconcile import verify_tenant
 from bridge_pipelines.verify.report import VerifyReport
-
-
-def find_tenant(tenant_id: str) -> TenantConfig:
-    """The tenant from the tenants folder of the settings.
-
-    Raises:
-        ConfigError: no such tenant (or a tenant file does not validate).
-    """
-    for tenant in load_tenants():
-        if tenant.id == tenant_id:
-            return tenant
-    raise ConfigError(f"no tenant {tenant_id!r} in the tenants folder")
 
 
 @contextmanager

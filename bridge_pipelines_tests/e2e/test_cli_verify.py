@@ -14,7 +14,7 @@ from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.intake.process import process_pending
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.posting.run import post_tenant_day
-from bridge_pipelines.verify import find_tenant
+from bridge_pipelines.tenants.loader import find_tenant
 from bridge_pipelines_tests.contract.syspro import payloads as syspro_xml
 from bridge_pipelines_tests.support.erp_sandboxes import SysproSandboxHandle
 

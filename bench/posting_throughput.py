@@ -39,13 +39,13 @@ from bridge_pipelines.erps.base import (
     PostableInvoiceLine,
     SourceLineage,
 )
+from bridge_pipelines.erps.external_ref import external_ref
 from bridge_pipelines.erps.syspro.adapter import SysproAdapter
 from bridge_pipelines.erps.syspro.client import SysproSettings
 from bridge_pipelines.ledger.models import DocumentIn, RecordRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState, RecordState
 from bridge_pipelines.posting.engine import PostingReport, post_pending
-from bridge_pipelines.posting.external_ref import external_ref
 from bridge_pipelines.posting.plan import plan_invoices
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.admin_client import SandboxAdmin

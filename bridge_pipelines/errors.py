@@ -26,7 +26,14 @@ class BridgeError(Exception):
 
 
 class RetryableError(BridgeError):
-    """Nothing reached the remote side (or it asked us to slow down): safe to send again."""
+    """Nothing reached the remote side (or it asked us to slow down): safe to send again.
+
+    `retry_after` is how long (seconds) the remote side asked us to wait, when it said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NeedsLookupError(BridgeError):
@@ -34,7 +41,14 @@ class NeedsLookupError(BridgeError):
 
 
 class RejectedByErpError(BridgeError):
-    """The ERP refused the document; the response is kept and a retry needs changed input."""
+    """The ERP refused the document; the response is kept and a retry needs changed input.
+
+    `response` is the ERP's answer (redacted text), kept in the ledger for the analyst.
+    """
+
+    def __init__(self, message: str, response: str | None = None) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 class BadInputError(BridgeError):

@@ -5,8 +5,9 @@ the encodings it is likely to be logged in (base64, URL-encoded, JSON- and repr-
 records are masked in two places, so that a handler added later (Dagster adds its own per run)
 cannot miss the filter: a `logging.Filter` on the existing handlers, and the log record factory,
 which every `Logger.makeRecord` goes through. Credential shapes are masked even when unregistered:
-`Authorization` headers, `B1SESSION` cookies and SAP B1 `SessionId`, `password=` /
-`OperatorPassword=` query parameters and `"Password": "..."` JSON members.
+`Authorization` headers, `password=` / `OperatorPassword=` query parameters, `"Password": "..."`
+JSON members, and each connector's own shapes (`ErpPlugin.log_patterns`: SAP B1's `B1SESSION`
+cookie, SYSPRO's `UserId=` session), installed by the ERP registry.
 
 A record is rewritten only when masking changes it; then its message is rendered (`msg % args`)
 once and its traceback replaced by masked text, since a masked copy cannot be rebuilt from args.
@@ -43,17 +44,23 @@ class _State:
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization: Basic dXNlcjpwdw==  /  {'Authorization': 'Bearer x'}  /  authorization=...
     (re.compile(r"""(?i)(\bauthorization["']?\s*[:=]\s*["']?)[^"'\r\n,}]+"""), rf"\g<1>{MASK}"),
-    # Cookie: B1SESSION=...; and B1SESSION in a cookie jar repr
-    (re.compile(r"""(?i)(\bB1SESSION["']?\s*[=:]\s*["']?)[^;"'\s,}]+"""), rf"\g<1>{MASK}"),
-    # SAP B1 login response {"SessionId": "..."}: the same value as the B1SESSION cookie
-    (re.compile(r"""(?i)(["']SessionId["']\s*:\s*["'])[^"']+"""), rf"\g<1>{MASK}"),
     # ?password=...&OperatorPassword=...&CompanyPassword=...
     (re.compile(r"""(?i)(\b\w*password=)[^&\s"',;]+"""), rf"\g<1>{MASK}"),
-    # SYSPRO session GUIDs travel as ?UserId=<guid>: a session is a credential while it lives
-    (re.compile(r"""(?i)(\bUserId=)[^&\s"',;]+"""), rf"\g<1>{MASK}"),
     # {"Password": "..."} / {'CompanyPassword': '...'}
     (re.compile(r"""(?i)(["']\w*password["']\s*:\s*["'])(?:[^"'\\]|\\.)*"""), rf"\g<1>{MASK}"),
 ]
+
+
+def register_pattern(regex: str, replacement: str) -> None:
+    """Mask a credential shape (a connector's session cookie, say) in every later log record.
+
+    Connectors declare theirs in `ErpPlugin.log_patterns`; the registry installs them when it
+    loads, so this module names no ERP. Registering the same pattern twice is a no-op.
+    """
+    with _State.lock:
+        if any(p.pattern == regex and r == replacement for p, r in _PATTERNS):
+            return
+        _PATTERNS.append((re.compile(regex), replacement))
 
 
 def _encodings(value: str) -> Iterable[str]:

@@ -51,7 +51,7 @@ def ping(tenant_id: str) -> None:
     if tenant.erp.kind == "none":
         click.echo("erp: none configured")
         return
-    from bridge_pipelines.erps.registry import build_adapter
+    from bridge_pipelines.tenants.erp import build_adapter
 
     started = time.monotonic()
     try:

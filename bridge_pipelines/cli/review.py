@@ -142,9 +142,9 @@ def resolve(posting_id: int, to: str, erp_doc: str | None, reason: str) -> None:
 
 def _current_payload_hash(ctx: Any, posting: Any) -> str:
     """What would be sent now, after the fix: the hash that lets a rejected posting re-plan."""
-    from bridge_pipelines.erps.registry import build_adapter
     from bridge_pipelines.posting.payload_hash import payload_hash
     from bridge_pipelines.posting.run import build_postable, load_mapping
+    from bridge_pipelines.tenants.erp import build_adapter
 
     record = ctx.ledger.get_record(posting.record_id)
     tenant = _tenant(posting.tenant)

@@ -6,8 +6,12 @@ from pathlib import Path
 import click
 
 from bridge_pipelines.errors import TenantConfigError
-from bridge_pipelines.tenants.erp_checks import check_erp_settings
-from bridge_pipelines.tenants.loader import check_secrets, inspect_tenants, load_tenants
+from bridge_pipelines.tenants.loader import (
+    check_erp_settings,
+    check_secrets,
+    inspect_tenants,
+    load_tenants,
+)
 
 DIR_OPTION = click.option(
     "--dir",

@@ -22,7 +22,6 @@ from dagster._utils.schedules import cron_string_iterator
 from bridge_pipelines.defs.assets import stampli_asset_key
 from bridge_pipelines.defs.metadata import markdown_table
 from bridge_pipelines.defs.resources import BridgeResource
-from bridge_pipelines.erps.registry import build_adapter
 from bridge_pipelines.ledger.states import RecordState
 from bridge_pipelines.masterdata.inbound import InboundKind
 from bridge_pipelines.masterdata.sync import (
@@ -31,6 +30,7 @@ from bridge_pipelines.masterdata.sync import (
     sync_stampli_vendors,
 )
 from bridge_pipelines.posting.run import load_mapping
+from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 
 MASTER_KINDS: tuple[InboundKind, ...] = ("vendors", "gl_accounts", "dimensions")

@@ -21,13 +21,13 @@ from bridge_pipelines.defs.masterdata import (
     open_purchase_orders_keys,
 )
 from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.erps import registry
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 from bridge_pipelines.tenants.models import TenantConfig
 
 # Headless runs print warnings and errors only; the UI keeps the full event log.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-ERP_NAMES = {"syspro": "SYSPRO", "sap_b1": "SAP Business One"}
 INBOUND_NAMES = {
     "vendors": "vendors",
     "gl_accounts": "GL accounts",
@@ -96,7 +96,9 @@ class TenantSummary:
         if self.erp == "none":
             return "none"
         company = f", company {self.erp_company}" if self.erp_company else ""
-        return f"{ERP_NAMES.get(self.erp, self.erp)} ({self.erp}{company})"
+        found = registry.find(self.erp)
+        name = found.display_name if found is not None else self.erp
+        return f"{name} ({self.erp}{company})"
 
     def _vendors(self) -> str:
         if self.erp == "none":

@@ -11,6 +11,7 @@ import os
 import secrets as pysecrets
 import shutil
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,26 +21,20 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bridge_pipelines.erps import registry
+from bridge_pipelines.erps.plugin import DemoSeed
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
-from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY as SAP_B1_APP
-from bridge_pipelines.sandbox.sap_b1.app import SERVICE_ROOT as SAP_B1_SERVICE_ROOT
-from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+from bridge_pipelines.sandbox.sap_b1.demo import DEMO_USER as SAP_B1_DEMO_USER
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
-from bridge_pipelines.sandbox.syspro.app import REST_ROOT as SYSPRO_REST_ROOT
-from bridge_pipelines.sandbox.syspro.odata import ODATA_ROOT as SYSPRO_ODATA_ROOT
-from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.tenants.loader import load_tenants
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SYSPRO_APP = "bridge_pipelines.sandbox.syspro.app:create_app"
 UNMAPPED_VENDOR = "V-0012"
-ErpKindInDemo = Literal["none", "syspro", "sap_b1"]
-ERP_APPS: dict[str, str] = {"syspro": SYSPRO_APP, "sap_b1": SAP_B1_APP}
-SAP_B1_DEMO_USER = "bridge"  # the integration user; `manager` stays the admin's
+__all__ = ["SAP_B1_DEMO_USER", "UNMAPPED_VENDOR", "DemoEnvironment", "start_demo"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,7 @@ class DemoTenantSpec:
     auth: str  # "password" or "key"
     invoice_format: Literal["csv", "xml"]
     seed: int
-    erp: ErpKindInDemo = "none"
+    erp: str = "none"  # an ERP kind whose connector ships a sandbox and a demo seed
 
 
 DEMO_TENANTS = (
@@ -86,24 +81,13 @@ class DemoEnvironment:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
-    @property
-    def syspro(self) -> RunningSandbox | None:
-        """The SYSPRO sandbox (acme's ERP), while it runs."""
-        return self.erps.get("syspro")
-
-    @property
-    def sap_b1(self) -> RunningSandbox | None:
-        """The SAP Business One Service Layer sandbox (globex's ERP), while it runs."""
-        return self.erps.get("sap_b1")
-
     def erp_lines(self) -> list[str]:
         """One line per running ERP sandbox: its API root and where its documents are listed."""
-        roots = {"syspro": SYSPRO_REST_ROOT, "sap_b1": f"{SAP_B1_SERVICE_ROOT}/v1"}
         lines = []
         for kind, sandbox in sorted(self.erps.items()):
             users = ", ".join(t.spec.id for t in self.tenants if t.spec.erp == kind)
             lines.append(
-                f"{kind} sandbox for {users or '-'}: {sandbox.base_url}{roots.get(kind, '')} "
+                f"{kind} sandbox for {users or '-'}: {sandbox.base_url}{_seed(kind).api_root} "
                 f"(posted documents: {sandbox.base_url}/_sandbox/documents)"
             )
         return lines
@@ -193,7 +177,10 @@ def start_demo(
     )
     try:
         for kind in sorted({spec.erp for spec in DEMO_TENANTS} - {"none"}):
-            environment.erps[kind] = start_sandbox(ERP_APPS[kind], home / "erp" / kind)
+            app = registry.plugin(kind).sandbox_app
+            if app is None:
+                raise ValueError(f"the {kind} connector ships no sandbox; the demo cannot run it")
+            environment.erps[kind] = start_sandbox(app, home / "erp" / kind)
         for spec in DEMO_TENANTS:
             port = (ports or {}).get(spec.id, spec.port)
             environment.tenants.append(_start_tenant(environment, spec, port, keyring))
@@ -234,6 +221,13 @@ def _start_tenant(
     return DemoTenant(spec=spec, root=root, server=server, simulator=simulator)
 
 
+def _seed(kind: str) -> DemoSeed:
+    seed = registry.plugin(kind).demo()
+    if seed is None:
+        raise ValueError(f"the {kind} connector has no demo seed; the demo cannot run it")
+    return seed
+
+
 def _erp_section(
     environment: DemoEnvironment, spec: DemoTenantSpec, keyring: Keyring
 ) -> dict[str, object]:
@@ -245,42 +239,18 @@ def _erp_section(
     sandbox = environment.erps.get(spec.erp)
     if sandbox is None:
         return {"kind": "none"}
-    if spec.erp == "syspro":
-        _write_mapping(
-            environment, spec, "SYSPRO", SYSPRO_SEED.supplier_map, SYSPRO_SEED.ledger_map,
-            SYSPRO_SEED.analysis_map,
-        )  # fmt: skip
-        operator = next(o for o in SYSPRO_SEED.operators if o.odata_enabled)
-        return {
-            "kind": "syspro",
-            "base_url": f"{sandbox.base_url}{SYSPRO_REST_ROOT}",
-            "odata_url": f"{sandbox.base_url}{SYSPRO_ODATA_ROOT}",
-            "company": SYSPRO_SEED.company_id,
-            "username": operator.operator,
-            "password": keyring.encrypt(spec.id, "erp.password", operator.password),
-        }
-    _write_mapping(
-        environment, spec, "SAP Business One", SAP_B1_SEED.supplier_map,
-        SAP_B1_SEED.account_map, SAP_B1_SEED.profit_center_map,
-    )  # fmt: skip
-    user = next(u for u in SAP_B1_SEED.users if u.user_name == SAP_B1_DEMO_USER)
-    return {
-        "kind": "sap_b1",
-        "base_url": f"{sandbox.base_url}{SAP_B1_SERVICE_ROOT}/v1",
-        "company": SAP_B1_SEED.company_db,
-        "username": user.user_name,
-        "password": keyring.encrypt(spec.id, "erp.password", user.password),
-        "sap_b1_posting_mode": "service_invoice",
-    }
+    seed = _seed(spec.erp)
+    _write_mapping(environment, spec, registry.plugin(spec.erp).display_name, seed.mapping)
+    return seed.erp_section(
+        sandbox.base_url, lambda field, plain: keyring.encrypt(spec.id, field, plain)
+    )
 
 
 def _write_mapping(
     environment: DemoEnvironment,
     spec: DemoTenantSpec,
     erp_name: str,
-    vendors: dict[str, str],
-    gl_accounts: dict[str, str],
-    cost_centers: dict[str, str],
+    mapping: Mapping[str, Mapping[str, str]],
 ) -> None:
     """`<home>/mappings/<tenant>.yaml`, written once: an operator's edits are kept.
 
@@ -292,10 +262,9 @@ def _write_mapping(
     if path.exists():
         return
     inactive = {a.code for a in DEMO_COMPANY.gl_accounts if not a.active}
-    tables: dict[str, Any] = {
-        "vendors": dict(vendors),
-        "gl_accounts": {k: v for k, v in gl_accounts.items() if k not in inactive},
-        "cost_centers": dict(cost_centers),
+    tables: dict[str, Any] = {name: dict(table) for name, table in mapping.items()}
+    tables["gl_accounts"] = {
+        k: v for k, v in tables.get("gl_accounts", {}).items() if k not in inactive
     }
     path.write_text(
         f"# Stampli code -> {erp_name} code, generated from the sandbox's demo company.\n"
@@ -362,8 +331,7 @@ def _write_tenant_file(
         "erp": erp,
         "schedules": {
             "sensor_interval_s": 5,
-            # Stampli's PO file: from the ERP that has purchase orders, every 2 hours.
-            **({"open_purchase_orders_cron": "15 */2 * * *"} if erp["kind"] == "sap_b1" else {}),
+            **(_seed(spec.erp).schedules if spec.erp != "none" else {}),
         },
         "partitions_start": (date.today() - timedelta(days=7)).isoformat(),
     }

@@ -288,16 +288,12 @@ class ErpPayment:
 
 def rejected_by_erp(message: str, response: str | None) -> RejectedByErpError:
     """A `RejectedByErpError` carrying the ERP's answer as `response` (kept in the ledger)."""
-    error = RejectedByErpError(message)
-    error.response = response  # type: ignore[attr-defined]
-    return error
+    return RejectedByErpError(message, response)
 
 
 def retryable(message: str, retry_after: float | None = None) -> RetryableError:
     """A `RetryableError` carrying the ERP's `Retry-After` in seconds, when it sent one."""
-    error = RetryableError(message)
-    error.retry_after = retry_after  # type: ignore[attr-defined]
-    return error
+    return RetryableError(message, retry_after)
 
 
 @runtime_checkable
@@ -368,7 +364,7 @@ class ErpAdapter(Protocol):
     def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
         """Every document carrying one of our references, for the ERP-to-ledger reconciliation.
 
-        "Ours" is the shape of `posting/external_ref.py` (`is_external_ref`). With `since`,
+        "Ours" is the shape of `erps/external_ref.py` (`is_external_ref`). With `since`,
         only documents dated that day or later. Each carries `external_ref` and, where the
         ERP gives them, its totals.
 

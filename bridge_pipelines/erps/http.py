@@ -25,11 +25,7 @@ T = TypeVar("T")
 
 
 class TransientError(RetryableError):
-    """Nothing reached the ERP, or it asked to slow down; `retry_after` when it said how long."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    """Retried inside the client's own backoff; a caller sees a plain `RetryableError`."""
 
 
 class BackoffSettings(Protocol):

@@ -1,66 +1,109 @@
-"""ERP kind -> adapter factory: adding an ERP adds a folder and one line here.
+"""ERP kind -> connector descriptor: adding an ERP adds its folders and one line here.
 
-Factories are named by dotted path and imported on first use, so loading the registry (and
-every Dagster code location that uses it) does not import every ERP's client.
+Each line names a connector's `plugin.py` `PLUGIN`. Loading a descriptor imports only the
+connector's settings model (pydantic), never its client: adapters, sandboxes and demo seeds are
+imported on first use. Loading also installs the connector's log patterns, so its credential
+shapes are masked in every process that can read one of its tenant files.
 """
 
-import importlib
-from collections.abc import Callable
-from typing import Any, cast
+import threading
 
-from bridge_pipelines.erps.base import ErpAdapter
+from bridge_pipelines.erps.plugin import AdapterFactory, ErpPlugin, load_object
+from bridge_pipelines.erps.settings import NoErpSettings
 from bridge_pipelines.errors import ConfigError
-from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.redaction import register_pattern
 
-AdapterFactory = Callable[..., ErpAdapter]
-"""Builds a tenant's adapter: `factory(tenant, **options)` (options: an `httpx.Client`, ...)."""
+BUILTIN: tuple[str, ...] = (
+    "bridge_pipelines.erps.syspro.plugin:PLUGIN",
+    "bridge_pipelines.erps.sap_b1.plugin:PLUGIN",
+)
 
-# kind -> "package.module:function". Each ERP issue adds its line, e.g.
-# "syspro": "bridge_pipelines.erps.syspro.adapter:build_adapter".
-BUILTIN: dict[str, str] = {
-    "syspro": "bridge_pipelines.erps.syspro.adapter:build_adapter",
-    "sap_b1": "bridge_pipelines.erps.sap_b1.adapter:build_adapter",
-}
+NONE = ErpPlugin(
+    kind="none",
+    display_name="no ERP",
+    settings_model=NoErpSettings,
+    adapter_factory="bridge_pipelines.erps.registry:_no_adapter",
+)
+"""A tenant without an ERP: its files are taken, validated and held; nothing is posted."""
 
-_registered: dict[str, AdapterFactory] = {}
+_lock = threading.Lock()
+_plugins: dict[str, ErpPlugin] = {}
+_loaded = False
 
 
-def register(kind: str, factory: AdapterFactory) -> None:
-    """Register (or replace) the factory for an ERP kind; tests use it for fakes."""
-    _registered[kind] = factory
+def _install(plugin: ErpPlugin) -> None:
+    for regex, replacement in plugin.log_patterns:
+        register_pattern(regex, replacement)
+    _plugins[plugin.kind] = plugin
+
+
+def _load_builtin() -> None:
+    global _loaded  # noqa: PLW0603 - the registry is process-wide by design
+    with _lock:
+        if _loaded:
+            return
+        _install(NONE)
+        for path in BUILTIN:
+            plugin = load_object(path)
+            if not isinstance(plugin, ErpPlugin):
+                raise TypeError(f"{path} is not an ErpPlugin")
+            _install(plugin)
+        _loaded = True
+
+
+def register(plugin: ErpPlugin) -> None:
+    """Register (or replace) a connector at run time: tests and out-of-tree connectors."""
+    _load_builtin()
+    with _lock:
+        _install(plugin)
 
 
 def unregister(kind: str) -> None:
-    """Forget a factory registered with `register` (the built-in line stays)."""
-    _registered.pop(kind, None)
+    """Forget a connector registered with `register` (built-in ones come back on reload)."""
+    with _lock:
+        _plugins.pop(kind, None)
+
+
+def plugins() -> list[ErpPlugin]:
+    """Every registered connector, `none` excluded, by kind."""
+    _load_builtin()
+    return [p for kind, p in sorted(_plugins.items()) if kind != NONE.kind]
 
 
 def kinds() -> list[str]:
     """Every ERP kind with an adapter."""
-    return sorted(set(BUILTIN) | set(_registered))
+    return [p.kind for p in plugins()]
+
+
+def plugin(kind: str) -> ErpPlugin:
+    """The connector for `kind` (`none` included).
+
+    Raises:
+        ConfigError: no connector is registered for `kind`.
+    """
+    _load_builtin()
+    found = _plugins.get(kind)
+    if found is None:
+        raise ConfigError(f"no ERP adapter for kind {kind!r}; known: {', '.join(kinds()) or '-'}")
+    return found
+
+
+def find(kind: str) -> ErpPlugin | None:
+    """The connector for `kind`, or None."""
+    _load_builtin()
+    return _plugins.get(kind)
+
+
+def _no_adapter(*args: object, **kwargs: object) -> None:
+    raise ConfigError("erp.kind is 'none': this tenant has no ERP to connect to")
 
 
 def adapter_factory(kind: str) -> AdapterFactory:
-    """The factory for an ERP kind.
+    """The adapter factory of `kind`, imported now.
 
     Raises:
-        ConfigError: no adapter exists for `kind` (including "none").
+        ConfigError: no connector is registered for `kind` (including "none").
     """
-    if kind in _registered:
-        return _registered[kind]
-    path = BUILTIN.get(kind)
-    if path is None:
-        raise ConfigError(f"no ERP adapter for kind {kind!r}; known: {', '.join(kinds()) or '-'}")
-    module_name, _, attribute = path.partition(":")
-    factory = cast(AdapterFactory, getattr(importlib.import_module(module_name), attribute))
-    _registered[kind] = factory
-    return factory
-
-
-def build_adapter(tenant: TenantConfig, **options: Any) -> ErpAdapter:
-    """The adapter for a tenant's ERP, built by its kind's factory.
-
-    Raises:
-        ConfigError: the tenant's ERP kind has no adapter.
-    """
-    return adapter_factory(tenant.erp.kind)(tenant, **options)
+    if kind == NONE.kind:
+        plugin(kind + "?")  # the same message as for an unknown kind
+    return plugin(kind).factory()

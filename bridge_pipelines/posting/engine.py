@@ -154,8 +154,8 @@ _ABSENT = _Absent()
 
 
 def _response_of(error: BaseException) -> str:
-    response = getattr(error, "response", None)
-    return response if isinstance(response, str) and response else str(error)
+    response = error.response if isinstance(error, RejectedByErpError) else None
+    return response or str(error)
 
 
 class _Run:
@@ -336,8 +336,8 @@ class _Run:
         """Seconds to wait before the next send, or None to give up for this run."""
         if self.sends >= self.retry.max_sends:
             return None
-        retry_after = getattr(error, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after >= 0:
+        retry_after = error.retry_after
+        if retry_after is not None and retry_after >= 0:
             return float(retry_after) if retry_after <= self.retry.max_delay else None
         return float(min(self.retry.max_delay, self.retry.base_delay * 2 ** (self.sends - 1)))
 

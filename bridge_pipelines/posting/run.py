@@ -23,7 +23,7 @@ from bridge_pipelines.erps.base import (
     PostableInvoiceLine,
     SourceLineage,
 )
-from bridge_pipelines.erps.registry import build_adapter
+from bridge_pipelines.erps.external_ref import external_ref
 from bridge_pipelines.errors import BadInputError
 from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.ledger.models import PlannedPosting, PostingRow, RecordRow
@@ -32,8 +32,8 @@ from bridge_pipelines.ledger.states import PostingState, RecordState
 from bridge_pipelines.mapping.resolve import resolve_invoice
 from bridge_pipelines.mapping.tables import ErpCodes, MappingTables, build_tables, load_overrides
 from bridge_pipelines.posting.engine import Outcome, PostingOutcome, post_pending
-from bridge_pipelines.posting.external_ref import external_ref
 from bridge_pipelines.posting.payload_hash import payload_hash
+from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 
 CLAIM_LIMIT = 100

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bridge_pipelines.erps import registry
 from bridge_pipelines.errors import ConfigError, FieldProblem, TenantConfigError
 from bridge_pipelines.settings import get_settings
 from bridge_pipelines.tenants.models import TenantConfig
@@ -212,17 +213,49 @@ def check_secrets(check: TenantCheck, keyring: Keyring | None = None) -> list[Fi
     return problems
 
 
+def reads_open_purchase_orders(kind: str) -> bool | None:
+    """Whether the adapter registered for `kind` reads open purchase orders (None: unknown)."""
+    plugin = registry.find(kind)
+    if plugin is None or plugin is registry.NONE:
+        return None
+    return plugin.reads_open_purchase_orders()
+
+
+def check_erp_settings(check: TenantCheck) -> list[FieldProblem]:
+    """Problems of the ERP settings only this machine and the adapters can see.
+
+    The model validates a file on its own; these look outside it, through the connector's
+    descriptor: what its settings say only this machine can tell (a CA bundle that must be a
+    readable PEM file here), and a tenant asking for open purchase orders needs an adapter
+    that reads them. Both would fail later, at the first run, otherwise.
+    """
+    problems: list[FieldProblem] = []
+    for tenant in check.tenants:
+        file = str(check.files[tenant.id])
+        for name, problem in tenant.erp.machine_problems():
+            problems.append(FieldProblem(file, f"erp.{name}", problem))
+        asks_for_pos = tenant.schedules.open_purchase_orders_cron is not None
+        if asks_for_pos and reads_open_purchase_orders(tenant.erp.kind) is False:
+            problems.append(
+                FieldProblem(
+                    file,
+                    "schedules.open_purchase_orders_cron",
+                    f"the {tenant.erp.kind} adapter does not read purchase orders: "
+                    "remove the setting (or wait for an adapter that does)",
+                )
+            )
+    return problems
+
+
 def check_tenants(
     directory: Path | None = None, keyring: Keyring | None = None
 ) -> list[FieldProblem]:
     """Every problem of the tenant files, with undecryptable secrets and unusable ERP settings.
 
-    ERP settings are checked against this machine and the adapters (`tenants.erp_checks`).
+    ERP settings are checked against this machine and the adapters (`check_erp_settings`).
 
     A missing keyring is reported as a problem rather than raised, so that the structural
     problems of the files are listed too.
     """
-    from bridge_pipelines.tenants.erp_checks import check_erp_settings  # imports this module
-
     check = inspect_tenants(directory)
     return check.problems + check_secrets(check, keyring) + check_erp_settings(check)

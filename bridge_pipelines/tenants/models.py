@@ -9,33 +9,35 @@ import base64
 import binascii
 import re
 from datetime import date, timedelta
-from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SerializeAsAny,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+
+from bridge_pipelines.erps import registry
+from bridge_pipelines.erps.settings import (
+    EncryptedSecret,
+    ErpSettings,
+    FrozenModel,
+    NoErpSettings,
+)
 
 TENANT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-ENCRYPTED_RE = re.compile(r"^enc:v1:[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]+$")
 
-ErpKind = Literal["none", "syspro", "sap_b1", "infor_m3", "acumatica"]
 FileKind = Literal["invoices", "payments", "vendors", "gl_accounts"]
 FILE_KINDS: tuple[FileKind, ...] = ("invoices", "payments", "vendors", "gl_accounts")
 # Transactional exports are partitioned by tenant-day; master data is not (architecture.md).
 TRANSACTIONAL_KINDS: tuple[FileKind, ...] = ("invoices", "payments")
 MASTER_KINDS: tuple[FileKind, ...] = ("vendors", "gl_accounts")
 
-
-def _check_encrypted(value: str) -> str:
-    if not ENCRYPTED_RE.match(value):
-        # Never echo the value: it may be a plaintext secret pasted by mistake.
-        raise ValueError(
-            "must be ciphertext from `bridge secrets encrypt` (enc:v1:...), not a plain value"
-        )
-    return value
-
-
-EncryptedSecret = Annotated[str, AfterValidator(_check_encrypted)]
 
 # Five-field cron, the subset every scheduler we use reads the same way (no seconds, no `L`,
 # `W`, `#`, `?` or `@hourly` aliases): numbers, names, `*`, ranges, steps and lists.
@@ -107,8 +109,7 @@ def _embedded_key_type(blob: str) -> str | None:
     return raw[4 : 4 + length].decode("ascii", errors="replace")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Frozen = FrozenModel
 
 
 class SftpConfig(_Frozen):
@@ -194,56 +195,37 @@ class Templates(_Frozen):
     gl_accounts: FileTemplate = FileTemplate()
 
 
-class ErpConfig(_Frozen):
-    """The tenant's ERP connection; adapters arrive with later issues."""
+def _erp_settings(value: Any, handler: ValidatorFunctionWrapHandler) -> ErpSettings:
+    """Validate an `erp:` block with the model of the connector its `kind` names.
 
-    kind: ErpKind = "none"
-    base_url: str | None = None
-    company: str | None = None
-    username: str | None = None
-    password: EncryptedSecret | None = None
-    company_password: EncryptedSecret | None = None
-    odata_url: str | None = Field(None, description="SYSPRO: the read-only OData root.")
-    max_requests_per_minute: int | None = Field(
-        None, gt=0, description="The ERP's rate limit; the adapter paces itself under it."
-    )
-    sap_b1_posting_mode: Literal["service_invoice", "journal_entry"] = Field(
-        "service_invoice",
-        description="SAP B1: post A/P service invoices (PurchaseInvoices) or JournalEntries.",
-    )
-    sap_b1_tax_account: str | None = Field(
-        None,
-        min_length=1,
-        max_length=15,
-        description="SAP B1: the account (ChartOfAccounts `Code`) Stampli's tax amount is "
-        "posted to, in either posting mode; unset, the tax is expensed on the invoice's first "
-        "line account and dimensions.",
-    )
-    ca_bundle: str | None = Field(
-        None,
-        description="SAP B1: absolute path of a PEM file of CA certificates the Service Layer's "
-        "certificate is verified against (self-signed or corporate CA). Verification is "
-        "never turned off; unset, the system store is used.",
-    )
-
-    @field_validator("ca_bundle")
-    @classmethod
-    def _absolute_ca_bundle(cls, value: str | None) -> str | None:
-        # Relative to what? The working directory of a Dagster run is nobody's choice.
-        if value is not None and not PurePath(value).is_absolute():
-            raise ValueError("must be an absolute path to a PEM file on the machine running us")
+    A field that only another connector reads is refused with that connector's name, at
+    `erp`, rather than reported as an unknown key: set and silently unused would be worse.
+    """
+    if isinstance(value, ErpSettings):
         return value
-
-    @model_validator(mode="after")
-    def _sap_b1_only(self) -> "ErpConfig":
-        given = [n for n in ("sap_b1_tax_account", "ca_bundle") if getattr(self, n) is not None]
-        if given and self.kind != "sap_b1":
-            # Set and silently unused would be worse than refused.
+    if not isinstance(value, dict):
+        return cast(ErpSettings, handler(value))
+    kind = value.get("kind", "none")
+    plugin = registry.find(str(kind)) if isinstance(kind, str) else None
+    if plugin is None:
+        known = ", ".join(["none", *registry.kinds()])
+        raise ValueError(f"kind {kind!r} is not a known ERP; known: {known}")
+    own = plugin.settings_model.model_fields
+    for other in registry.plugins():
+        foreign = [
+            name for name in value if name not in own and name in other.settings_model.model_fields
+        ]
+        if foreign and other.kind != plugin.kind:
             raise ValueError(
-                f"{', '.join(given)}: read by the SAP B1 adapter only, and erp.kind is "
-                f"{self.kind!r}"
+                f"{', '.join(foreign)}: read by the {other.label} adapter only, and "
+                f"erp.kind is {kind!r}"
             )
-        return self
+    return plugin.settings_model.model_validate(value)
+
+
+ErpConfig = Annotated[SerializeAsAny[ErpSettings], WrapValidator(_erp_settings)]
+"""The tenant's ERP block: the settings model of the connector `kind` names (a union over
+the registered connectors, `none` included), so each ERP's own fields live in its folder."""
 
 
 class Schedules(_Frozen):
@@ -273,7 +255,7 @@ class TenantConfig(_Frozen):
     sftp: SftpConfig
     folders: Folders = Folders()
     templates: Templates = Templates()
-    erp: ErpConfig = ErpConfig()
+    erp: ErpConfig = NoErpSettings()
     schedules: Schedules = Schedules()
     max_rows_per_file: int = Field(2_000_000, gt=0)
     partitions_start: date = Field(

@@ -29,9 +29,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, SecretStr
 
+from bridge_pipelines.erps import registry
+from bridge_pipelines.erps.settings import ENCRYPTED_RE, EncryptedSecret, ErpSettings
 from bridge_pipelines.errors import ConfigError, SecretError
 from bridge_pipelines.settings import get_settings
-from bridge_pipelines.tenants.models import ENCRYPTED_RE, EncryptedSecret, TenantConfig
+from bridge_pipelines.tenants.models import TenantConfig
 
 ENV_VAR = "BRIDGE_MASTER_KEYS"
 KEY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -310,6 +312,9 @@ def _is_secret(annotation: Any, metadata: list[Any]) -> bool:
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation is ErpSettings:
+            # The ERP block is whichever connector's model `kind` names: all of them.
+            return [annotation, *(p.settings_model for p in registry.plugins())]
         return [annotation]
     return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
@@ -323,15 +328,20 @@ def secret_field_paths(model: type[BaseModel] = TenantConfig, prefix: str = "") 
             paths.append(path)
             continue
         for nested in _models_in(info.annotation):
-            paths.extend(secret_field_paths(nested, f"{path}."))
+            paths.extend(p for p in secret_field_paths(nested, f"{path}.") if p not in paths)
     return paths
 
 
-def encrypted_fields(tenant: TenantConfig) -> Iterator[tuple[str, str]]:
-    """`(dotted path, ciphertext)` of every secret field the tenant sets."""
-    for path in secret_field_paths(type(tenant)):
-        value: Any = tenant
-        for part in path.split("."):
-            value = getattr(value, part, None)
-        if value is not None:
-            yield path, str(value)
+def encrypted_fields(tenant: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """`(dotted path, ciphertext)` of every secret field the tenant sets.
+
+    Walks the values, not the declared types: the ERP block's fields are its connector's.
+    """
+    for name, info in type(tenant).model_fields.items():
+        value = getattr(tenant, name, None)
+        if value is None:
+            continue
+        if _is_secret(info.annotation, list(info.metadata)):
+            yield f"{prefix}{name}", str(value)
+        elif isinstance(value, BaseModel):
+            yield from encrypted_fields(value, f"{prefix}{name}.")

@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from bridge_pipelines.erps.base import ErpAdapter, ErpDocumentRef
+from bridge_pipelines.erps.external_ref import is_external_ref
 from bridge_pipelines.errors import NotSupportedError
 from bridge_pipelines.intake.scan import printable_name
 from bridge_pipelines.ledger.models import FileRow, PostingRow, RecordRow
@@ -38,7 +39,6 @@ from bridge_pipelines.ledger.states import (
     PostingState,
     RecordState,
 )
-from bridge_pipelines.posting.external_ref import is_external_ref
 from bridge_pipelines.posting.run import posting_target
 from bridge_pipelines.tenants.models import FILE_KINDS, TenantConfig
 from bridge_pipelines.verify.report import (

@@ -48,7 +48,7 @@ def run_verify(
     with ExitStack() as stack:
         adapter: ErpAdapter | None = None
         if tenant.erp.kind != "none":
-            from bridge_pipelines.erps.registry import build_adapter
+            from bridge_pipelines.tenants.erp import build_adapter
 
             adapter = stack.enter_context(build_adapter(tenant, keyring=ctx.keyring))
         sftp = stack.enter_context(_sftp(ctx, tenant, pooled))

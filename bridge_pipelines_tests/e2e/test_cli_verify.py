@@ -76,8 +76,8 @@ def test_verify_exit_codes_table_and_json(demo: DemoEnvironment) -> None:
     }  # fmt: skip
 
     # Someone keys an invoice into SYSPRO with one of our references: an invariant fails.
-    assert demo.syspro is not None
-    syspro = SysproSandboxHandle(demo.syspro)
+    assert demo.erps.get("syspro") is not None
+    syspro = SysproSandboxHandle(demo.erps.get("syspro"))
     with syspro.http:
         user_id = syspro.logon()
         syspro.post(user_id, syspro_xml.ap_invoice(invoice="MANUAL-1", reference=STRAY_REF))

@@ -50,8 +50,8 @@ def test_hold_fix_mapping_replay_posts_once(
         posting_id = listed.stdout.split("#")[1].split()[0]
 
         # Fix: the ERP gets the supplier, the mapping file names it.
-        assert environment.syspro is not None
-        documents_before = environment.syspro.admin.documents()
+        assert environment.erps.get("syspro") is not None
+        documents_before = environment.erps.get("syspro").admin.documents()
         mapping = home / "mappings" / "acme.yaml"
         table = yaml.safe_load(mapping.read_text())
         table["vendors"][UNMAPPED_VENDOR] = "SUP00001"
@@ -72,11 +72,11 @@ def test_hold_fix_mapping_replay_posts_once(
 
         replayed = bridge("replay", "acme", "--partition", day, env=env)
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-        after = environment.syspro.admin.documents()
+        after = environment.erps.get("syspro").admin.documents()
         assert len(after) == len(documents_before) + 1
         again = bridge("replay", "acme", "--partition", day, env=env)
         assert again.returncode == 0, again.stdout + again.stderr
-        final = environment.syspro.admin.documents()
+        final = environment.erps.get("syspro").admin.documents()
         assert len(final) == len(after), "a replay posted something twice"
         keys = Counter((d["Supplier"], d["Invoice"]) for d in final)
         assert max(keys.values()) == 1

@@ -35,22 +35,21 @@ from bridge_pipelines.erps.base import (
     UpsertResult,
     VendorChange,
 )
+from bridge_pipelines.erps.external_ref import PREFIX as EXTERNAL_REF_PREFIX
+from bridge_pipelines.erps.external_ref import is_external_ref
 from bridge_pipelines.erps.http import RequestLimiter
-from bridge_pipelines.erps.sap_b1 import errors, payloads
+from bridge_pipelines.erps.plugin import ErpSecrets, require
+from bridge_pipelines.erps.sap_b1 import payloads
 from bridge_pipelines.erps.sap_b1.client import (
-    Answer,
     NotFoundError,
     SapB1Client,
     SapB1Settings,
-    new_http_client,
+    json_of,
 )
+from bridge_pipelines.erps.sap_b1.settings import SapB1ErpSettings
+from bridge_pipelines.erps.session import Answer, new_http_client, post_with_lookup
 from bridge_pipelines.errors import ConfigError, NeedsLookupError
-from bridge_pipelines.posting.external_ref import PREFIX as EXTERNAL_REF_PREFIX
-from bridge_pipelines.posting.external_ref import is_external_ref
 from bridge_pipelines.redaction import redact
-from bridge_pipelines.tenants.erp_checks import ca_bundle_problem
-from bridge_pipelines.tenants.models import TenantConfig
-from bridge_pipelines.tenants.secrets import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -156,66 +155,6 @@ class SapB1Adapter(AdapterBase):
         self._owns_http = http is None
         self.client = SapB1Client(settings, self._http, rate_limiter)
         self._credit_notes_served = True
-
-    @classmethod
-    def from_tenant(
-        cls,
-        tenant: TenantConfig,
-        keyring: Keyring,
-        *,
-        http: httpx.Client | None = None,
-        rate_limiter: RequestLimiter | None = None,
-        **overrides: Any,
-    ) -> "SapB1Adapter":
-        """The adapter for a tenant whose `erp.kind` is `sap_b1`, its password decrypted now.
-
-        `overrides` are `SapB1Settings` fields, plus `posting_mode` and `tax_account`.
-
-        Raises:
-            ConfigError: the tenant's ERP section lacks the URL, user, password or company,
-                or `erp.ca_bundle` is not a readable PEM file here.
-            SecretError: the password does not decrypt for this tenant.
-        """
-        erp = tenant.erp
-        if erp.kind != "sap_b1":
-            raise ConfigError(f"tenant {tenant.id}: erp.kind is {erp.kind!r}, not 'sap_b1'")
-        missing = [
-            name
-            for name, value in (
-                ("base_url", erp.base_url),
-                ("username", erp.username),
-                ("password", erp.password),
-                ("company", erp.company),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"tenant {tenant.id}: erp.{', erp.'.join(missing)} must be set")
-        assert erp.base_url and erp.username and erp.password and erp.company
-        password = keyring.decrypt(tenant.id, "erp.password", erp.password)
-        posting_mode = overrides.pop("posting_mode", erp.sap_b1_posting_mode)
-        tax_account = overrides.pop("tax_account", erp.sap_b1_tax_account)
-        if erp.max_requests_per_minute:
-            overrides.setdefault("max_requests_per_minute", erp.max_requests_per_minute)
-        if erp.ca_bundle and "ca_bundle" not in overrides:
-            problem = ca_bundle_problem(erp.ca_bundle)
-            if problem:
-                raise ConfigError(f"tenant {tenant.id}: erp.ca_bundle: {problem}")
-            overrides["ca_bundle"] = erp.ca_bundle
-        settings = SapB1Settings(
-            base_url=erp.base_url,
-            company=erp.company,
-            username=erp.username,
-            password=password,
-            **overrides,
-        )
-        return cls(
-            settings,
-            http,
-            posting_mode=posting_mode,
-            tax_account=tax_account,
-            rate_limiter=rate_limiter,
-        )
 
     # --- master data ------------------------------------------------------------------------
 
@@ -409,7 +348,7 @@ class SapB1Adapter(AdapterBase):
 
     def _created(self, entity_set: str, invoice: PostableInvoice, answer: Answer) -> ErpDocumentRef:
         try:
-            body = answer.json(entity_set, "write")
+            body = json_of(answer, entity_set, "write")
         except NeedsLookupError:
             body = None
         if not isinstance(body, dict):
@@ -450,30 +389,20 @@ class SapB1Adapter(AdapterBase):
         else:
             body = payloads.service_document(invoice, self.tax_account)
 
-        def send() -> Answer:
-            return self.client.request(
+        def send() -> ErpDocumentRef:
+            answer = self.client.request(
                 "POST", entity_set, kind="write", what=entity_set, body=body, session_retry=False
             )
+            return self._created(entity_set, invoice, answer)
 
-        try:
-            answer = send()
-        except errors.SessionExpiredError:
-            log.warning("SAP B1 %s: session expired; new login, lookup first", entity_set)
-            self.client.relogin()
-            found = self.find_by_external_ref(invoice.ref)
-            if len(found) == 1:
-                return found[0]
-            if found:
-                raise NeedsLookupError(
-                    f"SAP B1 holds {len(found)} documents with reference {invoice.external_ref}"
-                ) from None
-            try:
-                answer = send()
-            except errors.SessionExpiredError as again:
-                raise NeedsLookupError(
-                    f"SAP B1 ended the session again right after a new login ({again})"
-                ) from None
-        return self._created(entity_set, invoice, answer)
+        posted: ErpDocumentRef = post_with_lookup(
+            self.client,
+            send,
+            lambda: self.find_by_external_ref(invoice.ref),
+            what=entity_set,
+            reference=invoice.external_ref,
+        )
+        return posted
 
     def close(self) -> None:
         """Log out (the session holds a licence seat) and close the connections."""
@@ -485,22 +414,44 @@ class SapB1Adapter(AdapterBase):
 
 
 def build_adapter(
-    tenant: TenantConfig,
+    settings: SapB1ErpSettings,
+    secrets: ErpSecrets,
     *,
-    keyring: Keyring | None = None,
+    owner: str = "tenant",
     http: httpx.Client | None = None,
     rate_limiter: RequestLimiter | None = None,
     **overrides: Any,
 ) -> SapB1Adapter:
-    """The registry's factory: the tenant's SAP B1 adapter (keyring loaded if not given).
+    """The registry's factory: an SAP B1 adapter from a tenant's `erp:` block and its secrets.
 
     `overrides` are `SapB1Settings` fields (timeouts, `ca_bundle`, `page_size`, ...) plus
     `posting_mode` and `tax_account`.
+
+    Raises:
+        ConfigError: the ERP block lacks the URL, user, password or company, or
+            `erp.ca_bundle` is not a readable PEM file here.
     """
-    return SapB1Adapter.from_tenant(
-        tenant,
-        keyring if keyring is not None else Keyring.load(),
-        http=http,
-        rate_limiter=rate_limiter,
+    require(settings, owner, "base_url", "username", "password", "company")
+    assert settings.base_url and settings.username and settings.company
+    posting_mode = overrides.pop("posting_mode", settings.sap_b1_posting_mode)
+    tax_account = overrides.pop("tax_account", settings.sap_b1_tax_account)
+    if settings.max_requests_per_minute:
+        overrides.setdefault("max_requests_per_minute", settings.max_requests_per_minute)
+    if settings.ca_bundle and "ca_bundle" not in overrides:
+        for name, problem in settings.machine_problems():
+            raise ConfigError(f"{owner}: erp.{name}: {problem}")
+        overrides["ca_bundle"] = settings.ca_bundle
+    client_settings = SapB1Settings(
+        base_url=settings.base_url,
+        company=settings.company,
+        username=settings.username,
+        password=secrets["password"],
         **overrides,
+    )
+    return SapB1Adapter(
+        client_settings,
+        http,
+        posting_mode=posting_mode,
+        tax_account=tax_account,
+        rate_limiter=rate_limiter,
     )

@@ -29,8 +29,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from bridge_pipelines.erps.base import rejected_by_erp
-from bridge_pipelines.errors import ConfigError, RejectedByErpError, RetryableError
+from bridge_pipelines.erps import session
+from bridge_pipelines.errors import ConfigError, RejectedByErpError
 from bridge_pipelines.redaction import redact
 
 SESSION_EXPIRED = 301
@@ -58,15 +58,26 @@ class SlError:
         return quote(f"{where}{self.message}{code}")
 
 
-class SessionExpiredError(RetryableError):
+class SessionExpiredError(session.SessionExpiredError):
     """401 with code 301: the session ended; nothing was processed (checked before any work).
 
     The client logs in again and repeats a read once; a post looks itself up first.
     """
 
     def __init__(self, error: SlError) -> None:
+        super().__init__(f"SAP B1 session expired: {error.located()}", error.located())
         self.sl_error = error
-        super().__init__(f"SAP B1 session expired: {error.located()}")
+
+
+class SapB1RejectedError(RejectedByErpError):
+    """SAP refused the document; its error code and the field it names are kept."""
+
+    def __init__(
+        self, message: str, response: str, sap_code: int | None, field: str | None
+    ) -> None:
+        super().__init__(message, response)
+        self.sap_code = sap_code
+        self.field = field
 
 
 def quote(text: str) -> str:
@@ -126,10 +137,9 @@ def parse_error(text: str) -> SlError:
 
 def rejected(what: str, error: SlError, response: str) -> RejectedByErpError:
     """SAP refused the document; the located message and full answer (redacted) are kept."""
-    exc = rejected_by_erp(f"SAP B1 {what} refused it: {error.located()}", redact(response))
-    exc.sap_code = error.code  # type: ignore[attr-defined]
-    exc.field = error.field  # type: ignore[attr-defined]
-    return exc
+    return SapB1RejectedError(
+        f"SAP B1 {what} refused it: {error.located()}", redact(response), error.code, error.field
+    )
 
 
 def login_refused(user: str, company: str, error: SlError) -> ConfigError:

@@ -38,20 +38,17 @@ from bridge_pipelines.erps.base import (
     UpsertResult,
     VendorChange,
 )
+from bridge_pipelines.erps.external_ref import PREFIX as EXTERNAL_REF_PREFIX
+from bridge_pipelines.erps.external_ref import is_external_ref
 from bridge_pipelines.erps.http import RequestLimiter
+from bridge_pipelines.erps.plugin import ErpSecrets, require
+from bridge_pipelines.erps.session import new_http_client, post_with_lookup
 from bridge_pipelines.erps.syspro import errors, payloads
-from bridge_pipelines.erps.syspro.client import (
-    SysproClient,
-    SysproSettings,
-    new_http_client,
-)
+from bridge_pipelines.erps.syspro.client import SysproClient, SysproSettings
 from bridge_pipelines.erps.syspro.odata import ODataReader
+from bridge_pipelines.erps.syspro.settings import SysproErpSettings
 from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError, RetryableError
-from bridge_pipelines.posting.external_ref import PREFIX as EXTERNAL_REF_PREFIX
-from bridge_pipelines.posting.external_ref import is_external_ref
 from bridge_pipelines.redaction import register_secret
-from bridge_pipelines.tenants.models import TenantConfig
-from bridge_pipelines.tenants.secrets import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -126,60 +123,6 @@ class SysproAdapter(AdapterBase):
         self.client = SysproClient(settings, self._http, rate_limiter)
         self._odata = ODataReader(self._http, settings, self.client.pacer)
         self._analysis_types = dict(analysis_types)
-
-    @classmethod
-    def from_tenant(
-        cls,
-        tenant: TenantConfig,
-        keyring: Keyring,
-        *,
-        http: httpx.Client | None = None,
-        rate_limiter: RequestLimiter | None = None,
-        **overrides: Any,
-    ) -> "SysproAdapter":
-        """The adapter for a tenant whose `erp.kind` is `syspro`, its secrets decrypted now.
-
-        Raises:
-            ConfigError: the tenant's ERP section lacks the URL, operator, password or company.
-            SecretError: a secret does not decrypt for this tenant.
-        """
-        erp = tenant.erp
-        if erp.kind != "syspro":
-            raise ConfigError(f"tenant {tenant.id}: erp.kind is {erp.kind!r}, not 'syspro'")
-        missing = [
-            name
-            for name, value in (
-                ("base_url", erp.base_url),
-                ("username", erp.username),
-                ("password", erp.password),
-                ("company", erp.company),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"tenant {tenant.id}: erp.{', erp.'.join(missing)} must be set")
-        assert erp.base_url and erp.username and erp.password and erp.company
-        password = keyring.decrypt(tenant.id, "erp.password", erp.password)
-        company_password = (
-            keyring.decrypt(tenant.id, "erp.company_password", erp.company_password)
-            if erp.company_password
-            else SecretStr("")
-        )
-        configured: dict[str, Any] = {}
-        if erp.odata_url:
-            configured["odata_url"] = erp.odata_url
-        if erp.max_requests_per_minute:
-            configured["max_requests_per_minute"] = erp.max_requests_per_minute
-        overrides = {**configured, **overrides}
-        settings = SysproSettings(
-            rest_url=erp.base_url,
-            operator=erp.username,
-            password=password,
-            company=erp.company,
-            company_password=company_password,
-            **overrides,
-        )
-        return cls(settings, http, rate_limiter=rate_limiter)
 
     # --- master data (OData) ----------------------------------------------------------------
 
@@ -271,24 +214,21 @@ class SysproAdapter(AdapterBase):
         """
         parameters = payloads.ap_invoice_parameters()
         xml_in = payloads.ap_invoice(invoice)
-        try:
+
+        def send() -> ErpDocumentRef:
             root, text = self.client.transaction(APSTIN, parameters, xml_in, session_retry=False)
-        except errors.SessionError:
-            log.warning("SYSPRO APSTIN: session error; logging on again and looking up first")
-            self.client.relogon()
-            found = self.find_by_external_ref(invoice.ref)
-            if len(found) == 1:
-                return found[0]
-            if found:
-                raise NeedsLookupError(
-                    f"SYSPRO holds {len(found)} invoices with reference {invoice.external_ref}"
-                ) from None
-            try:
-                root, text = self.client.transaction(
-                    APSTIN, parameters, xml_in, session_retry=False
-                )
-            except errors.SessionError as again:
-                raise self.client.session_failed(again, APSTIN) from None
+            return self._posted(invoice, root, text)
+
+        posted: ErpDocumentRef = post_with_lookup(
+            self.client,
+            send,
+            lambda: self.find_by_external_ref(invoice.ref),
+            what=APSTIN,
+            reference=invoice.external_ref,
+        )
+        return posted
+
+    def _posted(self, invoice: PostableInvoice, root: Any, text: str) -> ErpDocumentRef:
         try:
             result = payloads.business_object_result(root, "postapinvoice")
         except payloads.MalformedResponseError as exc:
@@ -423,21 +363,34 @@ class SysproAdapter(AdapterBase):
 
 
 def build_adapter(
-    tenant: TenantConfig,
+    settings: SysproErpSettings,
+    secrets: ErpSecrets,
     *,
-    keyring: Keyring | None = None,
+    owner: str = "tenant",
     http: httpx.Client | None = None,
     rate_limiter: RequestLimiter | None = None,
     **overrides: Any,
 ) -> SysproAdapter:
-    """The registry's factory: the tenant's SYSPRO adapter (keyring loaded if not given).
+    """The registry's factory: a SYSPRO adapter from a tenant's `erp:` block and its secrets.
 
     `overrides` are `SysproSettings` fields (timeouts, `odata_url`, `max_requests_per_minute`).
+
+    Raises:
+        ConfigError: the ERP block lacks the URL, operator, password or company.
     """
-    return SysproAdapter.from_tenant(
-        tenant,
-        keyring if keyring is not None else Keyring.load(),
-        http=http,
-        rate_limiter=rate_limiter,
-        **overrides,
+    require(settings, owner, "base_url", "username", "password", "company")
+    assert settings.base_url and settings.username and settings.company
+    configured: dict[str, Any] = {}
+    if settings.odata_url:
+        configured["odata_url"] = settings.odata_url
+    if settings.max_requests_per_minute:
+        configured["max_requests_per_minute"] = settings.max_requests_per_minute
+    client_settings = SysproSettings(
+        rest_url=settings.base_url,
+        operator=settings.username,
+        password=secrets["password"],
+        company=settings.company,
+        company_password=secrets.get("company_password", SecretStr("")),
+        **{**configured, **overrides},
     )
+    return SysproAdapter(client_settings, http, rate_limiter=rate_limiter)

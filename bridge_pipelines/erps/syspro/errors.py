@@ -21,25 +21,33 @@ Every message that quotes SYSPRO's text goes through `redact`, so a secret that 
 proxy) echoes never reaches a log or an exception.
 """
 
-from bridge_pipelines.erps.base import rejected_by_erp
-from bridge_pipelines.errors import ConfigError, RejectedByErpError, RetryableError
+from bridge_pipelines.erps.session import SessionExpiredError
+from bridge_pipelines.errors import ConfigError, RejectedByErpError
 from bridge_pipelines.redaction import redact
 
 UNLICENSED_MARKER = "e.net exception 100000"
 _MAX_QUOTED = 500
 
 
-class SessionError(RetryableError):
+class SessionError(SessionExpiredError):
     """SYSPRO answered `ERROR...` to a call carrying a UserId: the session may have ended.
 
     The client logs on again and repeats the call once (a post looks itself up first). It is a
     `RetryableError` because nothing was applied: e.net checks the session before it runs the
-    business object.
+    business object. `detail` is SYSPRO's text, quoted and redacted.
     """
 
     def __init__(self, message: str) -> None:
-        self.syspro_message = quote(message)
-        super().__init__(f"SYSPRO refused the call: {self.syspro_message}")
+        quoted = quote(message)
+        super().__init__(f"SYSPRO refused the call: {quoted}", quoted)
+
+
+class SysproRejectedError(RejectedByErpError):
+    """A business object refused the document; `messages` are SYSPRO's, quoted and redacted."""
+
+    def __init__(self, message: str, response: str, messages: tuple[str, ...]) -> None:
+        super().__init__(message, response)
+        self.messages = messages
 
 
 def quote(text: str) -> str:
@@ -84,9 +92,7 @@ def unlicensed(business_object: str, body: str) -> ConfigError:
 
 def rejected(business_object: str, messages: list[str], response: str) -> RejectedByErpError:
     """The business object refused the document; SYSPRO's messages and full answer are kept."""
-    error = rejected_by_erp(
-        f"SYSPRO {business_object} refused it: " + "; ".join(quote(m) for m in messages),
-        redact(response),
+    quoted = tuple(quote(m) for m in messages)
+    return SysproRejectedError(
+        f"SYSPRO {business_object} refused it: " + "; ".join(quoted), redact(response), quoted
     )
-    error.messages = [quote(m) for m in messages]  # type: ignore[attr-defined]
-    return error

@@ -9,48 +9,43 @@ never sent elsewhere. Numbers are parsed as `Decimal` (never float).
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
-from bridge_pipelines.erps.http import RequestLimiter, TransientError, with_backoff
-from bridge_pipelines.erps.syspro.client import SysproSettings, fetch
-from bridge_pipelines.errors import ConfigError
+from bridge_pipelines.erps.http import RequestLimiter, TransientError
+from bridge_pipelines.erps.session import Answer, CallKind, HttpChannel, follow_pages
+from bridge_pipelines.erps.syspro import errors
+from bridge_pipelines.erps.syspro.client import SysproSettings
+from bridge_pipelines.errors import BridgeError, ConfigError
 
-MAX_PAGES = 100_000
 
-
-class ODataReader:
+class ODataReader(HttpChannel):
     """Reads entity sets of one SYSPRO OData service with the operator's basic auth."""
+
+    erp_name: ClassVar[str] = "SYSPRO"
+    settings: SysproSettings
 
     def __init__(
         self, http: httpx.Client, settings: SysproSettings, pacer: RequestLimiter | None = None
     ) -> None:
         assert settings.odata_url is not None
-        self._http = http
-        self._pacer = pacer
-        self._settings = settings
-        self._root = httpx.URL(settings.odata_url)
+        super().__init__(settings, http, pacer)
+        self._root = httpx.URL(settings.odata_url + "/")
         self._auth = httpx.BasicAuth(settings.operator, settings.password.get_secret_value())
 
-    def _same_service(self, url: httpx.URL) -> bool:
-        return (url.scheme, url.host, url.port) == (
-            self._root.scheme,
-            self._root.host,
-            self._root.port,
-        ) and url.path.startswith(self._root.path)
+    def refusal(self, answer: Answer, kind: CallKind, what: str) -> BridgeError:
+        """401/403 (operator not enabled for OData), 404, 405: configuration, not data."""
+        if answer.status in (401, 403, 404, 405):
+            return ConfigError(
+                f"SYSPRO {what}: HTTP {answer.status} ({errors.quote(answer.text)}); check the URL"
+            )
+        return errors.rejected(what, [f"HTTP {answer.status}: {answer.text}"], answer.text)
 
     def _page(self, url: str, params: Mapping[str, str] | None, what: str) -> dict[str, Any]:
         def once() -> dict[str, Any]:
-            answer = fetch(
-                self._http,
-                url,
-                params,
-                self._settings,
-                kind="read",
-                what=what,
-                auth=self._auth,
-                pacer=self._pacer,
+            answer = self.exchange(
+                "GET", url, kind="read", what=what, params=params, auth=self._auth
             )
             try:
                 page = json.loads(answer.text, parse_float=Decimal)
@@ -60,7 +55,7 @@ class ODataReader:
                 raise TransientError(f"SYSPRO OData {what}: the answer has no 'value' list")
             return page
 
-        return with_backoff(self._settings, once)
+        return self.retrying(once)
 
     def entities(
         self, entity_set: str, *, select: Sequence[str] = (), filter: str | None = None
@@ -77,20 +72,10 @@ class ODataReader:
             params["$select"] = ",".join(select)
         if filter:
             params["$filter"] = filter
-        url: str | None = f"{self._settings.odata_url}/{entity_set}"
-        query: Mapping[str, str] | None = params
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return
-            page = self._page(url, query, entity_set)
-            yield from page["value"]
-            link = page.get("@odata.nextLink")
-            if not link:
-                return
-            following = httpx.URL(f"{self._root}/").join(str(link))
-            if not self._same_service(following):
-                raise ConfigError(
-                    f"SYSPRO OData {entity_set}: nextLink leaves the service; not followed"
-                )
-            url, query = str(following), None
-        raise ConfigError(f"SYSPRO OData {entity_set}: more than {MAX_PAGES} pages; refusing")
+        yield from follow_pages(
+            f"{self.settings.odata_url}/{entity_set}",
+            params,
+            lambda url, query: self._page(url, query, entity_set),
+            self._root,
+            f"SYSPRO OData {entity_set}",
+        )

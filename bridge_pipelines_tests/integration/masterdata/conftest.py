@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from bridge_pipelines.erps.base import ErpAdapter
-from bridge_pipelines.erps.registry import build_adapter
 from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.intake.process import process_pending
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.settings import Settings
+from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines_tests.support.erp_sandboxes import SysproSandboxHandle

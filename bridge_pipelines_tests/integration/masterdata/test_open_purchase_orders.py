@@ -18,11 +18,11 @@ import pytest
 
 from bridge_pipelines.defs.masterdata import build_master_data_assets, erp_key
 from bridge_pipelines.defs.resources import BridgeResource
-from bridge_pipelines.erps.registry import build_adapter
 from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.masterdata.sync import export_open_purchase_orders
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 from bridge_pipelines.settings import Settings
+from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines_tests.support.erp_sandboxes import SapB1SandboxHandle

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge_pipelines.erps.registry import build_adapter
 from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.intake.process import process_pending
 from bridge_pipelines.intake.scan import scan_tenant
@@ -20,6 +19,7 @@ from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.settings import Settings
+from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import FILE_KINDS, TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines.verify import VerifyReport, run_verify

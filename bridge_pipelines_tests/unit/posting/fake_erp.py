@@ -29,10 +29,10 @@ from bridge_pipelines.erps.base import (
     rejected_by_erp,
     retryable,
 )
+from bridge_pipelines.erps.external_ref import external_ref
 from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError, RetryableError
 from bridge_pipelines.ledger.models import DocumentIn, PlannedPosting, PostingRow, RecordRow
 from bridge_pipelines.ledger.repository import Ledger
-from bridge_pipelines.posting.external_ref import external_ref
 from bridge_pipelines.posting.payload_hash import payload_hash
 
 TARGET = "fake:C1"

@@ -17,6 +17,8 @@ from bridge_pipelines.erps.base import (
     PostableInvoiceLine,
     SourceLineage,
 )
+from bridge_pipelines.erps.plugin import ErpPlugin
+from bridge_pipelines.erps.settings import ErpSettings
 from bridge_pipelines.errors import BadInputError, ConfigError, NotSupportedError
 from bridge_pipelines_tests.unit.posting.fake_erp import FakeErp
 
@@ -80,10 +82,21 @@ def test_optional_capabilities_say_not_supported_and_the_adapter_closes() -> Non
     assert erp.closed
 
 
+def _fake_factory(settings: object, *args: object, **kw: object) -> FakeErp:
+    return FakeErp()
+
+
 def test_the_registry_names_unknown_kinds_and_builds_registered_ones() -> None:
     with pytest.raises(ConfigError, match="no ERP adapter for kind 'nope'"):
         registry.adapter_factory("nope")
-    registry.register("fake", lambda tenant, **kw: FakeErp())
+    registry.register(
+        ErpPlugin(
+            kind="fake",
+            display_name="Fake",
+            settings_model=ErpSettings,
+            adapter_factory=f"{__name__}:_fake_factory",
+        )
+    )
     try:
         assert "fake" in registry.kinds()
         assert isinstance(registry.adapter_factory("fake")(None), FakeErp)

@@ -6,11 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from bridge_pipelines.erps.base import DocumentType, PostableInvoice, PostableInvoiceLine
+from bridge_pipelines.erps.external_ref import external_ref
 from bridge_pipelines.ledger.models import PlannedPosting, RecordRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.posting.engine import post_pending
-from bridge_pipelines.posting.external_ref import external_ref
 from bridge_pipelines.posting.payload_hash import payload_hash
 from bridge_pipelines_tests.integration.erps.sap_b1.helpers import (
     adapter_for,

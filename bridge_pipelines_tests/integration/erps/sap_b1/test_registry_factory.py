@@ -6,10 +6,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge_pipelines.erps import registry
 from bridge_pipelines.erps.sap_b1.adapter import SapB1Adapter
 from bridge_pipelines.errors import ConfigError
-from bridge_pipelines.tenants.models import ErpConfig, SftpConfig, TenantConfig
+from bridge_pipelines.tenants.erp import build_adapter
+from bridge_pipelines.tenants.models import SftpConfig, TenantConfig
 from bridge_pipelines_tests.integration.erps.sap_b1.helpers import calls, invoice, posted
 
 HOST_KEY = (
@@ -38,14 +38,14 @@ def _tenant(sandbox, keyring, **erp) -> TenantConfig:
             host_key=HOST_KEY,
             password=keyring.encrypt("demo2", "sftp.password", "unused-here"),
         ),
-        erp=ErpConfig(**values),
+        erp=values,
     )
 
 
 def test_registry_builds_the_tenant_adapter_and_it_posts(sapb1_sandbox, tenant_keyring, caplog):
     tenant = _tenant(sapb1_sandbox, tenant_keyring)
     caplog.set_level(logging.DEBUG)
-    with registry.build_adapter(tenant, keyring=tenant_keyring, read_timeout=2.0) as adapter:
+    with build_adapter(tenant, keyring=tenant_keyring, read_timeout=2.0) as adapter:
         assert isinstance(adapter, SapB1Adapter) and adapter.posting_mode == "service_invoice"
         adapter.post_invoice(invoice())
         session = adapter.client._cookies["B1SESSION"]
@@ -55,14 +55,14 @@ def test_registry_builds_the_tenant_adapter_and_it_posts(sapb1_sandbox, tenant_k
 
 def test_posting_mode_comes_from_the_tenant(sapb1_sandbox, tenant_keyring):
     tenant = _tenant(sapb1_sandbox, tenant_keyring, sap_b1_posting_mode="journal_entry")
-    with registry.build_adapter(tenant, keyring=tenant_keyring) as adapter:
+    with build_adapter(tenant, keyring=tenant_keyring) as adapter:
         adapter.post_invoice(invoice())
     assert len(posted(sapb1_sandbox, "JournalEntry")) == 1 and posted(sapb1_sandbox) == []
 
 
 def test_v2_service_root_pages_and_posts(sapb1_sandbox, tenant_keyring):
     tenant = _tenant(sapb1_sandbox, tenant_keyring, base_url=f"{sapb1_sandbox.base_url}/b1s/v2")
-    with registry.build_adapter(tenant, keyring=tenant_keyring, page_size=4) as adapter:
+    with build_adapter(tenant, keyring=tenant_keyring, page_size=4) as adapter:
         assert len(list(adapter.read_vendors())) == 11  # @odata.nextLink
         adapter.post_invoice(invoice())
         assert len(adapter.find_by_external_ref(invoice().ref)) == 1
@@ -72,4 +72,4 @@ def test_v2_service_root_pages_and_posts(sapb1_sandbox, tenant_keyring):
 def test_incomplete_erp_section_is_a_config_error(sapb1_sandbox, tenant_keyring):
     tenant = _tenant(sapb1_sandbox, tenant_keyring, company=None)
     with pytest.raises(ConfigError, match=r"erp\.company"):
-        registry.build_adapter(tenant, keyring=tenant_keyring)
+        build_adapter(tenant, keyring=tenant_keyring)

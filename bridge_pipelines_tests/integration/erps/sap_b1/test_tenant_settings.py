@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import uvicorn
 
-from bridge_pipelines.erps.registry import build_adapter
 from bridge_pipelines.erps.sap_b1.adapter import SapB1Adapter
 from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.sandbox.sap_b1.app import create_app
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED, account_code
+from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines_tests.integration.erps.sap_b1.helpers import invoice

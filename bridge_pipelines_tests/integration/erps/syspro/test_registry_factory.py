@@ -4,9 +4,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bridge_pipelines.erps.syspro.adapter import build_adapter
 from bridge_pipelines.errors import ConfigError
-from bridge_pipelines.tenants.models import ErpConfig, SftpConfig, TenantConfig
+from bridge_pipelines.tenants.erp import build_adapter
+from bridge_pipelines.tenants.models import SftpConfig, TenantConfig
 from bridge_pipelines_tests.integration.erps.syspro.helpers import calls, documents, invoice
 
 HOST_KEY = (
@@ -35,7 +35,7 @@ def _tenant(sandbox, keyring, **erp) -> TenantConfig:
             host_key=HOST_KEY,
             password=keyring.encrypt("demo", "sftp.password", "unused-here"),
         ),
-        erp=ErpConfig(**values),
+        erp=values,
     )
 
 

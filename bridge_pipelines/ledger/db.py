@@ -1,0 +1,168 @@
+"""The ledger's database: engine, transactions and migrations, shared by every room.
+
+On SQLite every write transaction starts with `BEGIN IMMEDIATE`: writers queue on the busy
+timeout instead of failing when a read snapshot cannot be upgraded. On PostgreSQL rows are
+locked with `SELECT ... FOR UPDATE` before they are checked and changed.
+"""
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ALEMBIC_INI = PACKAGE_DIR / "alembic.ini"
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# pg_advisory_xact_lock key for migrations: any constant shared by every process of the product.
+MIGRATION_LOCK_KEY = 0x6272_6964_6765  # "bridge"
+# Bound parameters per IN list: SQLite allows 32,766 per statement; stay far below.
+IN_CHUNK = 500
+# A lost race on a unique index is retried from the start, in a new transaction.
+RACE_ATTEMPTS = 3
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    """The current time, tz-aware UTC."""
+    return datetime.now(UTC)
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices short enough for one IN list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is switched off so that `_sqlite_on_begin` decides
+    # how each transaction starts (SQLAlchemy's documented recipe for pysqlite).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL + NORMAL survives a process kill; only an OS crash may lose the last commits.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        _enable_wal(cursor)
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """WAL lets readers (the CLI, sensors) run beside a writer; it persists in the file.
+
+    Switching needs an exclusive lock and does not wait on the busy timeout, so processes that
+    open a brand-new file together retry here.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() in ("wal", "memory"):
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _sqlite_on_begin(connection: sa.Connection) -> None:
+    write = connection.get_execution_options().get("ledger_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class LedgerDb:
+    """One engine and the transactions every room of the ledger runs in.
+
+    Args:
+        url: SQLAlchemy URL; `sqlite:///path` (the default deployment) or
+            `postgresql://...` (production).
+        echo: log every SQL statement (debugging only).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = sa.make_url(url)
+        self.sqlite = self.url.get_backend_name() == "sqlite"
+        # pre-ping guards against a PostgreSQL restart; a SQLite file has no server to lose.
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.sqlite}
+        if self.sqlite:
+            database = self.url.database
+            options["connect_args"] = {
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "check_same_thread": False,
+            }
+            if not database or database == ":memory:":
+                options["poolclass"] = StaticPool
+            else:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(self.url, **options)
+        if self.sqlite:
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (before dropping a database, or at shutdown)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction (`BEGIN IMMEDIATE` on SQLite)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(ledger_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read transaction: one consistent snapshot."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def insert(self, table: sa.Table) -> Any:
+        """A dialect INSERT that supports ON CONFLICT DO NOTHING."""
+        return (sqlite.insert if self.sqlite else postgresql.insert)(table)
+
+    def race_safe(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run `work` in a write transaction; a lost race on a unique index runs it again."""
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except IntegrityError:
+                if attempt == RACE_ATTEMPTS:
+                    raise
+                log.info("ledger: lost a race on a unique index, retrying (%d)", attempt)
+        raise AssertionError("unreachable")
+
+    def migrate(self) -> None:
+        """Bring the schema to the Alembic head; idempotent and safe to run concurrently.
+
+        The whole upgrade runs in one transaction that first takes a lock (an advisory lock on
+        PostgreSQL, the write lock on SQLite), so a second process waits, then finds the head
+        already applied.
+        """
+        config = Config(str(ALEMBIC_INI))
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.write() as conn:
+            if not self.sqlite:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")

@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bridge_pipelines.erps import registry
-from bridge_pipelines.erps.plugin import DemoSeed
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
+from bridge_pipelines.sandbox.erp_base.profile import SandboxProfile
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
-from bridge_pipelines.sandbox.sap_b1.demo import DEMO_USER as SAP_B1_DEMO_USER
+from bridge_pipelines.sandbox.sap_b1.profile import DEMO_USER as SAP_B1_DEMO_USER
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.tenants.loader import load_tenants
@@ -177,10 +177,7 @@ def start_demo(
     )
     try:
         for kind in sorted({spec.erp for spec in DEMO_TENANTS} - {"none"}):
-            app = registry.plugin(kind).sandbox_app
-            if app is None:
-                raise ValueError(f"the {kind} connector ships no sandbox; the demo cannot run it")
-            environment.erps[kind] = start_sandbox(app, home / "erp" / kind)
+            environment.erps[kind] = start_sandbox(_seed(kind).app, home / "erp" / kind)
         for spec in DEMO_TENANTS:
             port = (ports or {}).get(spec.id, spec.port)
             environment.tenants.append(_start_tenant(environment, spec, port, keyring))
@@ -221,11 +218,12 @@ def _start_tenant(
     return DemoTenant(spec=spec, root=root, server=server, simulator=simulator)
 
 
-def _seed(kind: str) -> DemoSeed:
-    seed = registry.plugin(kind).demo()
-    if seed is None:
-        raise ValueError(f"the {kind} connector has no demo seed; the demo cannot run it")
-    return seed
+def _seed(kind: str) -> SandboxProfile:
+    """The connector's sandbox profile: its app, demo tenant block and mapping."""
+    profile = registry.plugin(kind).sandbox_profile()
+    if not isinstance(profile, SandboxProfile):
+        raise ValueError(f"the {kind} connector ships no sandbox; the demo cannot run it")
+    return profile
 
 
 def _erp_section(

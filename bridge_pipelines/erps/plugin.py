@@ -16,7 +16,7 @@ client-setting overrides (timeouts, page size) used by tests and benchmarks.
 import importlib
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, get_args
 
@@ -46,22 +46,6 @@ def _is_secret(annotation: Any, metadata: list[Any]) -> bool:
 
 
 @dataclass(frozen=True)
-class DemoSeed:
-    """What the demo needs to run a tenant on this connector's sandbox.
-
-    `erp_section(base_url, encrypt)` returns the tenant file's `erp:` block for a sandbox at
-    `base_url` (`encrypt(field, plain)` seals a secret for the demo tenant); `mapping` holds
-    Stampli code -> ERP code tables (`vendors`, `gl_accounts`, `cost_centers`) from the
-    sandbox company's seed; `api_root` is the path a person opens to see the API.
-    """
-
-    erp_section: Callable[[str, Callable[[str, str], str]], dict[str, object]]
-    mapping: Mapping[str, Mapping[str, str]]
-    api_root: str = ""
-    schedules: Mapping[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ErpPlugin:
     """One connector: its kind, name, settings model, adapter factory and companions.
 
@@ -73,9 +57,10 @@ class ErpPlugin:
         adapter_factory: `module:function` building the adapter (see the module docstring).
         log_patterns: `(regex, replacement)` pairs masking this ERP's credential shapes in
             every log line (session cookies, session ids in query strings).
-        sandbox_app: `module:function` of the sandbox's ASGI app factory, for the demo and
-            tests; None when the connector ships no sandbox.
-        demo_seed: `module:attribute` of a `DemoSeed`, or None when the demo cannot run it.
+        sandbox: `module:attribute` of the connector's `SandboxProfile` (in
+            `bridge_pipelines/sandbox/<kind>/`): its app, demo tenant block and mapping, the
+            fault match of its posting request, its documents in one shape. None when the
+            connector ships no sandbox (the demo and the harnesses then cannot run it).
     """
 
     kind: str
@@ -83,8 +68,7 @@ class ErpPlugin:
     settings_model: type[ErpSettings]
     adapter_factory: str
     log_patterns: tuple[tuple[str, str], ...] = ()
-    sandbox_app: str | None = None
-    demo_seed: str | None = None
+    sandbox: str | None = None
     short_name: str = ""
 
     @property
@@ -127,12 +111,12 @@ class ErpPlugin:
             return None
         return adapter_class.read_open_pos is not AdapterBase.read_open_pos
 
-    def demo(self) -> DemoSeed | None:
-        """The demo seed, imported on first use."""
-        if self.demo_seed is None:
-            return None
-        seed: DemoSeed = load_object(self.demo_seed)
-        return seed
+    def sandbox_profile(self) -> Any:
+        """The sandbox profile, imported on first use.
+
+        Typed `Any` here: its type lives in `sandbox`, which only the demo and tests import.
+        """
+        return None if self.sandbox is None else load_object(self.sandbox)
 
 
 def require(settings: ErpSettings, owner: str, *names: str) -> None:

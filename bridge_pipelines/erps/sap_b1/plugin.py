@@ -16,6 +16,5 @@ PLUGIN = ErpPlugin(
         # The Login answer {"SessionId": "..."}: the same value as the B1SESSION cookie
         (r"""(?i)(["']SessionId["']\s*:\s*["'])[^"']+""", rf"\g<1>{MASK}"),
     ),
-    sandbox_app="bridge_pipelines.sandbox.sap_b1.app:create_app",
-    demo_seed="bridge_pipelines.sandbox.sap_b1.demo:DEMO_SEED",
+    sandbox="bridge_pipelines.sandbox.sap_b1.profile:PROFILE",
 )

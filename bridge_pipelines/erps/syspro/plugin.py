@@ -13,6 +13,5 @@ PLUGIN = ErpPlugin(
         # e.net session GUIDs travel as ?UserId=<guid>: a session is a credential while it lives
         (r"""(?i)(\bUserId=)[^&\s"',;]+""", rf"\g<1>{MASK}"),
     ),
-    sandbox_app="bridge_pipelines.sandbox.syspro.app:create_app",
-    demo_seed="bridge_pipelines.sandbox.syspro.demo:DEMO_SEED",
+    sandbox="bridge_pipelines.sandbox.syspro.profile:PROFILE",
 )

@@ -1,0 +1,57 @@
+"""The SAP B1 sandbox for the demo and the harnesses: tenant block, mapping, faults, documents."""
+
+from decimal import Decimal
+from typing import Any
+
+from bridge_pipelines.sandbox.erp_base.profile import Encrypt, SandboxDocument, SandboxProfile
+from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY, SERVICE_ROOT
+from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+
+DEMO_USER = "bridge"  # the integration user; `manager` stays the admin's
+ENTITY_SETS = {"PurchaseInvoice": "PurchaseInvoices", "PurchaseCreditNote": "PurchaseCreditNotes"}
+
+
+def _erp_section(base_url: str, encrypt: Encrypt) -> dict[str, object]:
+    user = next(u for u in SAP_B1_SEED.users if u.user_name == DEMO_USER)
+    return {
+        "kind": "sap_b1",
+        "base_url": f"{base_url}{SERVICE_ROOT}/v1",
+        "company": SAP_B1_SEED.company_db,
+        "username": user.user_name,
+        "password": encrypt("erp.password", user.password),
+        "sap_b1_posting_mode": "service_invoice",
+    }
+
+
+def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
+    """A/P invoices and credit notes (the posting mode the demo and harnesses use)."""
+    return [
+        SandboxDocument(
+            doc_id=f"{ENTITY_SETS[doc['kind']]}({doc['DocEntry']})",
+            reference=str(doc["NumAtCard"]),
+            vendor_code=str(doc["CardCode"]),
+            number=str(doc["DocNum"]),
+            debits=Decimal(str(doc["debits"])),
+            credits=Decimal(str(doc["credits"])),
+            total=Decimal(str(doc["DocTotal"])),
+        )
+        for doc in rows
+        if doc.get("kind") in ENTITY_SETS
+    ]
+
+
+PROFILE = SandboxProfile(
+    app=APP_FACTORY,
+    api_root=f"{SERVICE_ROOT}/v1",
+    erp_section=_erp_section,
+    mapping={
+        "vendors": SAP_B1_SEED.supplier_map,
+        "gl_accounts": SAP_B1_SEED.account_map,
+        "cost_centers": SAP_B1_SEED.profit_center_map,
+    },
+    write_match={"method": "POST", "path": "*/PurchaseInvoices"},
+    login_match={"method": "POST", "path": "*/Login"},
+    documents=_documents,
+    # Stampli's PO file: from the ERP that has purchase orders, every 2 hours.
+    schedules={"open_purchase_orders_cron": "15 */2 * * *"},
+)

@@ -29,6 +29,7 @@ lint: $(SYNCED)
 	$(VENV)/bin/ruff check bridge_pipelines bridge_pipelines_tests bench
 	$(VENV)/bin/ruff format --check bridge_pipelines bridge_pipelines_tests bench
 	$(VENV)/bin/mypy bridge_pipelines
+	$(VENV)/bin/lint-imports
 
 bench: $(SYNCED)  ## every benchmark, printing figures
 	$(VENV)/bin/python -m bench

@@ -70,7 +70,7 @@ PRELOAD = (
     "bridge_pipelines.erps.syspro.adapter",
     "bridge_pipelines.erps.sap_b1.adapter",
     "bridge_pipelines.verify.run",
-    "bridge_pipelines.intake.context",
+    "bridge_pipelines.intake.runtime",
 )
 # Serial numbers per tenant far apart: tenants share one ERP company, where a supplier's
 # invoice number must be unique.

@@ -121,11 +121,11 @@ def _run_once(environment: "DemoEnvironment", timeout: float) -> int:
     import dagster as dg
 
     from bridge_pipelines.demo.cycle import run_cycle
-    from bridge_pipelines.intake.context import IntakeContext
+    from bridge_pipelines.intake.runtime import Runtime
 
     started = time.monotonic()
     tenants = environment.load_tenants()
-    ledger = IntakeContext.from_env().ledger
+    ledger = Runtime.from_env().ledger
     with dg.DagsterInstance.get() as instance:
         summaries = run_cycle(tenants, ledger, instance=instance, timeout_s=timeout)
     for summary in summaries:

@@ -26,12 +26,12 @@ def _tenant(tenant_id: str) -> Any:
 @click.argument("tenant_id")
 def ping(tenant_id: str) -> None:
     """Check a tenant's connections: reach SFTP, verify the host key, log in, list folders."""
-    from bridge_pipelines.intake.context import IntakeContext
+    from bridge_pipelines.intake.runtime import Runtime
     from bridge_pipelines.sftp.client import SftpClient
     from bridge_pipelines.tenants.models import FILE_KINDS
 
     tenant = _tenant(tenant_id)
-    ctx = IntakeContext.from_env()
+    ctx = Runtime.from_env()
     started = time.monotonic()
     endpoint = f"{tenant.sftp.host}:{tenant.sftp.port}"
     try:
@@ -72,9 +72,9 @@ def ping(tenant_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(tenant_id: str, as_json: bool) -> None:
     """Every file of a tenant with its state and reason, records and located row errors."""
-    from bridge_pipelines.intake.context import IntakeContext
+    from bridge_pipelines.intake.runtime import Runtime
 
-    ledger = IntakeContext.from_env().ledger
+    ledger = Runtime.from_env().ledger
     files = ledger.files(tenant_id)
     records = ledger.records(tenant_id)
     errors = ledger.row_errors(tenant_id)

@@ -24,9 +24,9 @@ def _tenant(tenant_id: str) -> Any:
 
 
 def _ctx() -> Any:
-    from bridge_pipelines.intake.context import IntakeContext
+    from bridge_pipelines.intake.runtime import Runtime
 
-    return IntakeContext.from_env()
+    return Runtime.from_env()
 
 
 @click.group(name="review")

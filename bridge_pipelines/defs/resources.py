@@ -7,18 +7,18 @@ from functools import lru_cache
 
 import dagster as dg
 
-from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.settings import Settings, get_settings
 
 
 @lru_cache(maxsize=4)
-def _context_for(settings: Settings) -> IntakeContext:
+def _context_for(settings: Settings) -> Runtime:
     # One per process and settings: the code server keeps SFTP connections warm across ticks.
-    return IntakeContext(settings=settings)
+    return Runtime(settings=settings)
 
 
 class BridgeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Ledger, keyring, archive and pooled SFTP connections of this process."""
 
-    def intake(self) -> IntakeContext:
+    def intake(self) -> Runtime:
         return _context_for(get_settings())

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 
 import httpx
 
+from bridge_pipelines.erps import registry
 from bridge_pipelines.erps.http import (
     Pacer,
     RequestLimiter,
@@ -217,6 +218,9 @@ class HttpChannel:
         http: httpx.Client | None = None,
         pacer: RequestLimiter | None = None,
     ) -> None:
+        # Every connector's credential shapes are masked before the first request is logged,
+        # even when a client is built without the registry (a bench, a script).
+        registry.plugins()
         self.settings = settings
         self.pacer: RequestLimiter = pacer or Pacer(settings.max_requests_per_minute)
         self._http = http or new_http_client(settings)

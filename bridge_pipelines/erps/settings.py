@@ -9,31 +9,13 @@ Secret fields are typed `EncryptedSecret`: the file holds ciphertext only, decry
 by the tenants layer when an adapter is built (`tenants.erp`), never by a connector.
 """
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 
-ENCRYPTED_RE = re.compile(r"^enc:v1:[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]+$")
+from bridge_pipelines.config_fields import ENCRYPTED_RE, EncryptedSecret, FrozenModel
 
-
-def _check_encrypted(value: str) -> str:
-    if not ENCRYPTED_RE.match(value):
-        # Never echo the value: it may be a plaintext secret pasted by mistake.
-        raise ValueError(
-            "must be ciphertext from `bridge secrets encrypt` (enc:v1:...), not a plain value"
-        )
-    return value
-
-
-EncryptedSecret = Annotated[str, AfterValidator(_check_encrypted)]
-"""A secret as a tenant file holds it: `enc:v1:<key id>:<base64>`, bound to tenant and field."""
-
-
-class FrozenModel(BaseModel):
-    """Immutable, and an unknown key is an error (a typo must not become a default)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+__all__ = ["ENCRYPTED_RE", "EncryptedSecret", "ErpSettings", "FrozenModel", "NoErpSettings"]
 
 
 class ErpSettings(FrozenModel):

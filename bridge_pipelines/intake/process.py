@@ -18,7 +18,7 @@ from bridge_pipelines.errors import (
     FileVanishedError,
 )
 from bridge_pipelines.faultpoints import fault_point
-from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.ledger.models import DocumentIn, FileRow, RowErrorIn
 from bridge_pipelines.sftp.archive import archive_file
 from bridge_pipelines.sftp.client import RemoteEntry, SftpClient
@@ -63,7 +63,7 @@ class KindReport:
 
 
 def process_pending(
-    ctx: IntakeContext, tenant: TenantConfig, kind: FileKind, day: date | None
+    ctx: Runtime, tenant: TenantConfig, kind: FileKind, day: date | None
 ) -> KindReport:
     """Take every pending file of `kind` for the tenant-day; returns what happened."""
     report = KindReport(tenant=tenant.id, kind=kind, day=day)
@@ -77,7 +77,7 @@ def process_pending(
 
 
 def _take_file(
-    ctx: IntakeContext, tenant: TenantConfig, client: SftpClient, row: FileRow, report: KindReport
+    ctx: Runtime, tenant: TenantConfig, client: SftpClient, row: FileRow, report: KindReport
 ) -> None:
     ledger = ctx.ledger
     if row.state == "stable":
@@ -118,9 +118,7 @@ def _take_file(
     _parse_and_record(ctx, tenant, row, report)
 
 
-def _parse_and_record(
-    ctx: IntakeContext, tenant: TenantConfig, row: FileRow, report: KindReport
-) -> None:
+def _parse_and_record(ctx: Runtime, tenant: TenantConfig, row: FileRow, report: KindReport) -> None:
     """Parse the archived copy (never the remote file again) and record it atomically."""
     ledger = ctx.ledger
     assert row.archive_path is not None

@@ -1,11 +1,10 @@
 """Resolving one Stampli invoice onto ERP codes, or saying exactly why it cannot be."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from bridge_pipelines.mapping.tables import MappingTables
+from bridge_pipelines.stampli.invoice_record import InvoiceRecord
 
 
 @dataclass(frozen=True)
@@ -32,35 +31,34 @@ class Resolution:
         return not self.reasons
 
 
-def resolve_invoice(payload: Mapping[str, Any], tables: MappingTables) -> Resolution:
-    """Map a recorded invoice payload; every unresolved code becomes one located reason."""
+def resolve_invoice(invoice: InvoiceRecord, tables: MappingTables) -> Resolution:
+    """Map a recorded invoice; every unresolved code becomes one located reason."""
     reasons: list[str] = []
-    vendor_id = str(payload["vendor_id"])
-    erp_vendor = tables.lookup("vendors", vendor_id)
+    erp_vendor = tables.lookup("vendors", invoice.vendor_id)
     if erp_vendor is None:
         reasons.append(
-            f"vendor {vendor_id} ({payload.get('vendor_name') or 'no name'}) has no ERP supplier: "
-            "map it in the tenant's mapping file or set ErpVendorCode in Stampli"
+            f"vendor {invoice.vendor_id} ({invoice.vendor_name or 'no name'}) has no ERP "
+            "supplier: map it in the tenant's mapping file or set ErpVendorCode in Stampli"
         )
     lines: list[ResolvedLine] = []
-    for line in payload["lines"]:
-        number = int(line["line_number"])
-        gl = str(line["gl_account"])
-        erp_gl = tables.lookup("gl_accounts", gl)
+    for line in invoice.lines:
+        number = line.line_number
+        erp_gl = tables.lookup("gl_accounts", line.gl_account)
         if erp_gl is None:
-            reasons.append(f"line {number}: GL account {gl} has no ERP ledger code")
-        cost_center = line.get("cost_center")
+            reasons.append(f"line {number}: GL account {line.gl_account} has no ERP ledger code")
         erp_cc: str | None = None
-        if cost_center:
-            erp_cc = tables.lookup("cost_centers", str(cost_center))
+        if line.cost_center:
+            erp_cc = tables.lookup("cost_centers", line.cost_center)
             if erp_cc is None:
-                reasons.append(f"line {number}: cost center {cost_center} has no ERP dimension")
+                reasons.append(
+                    f"line {number}: cost center {line.cost_center} has no ERP dimension"
+                )
         if erp_gl is not None:
             lines.append(
                 ResolvedLine(
                     line_number=number,
-                    description=str(line.get("line_description") or ""),
-                    amount=Decimal(str(line["line_amount"])),
+                    description=line.description,
+                    amount=line.amount,
                     erp_gl_account=erp_gl,
                     erp_cost_center=erp_cc,
                 )

@@ -30,7 +30,7 @@ from bridge_pipelines.errors import (
     NotSupportedError,
     RejectedByErpError,
 )
-from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.ledger.models import RecordRow
 from bridge_pipelines.ledger.states import RecordState
 from bridge_pipelines.mapping.tables import MappingOverrides, load_overrides
@@ -78,12 +78,12 @@ class InboundReport:
         return sum(f.rows for f in self.files if f.kind == kind)
 
 
-def mapping_overrides(ctx: IntakeContext, tenant: TenantConfig) -> MappingOverrides:
+def mapping_overrides(ctx: Runtime, tenant: TenantConfig) -> MappingOverrides:
     """The tenant's mapping file (`<mappings_dir>/<tenant>.yaml`); none means no overrides."""
     return load_overrides(ctx.settings.resolved_mappings_dir / f"{tenant.id}.yaml")
 
 
-def latest_vendor_records(ctx: IntakeContext, tenant: TenantConfig) -> list[RecordRow]:
+def latest_vendor_records(ctx: Runtime, tenant: TenantConfig) -> list[RecordRow]:
     """The newest accepted change of each Stampli vendor, by `ModifiedAt` then record order.
 
     Held records (a conflicting re-export under review) and duplicates are not used.
@@ -145,7 +145,7 @@ def _unique_name(
 
 
 def export_erp_master_data(
-    ctx: IntakeContext, tenant: TenantConfig, adapter: ErpAdapter, *, now: datetime
+    ctx: Runtime, tenant: TenantConfig, adapter: ErpAdapter, *, now: datetime
 ) -> InboundReport:
     """Read the ERP's master data and upload one inbound file per kind, atomically.
 
@@ -191,7 +191,7 @@ class PurchaseOrderExport:
 
 
 def export_open_purchase_orders(
-    ctx: IntakeContext, tenant: TenantConfig, adapter: ErpAdapter, *, now: datetime
+    ctx: Runtime, tenant: TenantConfig, adapter: ErpAdapter, *, now: datetime
 ) -> PurchaseOrderExport:
     """Read the ERP's open purchase-order lines and upload them as one inbound file.
 
@@ -237,7 +237,7 @@ def _check_aware(now: datetime) -> None:
 
 
 def _upload(
-    ctx: IntakeContext,
+    ctx: Runtime,
     tenant: TenantConfig,
     contents: list[tuple[InboundKind, bytes, int]],
     now: datetime,
@@ -374,7 +374,7 @@ def erp_code_for(
 
 
 def sync_stampli_vendors(
-    ctx: IntakeContext,
+    ctx: Runtime,
     tenant: TenantConfig,
     adapter: ErpAdapter,
     *,

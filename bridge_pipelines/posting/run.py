@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -25,7 +24,7 @@ from bridge_pipelines.erps.base import (
 )
 from bridge_pipelines.erps.external_ref import external_ref
 from bridge_pipelines.errors import BadInputError
-from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.ledger.models import PlannedPosting, PostingRow, RecordRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState, RecordState
@@ -33,6 +32,7 @@ from bridge_pipelines.mapping.resolve import resolve_invoice
 from bridge_pipelines.mapping.tables import ErpCodes, MappingTables, build_tables, load_overrides
 from bridge_pipelines.posting.engine import Outcome, PostingOutcome, post_pending
 from bridge_pipelines.posting.payload_hash import payload_hash
+from bridge_pipelines.stampli.invoice_record import InvoiceRecord
 from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 
@@ -61,21 +61,21 @@ def posting_target(tenant: TenantConfig) -> str:
     return f"{tenant.erp.kind}:{tenant.erp.company or '-'}"
 
 
-def invoice_external_ref(tenant: TenantConfig, payload: dict[str, Any]) -> str:
+def invoice_external_ref(tenant: TenantConfig, invoice: InvoiceRecord) -> str:
     """The deterministic reference written into the ERP document (from Stampli's identity)."""
     return external_ref(
         tenant.id,
-        str(payload["vendor_id"]),
-        str(payload["invoice_number"]),
-        str(payload["document_type"]),
-        date.fromisoformat(str(payload["invoice_date"])),
-        str(payload["currency"]),
-        Decimal(str(payload["invoice_total"])),
+        invoice.vendor_id,
+        invoice.invoice_number,
+        invoice.document_type,
+        invoice.invoice_date,
+        invoice.currency,
+        invoice.total,
     )
 
 
 def load_mapping(
-    ctx: IntakeContext, tenant: TenantConfig, adapter: ErpAdapter, records: Iterable[RecordRow]
+    ctx: Runtime, tenant: TenantConfig, adapter: ErpAdapter, records: Iterable[RecordRow]
 ) -> MappingTables:
     """Mapping tables from the ERP's live master data, Stampli's hints and the tenant's file."""
     dimensions = list(adapter.read_dimensions())
@@ -86,7 +86,7 @@ def load_mapping(
             d.code for d in dimensions if d.active and d.type == DimensionType.COST_CENTER
         ),
     )
-    invoices = [r.payload for r in records]
+    invoices = [InvoiceRecord.from_payload(r.payload) for r in records]
     hints = {
         str(r.payload["vendor_id"]): str(r.payload["erp_vendor_code"])
         for r in ctx.ledger.records(tenant.id, kind="vendors", states=[RecordState.ACCEPTED])
@@ -94,14 +94,11 @@ def load_mapping(
     }
     return build_tables(
         erp,
-        stampli_vendors=[str(p["vendor_id"]) for p in invoices],
+        stampli_vendors=[p.vendor_id for p in invoices],
         stampli_vendor_hints=hints,
-        stampli_gl_accounts=[str(line["gl_account"]) for p in invoices for line in p["lines"]],
+        stampli_gl_accounts=[line.gl_account for p in invoices for line in p.lines],
         stampli_cost_centers=[
-            str(line["cost_center"])
-            for p in invoices
-            for line in p["lines"]
-            if line.get("cost_center")
+            line.cost_center for p in invoices for line in p.lines if line.cost_center
         ],
         overrides=load_overrides(ctx.settings.resolved_mappings_dir / f"{tenant.id}.yaml"),
     )
@@ -115,11 +112,10 @@ def build_postable(
     Raises:
         BadInputError: a code does not map; the message lists every reason (held for review).
     """
-    payload = record.payload
-    resolution = resolve_invoice(payload, tables)
+    invoice = InvoiceRecord.from_payload(record.payload)
+    resolution = resolve_invoice(invoice, tables)
     if not resolution.ok or resolution.erp_vendor is None:
         raise BadInputError("unmapped: " + "; ".join(resolution.reasons))
-    po_number = payload.get("po_number")
     lines = tuple(
         PostableInvoiceLine(
             ledger_code=line.erp_gl_account,
@@ -128,31 +124,30 @@ def build_postable(
             dimensions=(
                 {DimensionType.COST_CENTER: line.erp_cost_center} if line.erp_cost_center else {}
             ),
-            po_number=str(po_number) if po_number else None,
+            po_number=invoice.po_number,
         )
         for line in resolution.lines
     )
-    invoice_date = date.fromisoformat(str(payload["invoice_date"]))
     return PostableInvoice(
         tenant=tenant.id,
-        external_ref=invoice_external_ref(tenant, payload),
+        external_ref=invoice_external_ref(tenant, invoice),
         record_id=record.id,
         vendor_code=resolution.erp_vendor,
-        invoice_number=str(payload["invoice_number"]),
-        document_type=DocumentType(str(payload["document_type"])),
-        invoice_date=invoice_date,
-        due_date=date.fromisoformat(str(payload["due_date"])) if payload.get("due_date") else None,
-        posting_date=date.fromisoformat(str(payload.get("posting_date") or invoice_date)),
-        currency=str(payload["currency"]),
-        total=Decimal(str(payload["invoice_total"])),
-        tax=Decimal(str(payload["tax_amount"])),
+        invoice_number=invoice.invoice_number,
+        document_type=DocumentType(invoice.document_type),
+        invoice_date=invoice.invoice_date,
+        due_date=invoice.due_date,
+        posting_date=invoice.posting_date,
+        currency=invoice.currency,
+        total=invoice.total,
+        tax=invoice.tax,
         lines=lines,
         lineage=SourceLineage(file_name=source_file, rows=record.rows),
     )
 
 
 def post_tenant_day(
-    ctx: IntakeContext,
+    ctx: Runtime,
     tenant: TenantConfig,
     day: date | None,
     *,
@@ -207,7 +202,7 @@ def _plan(
 ) -> list[PostingRow]:
     items: list[PlannedPosting] = []
     for record in records:
-        ref = invoice_external_ref(tenant, record.payload)
+        ref = invoice_external_ref(tenant, InvoiceRecord.from_payload(record.payload))
         try:
             digest = payload_hash(build(record))
         except BadInputError as exc:

@@ -49,8 +49,8 @@ from bridge_pipelines.sftp.reads import (
     requests,
     server_read_size,
 )
+from bridge_pipelines.sftp.settings import SftpConfig
 from bridge_pipelines.sftp.writes import write_file
-from bridge_pipelines.tenants.models import SftpConfig
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.sftp.hostkeys import host_key_mismatch, known_hosts_name, parse_host_key
 from bridge_pipelines.sftp.keys import load_private_key
 from bridge_pipelines.sftp.reads import ChunkPipe
-from bridge_pipelines.tenants.models import SftpConfig
+from bridge_pipelines.sftp.settings import SftpConfig
 
 log = logging.getLogger(__name__)
 

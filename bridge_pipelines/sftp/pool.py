@@ -14,13 +14,24 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bridge_pipelines.errors import BridgeError, ConfigError, RetryableError
 from bridge_pipelines.sftp.client import SftpClient
 from bridge_pipelines.sftp.credentials import SftpCredentials
-from bridge_pipelines.tenants.models import SftpConfig, TenantConfig
+from bridge_pipelines.sftp.settings import SftpConfig
 
 Connector = Callable[[SftpConfig, SftpCredentials], SftpClient]
+
+
+class SftpTenant(Protocol):
+    """What the pool needs of a tenant (a `TenantConfig` is one): its id and `sftp:` section."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def sftp(self) -> SftpConfig: ...
 
 
 @dataclass
@@ -71,7 +82,7 @@ class SftpPool:
 
     @contextmanager
     def get(
-        self, tenant: TenantConfig, credentials_factory: Callable[[], SftpCredentials]
+        self, tenant: SftpTenant, credentials_factory: Callable[[], SftpCredentials]
     ) -> Iterator[SftpClient]:
         """A live client for the tenant, held exclusively until the `with` block ends.
 
@@ -94,7 +105,7 @@ class SftpPool:
                 self._discard(slot)
 
     def _checkout(
-        self, slot: _Slot, tenant: TenantConfig, credentials_factory: Callable[[], SftpCredentials]
+        self, slot: _Slot, tenant: SftpTenant, credentials_factory: Callable[[], SftpCredentials]
     ) -> SftpClient:
         now = time.monotonic()
         if slot.cfg != tenant.sftp:

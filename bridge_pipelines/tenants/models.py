@@ -5,8 +5,6 @@ A tenant file is reviewed in git, so it holds ciphertext only: every secret fiel
 to the tenant id and the field's dotted path (see `tenants.secrets`).
 """
 
-import base64
-import binascii
 import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, cast
@@ -22,13 +20,21 @@ from pydantic import (
     model_validator,
 )
 
+from bridge_pipelines.config_fields import FrozenModel
 from bridge_pipelines.erps import registry
-from bridge_pipelines.erps.settings import (
-    EncryptedSecret,
-    ErpSettings,
-    FrozenModel,
-    NoErpSettings,
-)
+from bridge_pipelines.erps.settings import ErpSettings, NoErpSettings
+from bridge_pipelines.sftp.settings import SftpConfig
+
+__all__ = [
+    "FILE_KINDS",
+    "MASTER_KINDS",
+    "TRANSACTIONAL_KINDS",
+    "ErpConfig",
+    "FileKind",
+    "FileTemplate",
+    "SftpConfig",
+    "TenantConfig",
+]
 
 TENANT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
@@ -95,71 +101,7 @@ def _check_cron(value: str) -> str:
 CronExpression = Annotated[str, AfterValidator(_check_cron)]
 
 
-def _embedded_key_type(blob: str) -> str | None:
-    """The key type an OpenSSH public-key blob starts with (a length-prefixed string)."""
-    try:
-        raw = base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) < 4:
-        return None
-    length = int.from_bytes(raw[:4], "big")
-    if length > len(raw) - 4:
-        return None
-    return raw[4 : 4 + length].decode("ascii", errors="replace")
-
-
 _Frozen = FrozenModel
-
-
-class SftpConfig(_Frozen):
-    """Where the tenant's Stampli files live and how we prove who we talk to."""
-
-    host: str
-    port: int = Field(22, ge=1, le=65535)
-    username: str = Field(min_length=1)
-    host_key: str = Field(
-        description="Pinned server key, OpenSSH public-key format: '<type> <base64>'.",
-    )
-    password: EncryptedSecret | None = None
-    private_key: EncryptedSecret | None = Field(
-        None, description="PEM/OpenSSH private key text, encrypted."
-    )
-    private_key_passphrase: EncryptedSecret | None = None
-    connect_timeout_s: float = Field(10.0, gt=0, le=300)
-    operation_timeout_s: float = Field(60.0, gt=0, le=3600)
-    settle_seconds: float = Field(
-        5.0,
-        ge=0,
-        le=3600,
-        description="A file is stable once unchanged across this interval. Keep it below the "
-        "sensor interval: a file is taken two ticks after it is complete at worst.",
-    )
-    max_file_bytes: int = Field(200 * 1024 * 1024, gt=0)
-    delete_after_download: bool = False
-
-    @field_validator("host_key")
-    @classmethod
-    def _host_key_shape(cls, value: str) -> str:
-        parts = value.split()
-        if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
-            raise ValueError(
-                "must be '<key type> <base64>' as in known_hosts, e.g. 'ssh-ed25519 AAAA...'"
-            )
-        if _embedded_key_type(parts[1]) != parts[0]:
-            raise ValueError(
-                f"the base64 part is not an SSH public key of type {parts[0]} "
-                "(copy the line from `ssh-keyscan -p <port> <host>`)"
-            )
-        return " ".join(parts[:2])
-
-    @model_validator(mode="after")
-    def _one_auth(self) -> "SftpConfig":
-        if self.password is None and self.private_key is None:
-            raise ValueError("needs password or private_key")
-        if self.private_key_passphrase is not None and self.private_key is None:
-            raise ValueError("private_key_passphrase given without private_key")
-        return self
 
 
 class Folders(_Frozen):

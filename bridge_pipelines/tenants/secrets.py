@@ -29,8 +29,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, SecretStr
 
+from bridge_pipelines.config_fields import ENCRYPTED_RE, EncryptedSecret
 from bridge_pipelines.erps import registry
-from bridge_pipelines.erps.settings import ENCRYPTED_RE, EncryptedSecret, ErpSettings
+from bridge_pipelines.erps.settings import ErpSettings
 from bridge_pipelines.errors import ConfigError, SecretError
 from bridge_pipelines.settings import get_settings
 from bridge_pipelines.tenants.models import TenantConfig

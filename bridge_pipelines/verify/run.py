@@ -5,7 +5,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
 
 from bridge_pipelines.erps.base import ErpAdapter
-from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.sftp.client import SftpClient
 from bridge_pipelines.tenants.loader import find_tenant
 from bridge_pipelines.tenants.models import TenantConfig
@@ -14,7 +14,7 @@ from bridge_pipelines.verify.report import VerifyReport
 
 
 @contextmanager
-def _sftp(ctx: IntakeContext, tenant: TenantConfig, pooled: bool) -> Iterator[SftpClient]:
+def _sftp(ctx: Runtime, tenant: TenantConfig, pooled: bool) -> Iterator[SftpClient]:
     if pooled:
         with ctx.sftp(tenant) as client:
             yield client
@@ -27,7 +27,7 @@ def run_verify(
     tenant_id: str,
     day: date | None = None,
     *,
-    ctx: IntakeContext | None = None,
+    ctx: Runtime | None = None,
     tenant: TenantConfig | None = None,
     in_flight: timedelta = timedelta(0),
 ) -> VerifyReport:
@@ -42,7 +42,7 @@ def run_verify(
         BridgeError: the ERP or the Stampli server could not be read (RetryableError...).
     """
     pooled = ctx is not None
-    ctx = ctx or IntakeContext.from_env()
+    ctx = ctx or Runtime.from_env()
     if tenant is None:
         tenant = find_tenant(tenant_id)
     with ExitStack() as stack:

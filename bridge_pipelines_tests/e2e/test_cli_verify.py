@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from bridge_pipelines.cli import main
 from bridge_pipelines.demo.environment import DemoEnvironment, start_demo
-from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.intake.process import process_pending
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.posting.run import post_tenant_day
 from bridge_pipelines.tenants.loader import find_tenant
@@ -39,7 +39,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoEnviro
 def _take_and_post(demo: DemoEnvironment) -> None:
     """What one sensor-triggered run does for acme: take the files, post the day."""
     tenant = find_tenant("acme")
-    ctx = IntakeContext.from_env()
+    ctx = Runtime.from_env()
     now = datetime.now(UTC)
     for later in (0.0, tenant.sftp.settle_seconds + 1):
         with ctx.sftp(tenant) as client:

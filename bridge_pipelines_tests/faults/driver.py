@@ -109,7 +109,7 @@ def _run(spec: PassSpec, result: PassResult) -> None:
 
     from bridge_pipelines.defs import build_defs
     from bridge_pipelines.defs.masterdata import master_data_keys
-    from bridge_pipelines.intake.context import IntakeContext
+    from bridge_pipelines.intake.runtime import Runtime
     from bridge_pipelines.tenants.loader import load_tenants
 
     t0 = time.monotonic()
@@ -117,7 +117,7 @@ def _run(spec: PassSpec, result: PassResult) -> None:
     defs = build_defs(tenants)
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get()
-    ctx = IntakeContext.from_env()
+    ctx = Runtime.from_env()
     result.notes.append(f"setup {time.monotonic() - t0:.2f}s")
     if spec.recover:
         result.recovered_runs = _fail_dead_runs(instance, [t.id for t in tenants])

@@ -600,7 +600,7 @@ def _ground_truth(
 
 
 def _verify(case: Case, audit: Audit) -> None:
-    from bridge_pipelines.intake.context import IntakeContext
+    from bridge_pipelines.intake.runtime import Runtime
     from bridge_pipelines.settings import Settings
     from bridge_pipelines.tenants.loader import load_tenants
     from bridge_pipelines.verify.run import run_verify
@@ -614,7 +614,7 @@ def _verify(case: Case, audit: Audit) -> None:
         mappings_dir=Path(env["BRIDGE_MAPPINGS_DIR"]),
     )
     saved = os.environ.pop("BRIDGE_MASTER_KEYS", None)
-    ctx = IntakeContext(settings=settings)
+    ctx = Runtime(settings=settings)
     try:
         tenants = load_tenants(Path(env["BRIDGE_TENANTS_DIR"]))
         (tenant,) = [t for t in tenants if t.id == case.tenant_id]

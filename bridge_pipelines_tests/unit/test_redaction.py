@@ -7,6 +7,7 @@ import urllib.parse
 
 import pytest
 
+from bridge_pipelines.erps import registry
 from bridge_pipelines.redaction import (
     RedactingFilter,
     _State,
@@ -15,6 +16,9 @@ from bridge_pipelines.redaction import (
     redact,
     register_secret,
 )
+
+# Connectors' credential shapes (B1SESSION, UserId) are installed by the ERP registry.
+registry.plugins()
 
 
 @pytest.fixture

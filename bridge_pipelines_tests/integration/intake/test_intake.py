@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.intake.process import process_pending
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
@@ -23,9 +23,7 @@ PASSWORD = "correct horse battery staple"
 
 
 class World:
-    def __init__(
-        self, root: Path, server: EmbeddedSftpServer, ctx: IntakeContext, tenant: TenantConfig
-    ):
+    def __init__(self, root: Path, server: EmbeddedSftpServer, ctx: Runtime, tenant: TenantConfig):
         self.root, self.server, self.ctx, self.tenant = root, server, ctx, tenant
         self.clock = datetime.now(UTC)
 
@@ -77,7 +75,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             },
         }
     )
-    ctx = IntakeContext(settings=settings)
+    ctx = Runtime(settings=settings)
     try:
         yield World(root, server, ctx, tenant)
     finally:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bridge_pipelines.erps.base import ErpAdapter
-from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.intake.process import process_pending
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.settings import Settings
@@ -45,7 +45,7 @@ VENDOR_COLUMNS = (
 class MasterWorld:
     root: Path
     server: EmbeddedSftpServer
-    ctx: IntakeContext
+    ctx: Runtime
     tenant: TenantConfig
     sandbox: SysproSandboxHandle
 
@@ -117,7 +117,7 @@ def world(
             },
         }
     )
-    ctx = IntakeContext(settings=settings)
+    ctx = Runtime(settings=settings)
     try:
         yield MasterWorld(root, server, ctx, tenant, syspro_sandbox)
     finally:

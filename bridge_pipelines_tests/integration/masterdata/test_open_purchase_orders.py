@@ -18,7 +18,7 @@ import pytest
 
 from bridge_pipelines.defs.masterdata import build_master_data_assets, erp_key
 from bridge_pipelines.defs.resources import BridgeResource
-from bridge_pipelines.intake.context import IntakeContext
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.masterdata.sync import export_open_purchase_orders
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 from bridge_pipelines.settings import Settings
@@ -38,7 +38,7 @@ HEADER = (
 @dataclass
 class PoWorld:
     tenant: TenantConfig
-    ctx: IntakeContext
+    ctx: Runtime
     inbound: Path  # the local folder behind the tenant's inbound folder
 
 
@@ -92,7 +92,7 @@ def po_world(
         "password": sapb1_sandbox.password,
     }
     tenant = tenant_for("acme", keyring, sshd, sshd.remote(folder), erp)
-    ctx = IntakeContext(settings=settings)
+    ctx = Runtime(settings=settings)
     try:
         yield PoWorld(tenant, ctx, local)
     finally:

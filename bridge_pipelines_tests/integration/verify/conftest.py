@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge_pipelines.intake.context import IntakeContext
 from bridge_pipelines.intake.process import process_pending
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.posting.run import post_tenant_day
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
@@ -33,7 +33,7 @@ class World:
     """One tenant: its Stampli server (sshd), simulator, ledger and ERP sandbox."""
 
     sshd: SshdServer
-    ctx: IntakeContext
+    ctx: Runtime
     tenant: TenantConfig
     simulator: StampliSimulator
     erp: Any  # SysproSandboxHandle | SapB1SandboxHandle
@@ -144,7 +144,7 @@ def world(
             "erp": section,
         }
     )
-    ctx = IntakeContext(settings=settings)
+    ctx = Runtime(settings=settings)
     simulator = StampliSimulator(sshd.root, seed=7)
     try:
         yield World(sshd, ctx, tenant, simulator, erp)

@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from bridge_pipelines.intake.context import sweep_stale_work_files
+from bridge_pipelines.intake.runtime import sweep_stale_work_files
 
 
 def test_stale_work_files_go_and_live_ones_stay(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import pytest
 from bridge_pipelines.errors import TenantConfigError
 from bridge_pipelines.mapping.resolve import resolve_invoice
 from bridge_pipelines.mapping.tables import ErpCodes, build_tables, load_overrides
+from bridge_pipelines.stampli.invoice_record import InvoiceRecord
 
 ERP = ErpCodes(
     vendors=frozenset({"0000001", "0000002", "V-0003"}),
@@ -19,6 +20,12 @@ def invoice(vendor: str = "V-0001", gl: str = "6100", cc: str | None = "CC-HQ") 
     return {
         "vendor_id": vendor,
         "vendor_name": "Acme",
+        "invoice_number": "INV-1",
+        "document_type": "Invoice",
+        "invoice_date": "2026-03-02",
+        "currency": "USD",
+        "invoice_total": "10.00",
+        "tax_amount": "0.00",
         "lines": [
             {
                 "line_number": 1,
@@ -60,7 +67,9 @@ def test_override_to_a_code_the_erp_lacks_is_a_problem_not_a_mapping(tmp_path: P
 
 def test_unmapped_vendor_gl_and_cost_center_each_give_a_reason() -> None:
     tables = build_tables(ERP, stampli_vendors=["V-0001"])
-    resolution = resolve_invoice(invoice(vendor="V-0001", gl="7000", cc="CC-NOWHERE"), tables)
+    resolution = resolve_invoice(
+        InvoiceRecord.from_payload(invoice(vendor="V-0001", gl="7000", cc="CC-NOWHERE")), tables
+    )
     assert not resolution.ok
     text = " | ".join(resolution.reasons)
     assert "vendor V-0001" in text and "GL account 7000" in text and "CC-NOWHERE" in text
@@ -73,7 +82,7 @@ def test_fully_mapped_invoice_resolves_with_exact_amounts() -> None:
         stampli_gl_accounts=["6100"],
         stampli_cost_centers=["CC-HQ"],
     )
-    resolution = resolve_invoice(invoice(vendor="V-0003"), tables)
+    resolution = resolve_invoice(InvoiceRecord.from_payload(invoice(vendor="V-0003")), tables)
     assert resolution.ok and resolution.erp_vendor == "V-0003"
     assert resolution.lines[0].erp_gl_account == "6100"
     assert str(resolution.lines[0].amount) == "10.00"

@@ -26,6 +26,7 @@ from bridge_pipelines.ledger.models import (
 )
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.posting.run import invoice_external_ref, posting_target
+from bridge_pipelines.stampli.invoice_record import InvoiceRecord
 from bridge_pipelines.tenants.models import TenantConfig
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -183,7 +184,7 @@ class TenantLedger:
         return self.ledger.records(self.tenant.id, file_id=row.id)
 
     def ref(self, record: RecordRow) -> str:
-        return invoice_external_ref(self.tenant, record.payload)
+        return invoice_external_ref(self.tenant, InvoiceRecord.from_payload(record.payload))
 
     def plan(self, records: Sequence[RecordRow]) -> list[PostingRow]:
         items = [PlannedPosting(r.id, self.ref(r), f"hash-{r.id}") for r in records]

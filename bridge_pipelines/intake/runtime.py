@@ -44,16 +44,17 @@ def sweep_stale_work_files(work_dir: Path, older_than_s: float = STALE_WORK_FILE
 
 
 @dataclass
-class IntakeContext:
-    """Ledger, keyring, archive and SFTP connections for one process.
+class Runtime:
+    """What a run (or a CLI command) works with: ledger, keyring, archive, SFTP connections.
 
-    Secrets are decrypted here, in memory, only when a connection is opened.
+    One per process, built from the environment's settings; intake, posting, master data and
+    verify take it. Secrets are decrypted here, in memory, only when a connection is opened.
     """
 
     settings: Settings
 
     @classmethod
-    def from_env(cls) -> "IntakeContext":
+    def from_env(cls) -> "Runtime":
         return cls(settings=get_settings())
 
     @cached_property

@@ -18,7 +18,7 @@ from bridge_pipelines.erps.base import (
     SourceLineage,
 )
 from bridge_pipelines.errors import BadInputError, ConfigError, NotSupportedError
-from bridge_pipelines_tests.unit.posting.fake_erp import FakeErp
+from bridge_pipelines_tests.support.fake_erp import FakeErp
 
 
 def invoice(total: str = "110.00", tax: str = "10.00", *amounts: str) -> PostableInvoice:

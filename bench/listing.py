@@ -29,10 +29,10 @@ from pydantic import SecretStr
 
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.sandbox.sshd import KeyPair, free_port, generate_keypair, start_sshd
 from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.sftp.pool import SftpPool
 from bridge_pipelines.tenants.models import FILE_KINDS, Folders, SftpConfig, TenantConfig
-from bridge_pipelines_tests.support.sshd import KeyPair, free_port, generate_keypair, start_sshd
 
 FILES_PER_FOLDER = 3
 _EMBEDDED_SERVER = """

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from bridge_pipelines.sandbox.sshd import SshdServer, start_sshd
 from bridge_pipelines.sftp.client import SftpClient
 from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.tenants.models import SftpConfig
-from bridge_pipelines_tests.support.sshd import SshdServer, start_sshd
 
 
 def _openssh(server: SshdServer, commands: str, cipher: str | None = None) -> float:

@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge_pipelines_tests.faults.driver import PassResult
-from bridge_pipelines_tests.faults.world import Audit, Case, ErpKind, World
-from bridge_pipelines_tests.support.fault_proxy import Cut, FaultProxy, Reset, Stall
+from bridge_pipelines.sandbox.fault_proxy import Cut, FaultProxy, Reset, Stall
+from bridge_pipelines.sandbox.faultworld.driver import PassResult
+from bridge_pipelines.sandbox.faultworld.world import Audit, Case, ErpKind, World
 
 POSTING: dict[str, dict[str, str]] = {
     "syspro": {"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTIN"},

@@ -26,6 +26,6 @@ pytest_plugins = [
     "bridge_pipelines_tests.support.services",
     "bridge_pipelines_tests.support.sshd",
     "bridge_pipelines_tests.support.postgres",
-    "bridge_pipelines_tests.unit.tenants.fixtures",
+    "bridge_pipelines_tests.support.tenant_fixtures",
     "bridge_pipelines_tests.support.erp_sandboxes",
 ]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from bridge_pipelines.cli import main
 from bridge_pipelines.tenants.loader import load_tenant_file
 from bridge_pipelines.tenants.secrets import Keyring
-from bridge_pipelines_tests.unit.tenants.fixtures import BAD, plaintext_for
+from bridge_pipelines_tests.support.tenant_fixtures import BAD, plaintext_for
 
 BRIDGE = Path(sys.executable).parent / "bridge"
 

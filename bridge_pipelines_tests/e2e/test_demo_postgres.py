@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from bridge_pipelines.ledger.repository import Ledger
-from bridge_pipelines_tests.e2e.sap_b1_demo import assert_globex_posted_once_into_sap_b1
-from bridge_pipelines_tests.support.postgres import (
+from bridge_pipelines.sandbox.postgres import (
     create_database,
     drop_database,
     postgres_reachable,
 )
+from bridge_pipelines_tests.e2e.sap_b1_demo import assert_globex_posted_once_into_sap_b1
 from bridge_pipelines_tests.support.services import require_or_skip
 
 BRIDGE = Path(sys.executable).parent / "bridge"

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 import pytest
 
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox
-from bridge_pipelines_tests.faults.world import World
-from bridge_pipelines_tests.support.postgres import (
+from bridge_pipelines.sandbox.faultworld.world import World
+from bridge_pipelines.sandbox.postgres import (
     UNREACHABLE,
     create_database,
     drop_database,
     postgres_reachable,
 )
+from bridge_pipelines.sandbox.sshd import SshdServer
 from bridge_pipelines_tests.support.services import require_or_skip
-from bridge_pipelines_tests.support.sshd import SshdServer
 
 
 @pytest.fixture(scope="session")

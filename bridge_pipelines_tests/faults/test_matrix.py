@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from bridge_pipelines.ledger.states import FileState, PostingState
-from bridge_pipelines_tests.faults.driver import PassResult
-from bridge_pipelines_tests.faults.world import Audit, Case, ErpKind, World, migrate
-from bridge_pipelines_tests.support.fault_proxy import Cut, FaultProxy, Reset, Stall
+from bridge_pipelines.sandbox.fault_proxy import Cut, FaultProxy, Reset, Stall
+from bridge_pipelines.sandbox.faultworld.driver import PassResult
+from bridge_pipelines.sandbox.faultworld.world import Audit, Case, ErpKind, World, migrate
 
 pytestmark = [pytest.mark.faults, pytest.mark.sshd, pytest.mark.postgres, pytest.mark.slow]
 
@@ -346,7 +346,7 @@ class PrivateCluster:
 
 @pytest.fixture
 def private_pg(tmp_path: Path) -> Iterator[PrivateCluster]:
-    from bridge_pipelines_tests.support.sshd import free_port
+    from bridge_pipelines.sandbox.sshd import free_port
 
     cluster = PrivateCluster(Path("/tmp") / f"bridge-pg-{os.getpid()}-{tmp_path.name}", free_port())
     try:

@@ -3,7 +3,7 @@
 import pytest
 
 from bench import soak
-from bridge_pipelines_tests.faults.world import World
+from bridge_pipelines.sandbox.faultworld.world import World
 
 pytestmark = [pytest.mark.faults, pytest.mark.sshd, pytest.mark.postgres, pytest.mark.slow]
 

@@ -34,7 +34,7 @@ from bridge_pipelines_tests.hostile.strategies import (
     legal_text,
     render,
 )
-from bridge_pipelines_tests.unit.stampli.builders import (
+from bridge_pipelines_tests.support.stampli_builders import (
     GL_CSV,
     INVOICES_CSV,
     PAYMENTS_CSV,

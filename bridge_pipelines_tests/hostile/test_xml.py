@@ -28,7 +28,7 @@ from bridge_pipelines.errors import FileRejectedError
 from bridge_pipelines.stampli.parse import ParseResult, parse_export
 from bridge_pipelines.stampli.xml_reader import DISPLAY
 from bridge_pipelines_tests.hostile.strategies import Export, byte_mutations, exports
-from bridge_pipelines_tests.unit.stampli.builders import INVOICES_XML, fixture
+from bridge_pipelines_tests.support.stampli_builders import INVOICES_XML, fixture
 
 NAME = "approved_invoices_20261121_141500.xml"
 SENTINEL = "SENTINEL-7f3c9e-FILE-CONTENT"

@@ -21,12 +21,12 @@ from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.masterdata.sync import export_open_purchase_orders
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+from bridge_pipelines.sandbox.sshd import SshdServer
 from bridge_pipelines.settings import Settings
 from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines_tests.support.erp_sandboxes import SapB1SandboxHandle
-from bridge_pipelines_tests.support.sshd import SshdServer
 
 NOW = datetime(2026, 11, 21, 20, 15, 0, tzinfo=UTC)  # 14:15:00 in Chicago
 HEADER = (

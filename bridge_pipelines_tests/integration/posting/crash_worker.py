@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.posting.engine import post_pending
-from bridge_pipelines_tests.unit.posting.fake_erp import TARGET, TENANT, FakeErp, build_invoice
+from bridge_pipelines_tests.support.fake_erp import TARGET, TENANT, FakeErp, build_invoice
 
 
 def main(url: str, erp_file: str, ttl: str) -> None:

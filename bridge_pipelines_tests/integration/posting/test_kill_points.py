@@ -12,7 +12,7 @@ import pytest
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.posting.engine import post_pending
-from bridge_pipelines_tests.unit.posting.fake_erp import (
+from bridge_pipelines_tests.support.fake_erp import (
     TARGET,
     TENANT,
     FakeErp,

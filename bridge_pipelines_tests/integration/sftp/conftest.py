@@ -9,15 +9,15 @@ import pytest
 from pydantic import SecretStr
 
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
-from bridge_pipelines.sftp.client import SftpClient
-from bridge_pipelines.sftp.credentials import SftpCredentials
-from bridge_pipelines.tenants.models import SftpConfig, TenantConfig
-from bridge_pipelines_tests.support.sshd import (
+from bridge_pipelines.sandbox.sshd import (
     STAMPLI_FOLDERS,
     KeyPair,
     SshdServer,
     generate_keypair,
 )
+from bridge_pipelines.sftp.client import SftpClient
+from bridge_pipelines.sftp.credentials import SftpCredentials
+from bridge_pipelines.tenants.models import SftpConfig, TenantConfig
 
 FAKE_CIPHERTEXT = "enc:v1:test:AAAA"
 

@@ -19,6 +19,7 @@ from bridge_pipelines.errors import (
     UnsafeNameError,
 )
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
+from bridge_pipelines.sandbox.sshd import KeyPair, free_port, generate_keypair
 from bridge_pipelines.sftp.archive import archive_file
 from bridge_pipelines.sftp.client import SftpClient
 from bridge_pipelines.sftp.credentials import SftpCredentials
@@ -26,7 +27,6 @@ from bridge_pipelines.sftp.hostkeys import fingerprint, parse_host_key
 from bridge_pipelines.sftp.pool import SftpPool
 from bridge_pipelines.tenants.models import SftpConfig
 from bridge_pipelines_tests.integration.sftp.conftest import Target
-from bridge_pipelines_tests.support.sshd import KeyPair, free_port, generate_keypair
 
 pytestmark = pytest.mark.sshd
 

@@ -16,6 +16,7 @@ from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.posting.run import post_tenant_day
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+from bridge_pipelines.sandbox.sshd import STAMPLI_FOLDERS, SshdServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.settings import Settings
@@ -23,7 +24,6 @@ from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import FILE_KINDS, TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines.verify import VerifyReport, run_verify
-from bridge_pipelines_tests.support.sshd import STAMPLI_FOLDERS, SshdServer
 
 ERP_KINDS = ("syspro", "sap_b1")
 

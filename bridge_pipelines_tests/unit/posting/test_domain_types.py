@@ -20,7 +20,7 @@ from bridge_pipelines.erps.base import (
 from bridge_pipelines.erps.plugin import ErpPlugin
 from bridge_pipelines.erps.settings import ErpSettings
 from bridge_pipelines.errors import BadInputError, ConfigError, NotSupportedError
-from bridge_pipelines_tests.unit.posting.fake_erp import FakeErp
+from bridge_pipelines_tests.support.fake_erp import FakeErp
 
 
 def invoice(total: str = "110.00", tax: str = "10.00", *amounts: str) -> PostableInvoice:

@@ -10,7 +10,7 @@ from bridge_pipelines.ledger.errors import LeaseLostError
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.posting.engine import Outcome, RetryPolicy, post_pending
-from bridge_pipelines_tests.unit.posting.fake_erp import (
+from bridge_pipelines_tests.support.fake_erp import (
     TARGET,
     TENANT,
     FakeErp,
@@ -281,7 +281,7 @@ def test_the_rate_limiter_paces_every_erp_call(ledger: Ledger) -> None:
 
 def test_planning_mapped_invoices_is_idempotent_and_posts_once(ledger: Ledger) -> None:
     from bridge_pipelines.posting.plan import plan_invoices
-    from bridge_pipelines_tests.unit.posting.fake_erp import seed_records
+    from bridge_pipelines_tests.support.fake_erp import seed_records
 
     invoices = [build_invoice(r) for r in seed_records(ledger, 2)]
     first = plan_invoices(ledger, TENANT, TARGET, invoices)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bridge_pipelines.erps.base import DocumentType, PostableInvoiceLine
 from bridge_pipelines.erps.external_ref import LENGTH, external_ref, is_external_ref
 from bridge_pipelines.posting.payload_hash import payload_hash
-from bridge_pipelines_tests.unit.posting.fake_erp import build_invoice
+from bridge_pipelines_tests.support.fake_erp import build_invoice
 
 BASE = dict(
     tenant="acme",

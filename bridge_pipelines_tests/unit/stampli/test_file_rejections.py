@@ -4,7 +4,12 @@ import pytest
 
 from bridge_pipelines.errors import FileRejectedError
 from bridge_pipelines.stampli.parse import parse_export
-from bridge_pipelines_tests.unit.stampli.builders import INVOICES_CSV, fixture, invoice_rows, to_csv
+from bridge_pipelines_tests.support.stampli_builders import (
+    INVOICES_CSV,
+    fixture,
+    invoice_rows,
+    to_csv,
+)
 
 NAME = "approved_invoices_20261121_141500.csv"
 

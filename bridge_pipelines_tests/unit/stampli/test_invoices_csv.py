@@ -10,7 +10,7 @@ import pytest
 
 from bridge_pipelines.stampli.parse import ParseResult, parse_export
 from bridge_pipelines.tenants.models import FileTemplate
-from bridge_pipelines_tests.unit.stampli.builders import (
+from bridge_pipelines_tests.support.stampli_builders import (
     INVOICES_CSV,
     fixture,
     invoice_rows,

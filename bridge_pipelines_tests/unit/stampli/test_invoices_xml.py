@@ -6,7 +6,7 @@ from lxml import etree
 from bridge_pipelines.errors import FileRejectedError
 from bridge_pipelines.stampli.parse import parse_export
 from bridge_pipelines.stampli.xml_safety import parse_safely, safe_parser
-from bridge_pipelines_tests.unit.stampli.builders import INVOICES_CSV, INVOICES_XML, fixture
+from bridge_pipelines_tests.support.stampli_builders import INVOICES_CSV, INVOICES_XML, fixture
 
 NAME = "approved_invoices_20261121_141500.xml"
 

@@ -9,7 +9,7 @@ from bridge_pipelines.errors import FileRejectedError
 from bridge_pipelines.stampli.invoices import FIELDS
 from bridge_pipelines.stampli.parse import ParseResult, parse_export
 from bridge_pipelines.tenants.models import FILE_KINDS, FileKind
-from bridge_pipelines_tests.unit.stampli.builders import invoice_rows, to_csv
+from bridge_pipelines_tests.support.stampli_builders import invoice_rows, to_csv
 
 NAME = "approved_invoices_20261121_141500.csv"
 HEADER = [f.column for f in FIELDS]

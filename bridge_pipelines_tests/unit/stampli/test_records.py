@@ -9,7 +9,7 @@ import pytest
 from bridge_pipelines.errors import FileRejectedError
 from bridge_pipelines.stampli.parse import ParseResult, parse_export
 from bridge_pipelines.tenants.models import FileKind, FileTemplate
-from bridge_pipelines_tests.unit.stampli.builders import (
+from bridge_pipelines_tests.support.stampli_builders import (
     GL_CSV,
     PAYMENTS_CSV,
     VENDORS_CSV,

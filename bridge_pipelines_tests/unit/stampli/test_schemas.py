@@ -8,7 +8,7 @@ import pytest
 from bridge_pipelines.stampli.parse import parse_export
 from bridge_pipelines.stampli.schemas import schema_for, validate_frame
 from bridge_pipelines.tenants.models import FILE_KINDS, FileKind
-from bridge_pipelines_tests.unit.stampli.builders import (
+from bridge_pipelines_tests.support.stampli_builders import (
     GL_CSV,
     INVOICES_CSV,
     PAYMENTS_CSV,

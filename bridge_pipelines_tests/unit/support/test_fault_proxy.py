@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge_pipelines_tests.support.fault_proxy import (
+from bridge_pipelines.sandbox.fault_proxy import (
     Cut,
     Delay,
     FaultProxy,

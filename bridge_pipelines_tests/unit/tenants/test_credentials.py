@@ -6,7 +6,7 @@ from bridge_pipelines.errors import SecretError
 from bridge_pipelines.redaction import redact
 from bridge_pipelines.tenants.credentials import decrypt_field, sftp_credentials
 from bridge_pipelines.tenants.loader import load_tenants
-from bridge_pipelines_tests.unit.tenants.fixtures import plaintext_for
+from bridge_pipelines_tests.support.tenant_fixtures import plaintext_for
 
 
 def by_id(directory):

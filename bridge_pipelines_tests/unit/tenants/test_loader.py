@@ -7,7 +7,7 @@ import pytest
 
 from bridge_pipelines.errors import TenantConfigError
 from bridge_pipelines.tenants.loader import check_tenants, load_tenant_file, load_tenants
-from bridge_pipelines_tests.unit.tenants.fixtures import BAD, GOOD, GOOD_IDS, plaintext_for
+from bridge_pipelines_tests.support.tenant_fixtures import BAD, GOOD, GOOD_IDS, plaintext_for
 
 HOST_KEY_BASE64 = "AAAAC3NzaC1lZDI1NTE5AAAAIAEpO0SB27EJ04gcxgtoRqNfLIPsVdt9uY9kZy2uFFBR"
 LEAKS = ["Pl41n-Text-Passw0rd", "Synt4x-Leak-Passw0rd"]

@@ -7,7 +7,7 @@ from bridge_pipelines.tenants.credentials import decrypt_field
 from bridge_pipelines.tenants.loader import check_tenants, load_tenants
 from bridge_pipelines.tenants.rotation import key_usage, retire_key, rotate_tenant_files
 from bridge_pipelines.tenants.secrets import Keyring, encrypted_fields, key_id_of
-from bridge_pipelines_tests.unit.tenants.fixtures import plaintext_for
+from bridge_pipelines_tests.support.tenant_fixtures import plaintext_for
 
 
 def strip_tokens(text):

@@ -11,7 +11,7 @@ from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.ledger.tables import records
 from bridge_pipelines.verify import CHECK_NAMES, CheckStatus, VerifyReport, verify_tenant
-from bridge_pipelines_tests.unit.verify.builders import (
+from bridge_pipelines_tests.support.verify_builders import (
     DAY,
     FOLDER,
     Entry,

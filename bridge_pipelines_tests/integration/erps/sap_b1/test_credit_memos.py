@@ -18,7 +18,7 @@ from bridge_pipelines_tests.integration.erps.sap_b1.helpers import (
     invoice,
     posted,
 )
-from bridge_pipelines_tests.unit.posting.fake_erp import seed_records
+from bridge_pipelines_tests.support.fake_erp import seed_records
 
 CREDIT_NOTES = "/b1s/v1/PurchaseCreditNotes"
 TENANT = "globex"

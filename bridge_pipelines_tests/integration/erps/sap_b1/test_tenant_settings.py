@@ -18,12 +18,12 @@ from bridge_pipelines.erps.sap_b1.adapter import SapB1Adapter
 from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.sandbox.sap_b1.app import create_app
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED, account_code
+from bridge_pipelines.sandbox.sshd import free_port
 from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines_tests.integration.erps.sap_b1.helpers import invoice
 from bridge_pipelines_tests.support.erp_sandboxes import SapB1SandboxHandle
-from bridge_pipelines_tests.support.sshd import free_port
 from bridge_pipelines_tests.support.tls import Pki, make_pki
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"

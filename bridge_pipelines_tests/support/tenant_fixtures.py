@@ -12,7 +12,7 @@ import pytest
 from bridge_pipelines.tenants.loader import load_tenant_file
 from bridge_pipelines.tenants.secrets import Keyring, encrypted_fields
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "tenants"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tenants"
 GOOD = FIXTURES / "good"
 BAD = FIXTURES / "bad"
 GOOD_IDS = ["acme", "globex", "initech"]

@@ -1,4 +1,4 @@
-"""A small TCP fault proxy for tests and the soak bench (Toxiproxy cannot be installed here).
+"""A small TCP fault proxy for the fault tests and the soak bench (Toxiproxy is not installable).
 
 Put it between the product and sshd, an ERP sandbox or PostgreSQL, point the product at
 `proxy.port`, and change what the wire does while the product runs:

@@ -24,7 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PRELOAD = ["bridge_pipelines_tests.faults.preload", "bridge_pipelines_tests.faults.driver"]
+PRELOAD = [
+    "bridge_pipelines.sandbox.faultworld.preload",
+    "bridge_pipelines.sandbox.faultworld.driver",
+]
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 KILLED = -9
 

@@ -35,18 +35,18 @@ from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES, PostingState, RecordState
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
+from bridge_pipelines.sandbox.faultworld.driver import PassResult, PassRunner, PassSpec
+from bridge_pipelines.sandbox.postgres import create_database, drop_database
 from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY as SAP_B1_APP
 from bridge_pipelines.sandbox.sap_b1.app import SERVICE_ROOT as SAP_B1_SERVICE_ROOT
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+from bridge_pipelines.sandbox.sshd import SshdServer, start_sshd
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.sandbox.syspro.app import APP_FACTORY as SYSPRO_APP
 from bridge_pipelines.sandbox.syspro.app import REST_ROOT as SYSPRO_REST_ROOT
 from bridge_pipelines.sandbox.syspro.odata import ODATA_ROOT as SYSPRO_ODATA_ROOT
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.tenants.secrets import Keyring
-from bridge_pipelines_tests.faults.driver import PassResult, PassRunner, PassSpec
-from bridge_pipelines_tests.support.postgres import create_database, drop_database
-from bridge_pipelines_tests.support.sshd import SshdServer, start_sshd
 
 ErpKind = Literal["syspro", "sap_b1"]
 ERP_APPS: dict[str, str] = {"syspro": SYSPRO_APP, "sap_b1": SAP_B1_APP}

@@ -4,7 +4,7 @@ import csv
 import io
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "stampli"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stampli"
 INVOICES_CSV = "approved_invoices_20261121_141500.csv"
 INVOICES_XML = "approved_invoices_20261121_141500.xml"
 PAYMENTS_CSV = "payments_20261121_141500.csv"

@@ -41,12 +41,15 @@ from typing import Any
 
 from bridge_pipelines.sandbox.fault_proxy import Cut, FaultProxy, Reset, Stall
 from bridge_pipelines.sandbox.faultworld.driver import PassResult
-from bridge_pipelines.sandbox.faultworld.world import Audit, Case, ErpKind, World
+from bridge_pipelines.sandbox.faultworld.world import (
+    Audit,
+    Case,
+    ErpKind,
+    World,
+    erp_kinds,
+    profile_of,
+)
 
-POSTING: dict[str, dict[str, str]] = {
-    "syspro": {"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTIN"},
-    "sap_b1": {"method": "POST", "path": "*/PurchaseInvoices"},
-}
 ERP_FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("error_after_commit", {"status": 502}),
     ("hang_after_commit", {"seconds": 1.0}),
@@ -67,8 +70,6 @@ KILL_POINTS = (
 )
 PROXY_FAULTS = ("cut", "reset", "stall")
 PRELOAD = (
-    "bridge_pipelines.erps.syspro.adapter",
-    "bridge_pipelines.erps.sap_b1.adapter",
     "bridge_pipelines.verify.run",
     "bridge_pipelines.intake.runtime",
 )
@@ -108,7 +109,7 @@ class Soak:
     # -- setup -----------------------------------------------------------------------------
 
     def add_tenants(self) -> None:
-        erps: list[ErpKind] = ["syspro", "sap_b1"] if self.args.erps == "both" else [self.args.erps]
+        erps: list[ErpKind] = erp_kinds() if self.args.erps == "all" else [self.args.erps]
         reset: set[str] = set()
         for index in range(self.args.tenants):
             erp = erps[index % len(erps)]
@@ -135,7 +136,9 @@ class Soak:
         for erp in {case.erp for case in self.cases}:
             admin = self.world.sandbox(erp).admin
             for action, spec in ERP_FAULTS:
-                admin.arm_fault(action, count=None, probability=rate, **POSTING[erp], **spec)
+                admin.arm_fault(
+                    action, count=None, probability=rate, **profile_of(erp).write_match, **spec
+                )
 
     def collect_erp_faults(self) -> None:
         for erp in {case.erp for case in self.cases}:
@@ -343,7 +346,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--fault-rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--per-file", type=int, default=25, help="invoices per export")
-    parser.add_argument("--erps", choices=["syspro", "sap_b1", "both"], default="both")
+    parser.add_argument(
+        "--erps", choices=[*erp_kinds(), "all"], default="all", help="ERP kinds (registry)"
+    )
     parser.add_argument("--max-minutes", type=float, default=30.0, help="budget for deliveries")
     parser.add_argument("--max-ticks", type=int, default=12, help="sensor ticks per pass")
     parser.add_argument("--pass-timeout", type=float, default=600.0)

@@ -85,15 +85,21 @@ def build_intake_sensor(
                 partition_key=day.isoformat(),
                 tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
             )
+        given_up: list[str] = []
         if not requested:
             stranded = [row for row in pending if row.batch_id is not None]
             for request in _resumed(
                 context.instance, ctx.ledger, tenant, stranded, master_keys,
-                transactional_keys, posting_keys,
+                transactional_keys, posting_keys, given_up,
             ):  # fmt: skip
                 requested = True
                 yield request
-        if not requested:
+        for note in given_up:
+            context.log.warning(note)
+        if given_up and not requested:
+            # One SkipReason or some RunRequests, never both: Dagster fails a tick that mixes.
+            yield dg.SkipReason("; ".join(given_up))
+        elif not requested:
             yield dg.SkipReason(
                 f"listed {result.listed} files; none newly stable"
                 + (
@@ -134,11 +140,14 @@ def _resumed(
     master_keys: list[dg.AssetKey],
     transactional_keys: list[dg.AssetKey],
     posting_keys: list[dg.AssetKey],
-) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    given_up: list[str],
+) -> Iterator[dg.RunRequest]:
     """Runs for work an earlier run left behind; nothing while a run of the tenant is active.
 
     Run keys count the runs already made for the same work, so a tick evaluated twice asks
     for the same key (deduplicated) and a later tick, after that run ended, for a new one.
+    A batch that already had `MAX_BATCH_RUNS` runs is left for an operator: said in
+    `given_up`, while the other batches and open postings are still resumed.
     """
     open_postings: list[int] = []
     if posting_keys:
@@ -162,7 +171,7 @@ def _resumed(
     for batch_id, rows in sorted(batches.items()):
         runs = _runs_tagged(instance, {"bridge/batch": batch_id})
         if runs >= MAX_BATCH_RUNS:
-            yield dg.SkipReason(
+            given_up.append(
                 f"batch {batch_id}: {len(rows)} files still pending after {runs} runs; "
                 "left for an operator (`bridge status`)"
             )

@@ -1,14 +1,14 @@
-"""The fault matrix's shared world: sshd, both ERP sandboxes, one PostgreSQL ledger database.
+"""The fault matrix's shared world: sshd, every registered ERP's sandbox, one PostgreSQL ledger.
 
-They are started once per session (the sandboxes and sshd are the session's own fixtures);
-each case gets a fresh tenant and a reset sandbox.
+They are started once per session (sshd is the session's own fixture; the world starts one
+sandbox per registered ERP kind from its profile); each case gets a fresh tenant and a reset
+sandbox.
 """
 
 from collections.abc import Iterator
 
 import pytest
 
-from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox
 from bridge_pipelines.sandbox.faultworld.world import World
 from bridge_pipelines.sandbox.postgres import (
     UNREACHABLE,
@@ -21,22 +21,14 @@ from bridge_pipelines_tests.support.services import require_or_skip
 
 
 @pytest.fixture(scope="session")
-def fault_world(
-    sshd: SshdServer,
-    syspro_sandbox_process: RunningSandbox,
-    sapb1_sandbox_process: RunningSandbox,
-) -> Iterator[World]:
+def fault_world(sshd: SshdServer) -> Iterator[World]:
     require_or_skip(postgres_reachable(), UNREACHABLE)
     url = create_database(prefix="bridge_faults_")
-    world = World.start(
-        sshd=sshd,
-        erps={"syspro": syspro_sandbox_process, "sap_b1": sapb1_sandbox_process},
-        ledger_url=url,
-    )
+    world = World.start(sshd=sshd, ledger_url=url)
     try:
         yield world
     finally:
-        world.close(own_erps=False, own_ledger=False)
+        world.close(own_ledger=False)
         drop_database(url)
 
 

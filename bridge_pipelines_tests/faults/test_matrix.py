@@ -21,15 +21,20 @@ import pytest
 from bridge_pipelines.ledger.states import FileState, PostingState
 from bridge_pipelines.sandbox.fault_proxy import Cut, FaultProxy, Reset, Stall
 from bridge_pipelines.sandbox.faultworld.driver import PassResult
-from bridge_pipelines.sandbox.faultworld.world import Audit, Case, ErpKind, World, migrate
+from bridge_pipelines.sandbox.faultworld.world import (
+    Audit,
+    Case,
+    ErpKind,
+    World,
+    erp_kinds,
+    migrate,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.sshd, pytest.mark.postgres, pytest.mark.slow]
 
-# How each sandbox is matched for a fault on the posting call.
-POSTING: dict[str, dict[str, str]] = {
-    "syspro": {"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTIN"},
-    "sap_b1": {"method": "POST", "path": "*/PurchaseInvoices"},
-}
+# Every registered ERP with a sandbox; intake-side cases run on the first, ERP-side on each.
+ERPS = erp_kinds()
+FIRST = ERPS[0]
 RESULTS: list[dict[str, object]] = []
 
 
@@ -63,7 +68,7 @@ def passes(case: Case) -> str:
 
 def posts(case: Case) -> int:
     """Posting requests the ERP received (the sandbox's request log)."""
-    match = POSTING[case.erp]
+    match = case.profile.write_match
     return sum(
         1
         for r in case.sandbox.admin.requests()
@@ -80,17 +85,12 @@ def fired(case: Case) -> bool:
 
 # -- kill points: the process dies with SIGKILL at a named line ---------------------------------
 
+# Where the process dies: intake's points on one ERP, the posting's on every ERP.
+INTAKE_POINTS = ("mid_download", "after_download", "after_parse", "before_ledger_commit")
+POSTING_POINTS = ("after_claim", "after_request_sent", "after_erp_response")
 KILL_POINTS: list[tuple[str, ErpKind]] = [
-    ("mid_download", "syspro"),
-    ("after_download", "syspro"),
-    ("after_parse", "syspro"),
-    ("after_claim", "syspro"),
-    ("after_request_sent", "syspro"),
-    ("after_erp_response", "syspro"),
-    ("before_ledger_commit", "syspro"),
-    ("after_claim", "sap_b1"),
-    ("after_request_sent", "sap_b1"),
-    ("after_erp_response", "sap_b1"),
+    *((point, FIRST) for point in INTAKE_POINTS),
+    *((point, erp) for erp in ERPS for point in POSTING_POINTS),
 ]
 
 
@@ -123,23 +123,23 @@ def test_kill_mid_upload_of_master_data(fault_world: World) -> None:
 
 # -- the ERP misbehaves after (or before) committing -------------------------------------------
 
+# What every ERP sandbox can do to the posting request (sandboxes.md), on every ERP.
+FAULT_SPECS: list[tuple[str, dict[str, object]]] = [
+    ("error_after_commit", {"status": 502}),
+    ("hang_after_commit", {"seconds": 1.5}),
+    ("reset_after_commit", {}),
+    ("error_before_commit", {"status": 503}),
+    ("garbage", {}),
+    ("rate_limit", {"retry_after": 1, "count": 2}),
+    ("rate_limit", {"retry_after": None, "count": 2}),
+]
 ERP_FAULTS: list[tuple[str, ErpKind, dict[str, object]]] = [
-    ("error_after_commit", "syspro", {"status": 502}),
-    ("error_after_commit", "sap_b1", {"status": 502}),
-    ("hang_after_commit", "syspro", {"seconds": 1.5}),
-    ("hang_after_commit", "sap_b1", {"seconds": 1.5}),
-    ("reset_after_commit", "syspro", {}),
-    ("reset_after_commit", "sap_b1", {}),
-    ("error_before_commit", "syspro", {"status": 503}),
-    ("garbage", "syspro", {}),
-    ("rate_limit", "syspro", {"retry_after": 1, "count": 2}),
-    ("rate_limit", "syspro", {"retry_after": None, "count": 2}),
-    ("rate_limit", "sap_b1", {"count": 2}),
+    (action, erp, spec) for erp in ERPS for action, spec in FAULT_SPECS
 ]
 
 
 def _fault_id(action: str, erp: str, spec: dict[str, object]) -> str:
-    if action == "rate_limit" and erp == "syspro":
+    if action == "rate_limit":
         action += "-retry_after" if spec.get("retry_after") else "-no_retry_after"
     return f"{action}-{erp}"
 
@@ -152,39 +152,28 @@ def _fault_id(action: str, erp: str, spec: dict[str, object]) -> str:
 def test_erp_fault(fault_world: World, action: str, erp: ErpKind, spec: dict[str, object]) -> None:
     case = Case(fault_world, action, erp)
     case.deliver(3)
-    case.sandbox.admin.arm_fault(action, **{"count": 1, **POSTING[erp], **spec})
+    case.sandbox.admin.arm_fault(action, **{"count": 1, **case.profile.write_match, **spec})
     case.run()
     assert fired(case), f"{action} never fired: {case.sandbox.admin.faults()}"
     converged(case, _fault_id(action, erp, spec))
 
 
-def test_expired_session_mid_batch_syspro(fault_world: World) -> None:
-    case = Case(fault_world, "expire_session", "syspro")
-    delivered = case.deliver(4)
-    # The last invoice of the file: the session ends after earlier posts of the same batch.
-    number = sorted(delivered.invoices)[-1].split("|")[1]
-    case.sandbox.admin.arm_fault(
-        "expire_session", count=1, **{**POSTING["syspro"], "query_contains": number}
-    )
+@pytest.mark.parametrize("erp", ERPS)
+def test_expired_session_mid_batch(fault_world: World, erp: ErpKind) -> None:
+    case = Case(fault_world, "expire_session", erp)
+    case.deliver(4)
+    # The third post of the batch: the session ends after earlier posts of the same run.
+    case.sandbox.admin.arm_fault("expire_session", count=1, skip=2, **case.profile.write_match)
     case.run()
     assert fired(case), "the session never expired"
-    converged(case, "expire_session mid-batch (syspro)")
-
-
-def test_expired_session_sap_b1(fault_world: World) -> None:
-    case = Case(fault_world, "expire_session", "sap_b1")
-    case.deliver(3)
-    case.sandbox.admin.arm_fault("expire_session", count=1, **POSTING["sap_b1"])
-    case.run()
-    assert fired(case), "the session never expired"
-    converged(case, "expire_session (sap_b1)")
+    converged(case, f"expire_session mid-batch ({erp})")
 
 
 def test_validation_error_is_rejected_with_its_answer(fault_world: World) -> None:
-    case = Case(fault_world, "validation", "syspro")
+    case = Case(fault_world, "validation", FIRST)
     case.deliver(3)
     case.sandbox.admin.arm_fault(
-        "validation", count=1, message="Supplier is on hold", **POSTING["syspro"]
+        "validation", count=1, message="Supplier is on hold", **case.profile.write_match
     )
     case.allowed_holds = ("Supplier is on hold",)
     case.run()
@@ -361,7 +350,7 @@ def test_postgres_restarted_mid_run(fault_world: World, private_pg: PrivateClust
     case = Case(fault_world, "pg_restart", ledger_url=private_pg.url)
     case.deliver(5)
     # Slow posts, so the restart lands while postings are being sent.
-    case.sandbox.admin.arm_fault("latency", ms=400, probability=1.0, **POSTING["syspro"])
+    case.sandbox.admin.arm_fault("latency", ms=400, probability=1.0, **case.profile.write_match)
     spec = case.spec()
     running = fault_world.runner.start(spec)
 
@@ -395,7 +384,7 @@ def test_two_runs_race_for_the_same_postings(fault_world: World) -> None:
         days = sorted({str(f.partition_day) for f in ledger.files(case.tenant_id)})
     finally:
         ledger.dispose()
-    case.sandbox.admin.arm_fault("latency", ms=100, probability=1.0, **POSTING["syspro"])
+    case.sandbox.admin.arm_fault("latency", ms=100, probability=1.0, **case.profile.write_match)
     specs = [case.spec(posting_days=tuple(days), recover=True) for _ in range(2)]
     running = [fault_world.runner.start(s) for s in specs]
     results: list[PassResult] = [

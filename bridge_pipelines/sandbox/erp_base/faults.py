@@ -1,8 +1,10 @@
 """Faults armed through `POST /_sandbox/faults` and taken by the requests they match.
 
 A fault matches on method and path (a glob, e.g. `*/Transaction/Post`) and optionally on a
-substring of the raw query string (`BusinessObject=APSTIN`). It fires `count` times, or on each
-matching request with `probability`, or both (at most `count` times, each with `probability`).
+substring of the raw query string (`BusinessObject=APSTIN`). It lets the first `skip` matching
+requests through (a fault in the middle of a batch, whatever the ERP's payload looks like),
+then fires `count` times, or on each matching request with `probability`, or both (at most
+`count` times, each with `probability`).
 Armed faults live in the state file, so a restart of the sandbox keeps them.
 
 Actions and what they promise:
@@ -71,6 +73,7 @@ class Fault:
     retry_after: int | None = None
     seconds: float = 120.0
     message: str = ""
+    skip: int = 0
     id: int = 0
 
     @classmethod
@@ -94,6 +97,8 @@ class Fault:
             raise ValueError("probability must be in (0, 1]")
         if fault.count is None and fault.probability is None:
             raise ValueError("a fault needs a count, a probability or both")
+        if fault.skip < 0:
+            raise ValueError("skip must be 0 or more")
         if not 0 < fault.seconds <= MAX_HANG_SECONDS:
             raise ValueError(f"seconds must be in (0, {MAX_HANG_SECONDS}]")
         return fault
@@ -148,6 +153,12 @@ class FaultEngine:
                 spec = json.loads(row["spec"])
                 fault = Fault(**{**spec, "action": FaultAction(spec["action"]), "id": row["id"]})
                 if not fault.matches(method, path, query):
+                    continue
+                if fault.skip > 0:
+                    spec["skip"] = fault.skip - 1
+                    conn.execute(
+                        "UPDATE faults SET spec = ? WHERE id = ?", (json.dumps(spec), row["id"])
+                    )
                     continue
                 if fault.probability is not None and self._rng.random() >= fault.probability:
                     continue

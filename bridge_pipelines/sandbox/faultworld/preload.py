@@ -10,8 +10,6 @@ import importlib
 
 WARM = (
     "bridge_pipelines.defs",
-    "bridge_pipelines.erps.syspro.adapter",
-    "bridge_pipelines.erps.sap_b1.adapter",
     "bridge_pipelines.verify.run",
     "dagster._core.storage.runs",
     "dagster._core.storage.event_log",
@@ -59,7 +57,11 @@ WARM = (
 
 
 def warm() -> None:
-    """Import every module above that exists."""
+    """Import every module above that exists, and every registered connector's adapter."""
+    from bridge_pipelines.erps import registry
+
+    for plugin in registry.plugins():
+        plugin.factory()
     for name in WARM:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)

@@ -1,6 +1,6 @@
 """The fault matrix's world: real services shared by every case, one tenant per case.
 
-`World` holds what is expensive to start (OpenSSH sshd, the SYSPRO and SAP B1 sandboxes, a
+`World` holds what is expensive to start (OpenSSH sshd, every registered ERP's sandbox, a
 PostgreSQL ledger database, a keyring, the fork server of pipeline passes) and is shared by a
 whole session, as is one Dagster instance. `Case` is one tenant on it: its own SFTP folders,
 tenant file, mapping file and Stampli simulator, the ERP sandbox reset to its demo company. A case
@@ -24,38 +24,41 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 import yaml
 
+from bridge_pipelines.erps import registry
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES, PostingState, RecordState
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
+from bridge_pipelines.sandbox.erp_base.profile import SandboxDocument, SandboxProfile
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
 from bridge_pipelines.sandbox.faultworld.driver import PassResult, PassRunner, PassSpec
 from bridge_pipelines.sandbox.postgres import create_database, drop_database
-from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY as SAP_B1_APP
-from bridge_pipelines.sandbox.sap_b1.app import SERVICE_ROOT as SAP_B1_SERVICE_ROOT
-from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 from bridge_pipelines.sandbox.sshd import SshdServer, start_sshd
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
-from bridge_pipelines.sandbox.syspro.app import APP_FACTORY as SYSPRO_APP
-from bridge_pipelines.sandbox.syspro.app import REST_ROOT as SYSPRO_REST_ROOT
-from bridge_pipelines.sandbox.syspro.odata import ODATA_ROOT as SYSPRO_ODATA_ROOT
-from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.tenants.secrets import Keyring
 
-ErpKind = Literal["syspro", "sap_b1"]
-ERP_APPS: dict[str, str] = {"syspro": SYSPRO_APP, "sap_b1": SAP_B1_APP}
+ErpKind = str
+"""A registered ERP kind whose connector ships a sandbox (`erp_kinds()`)."""
 OPEN_POSTINGS = {PostingState.PLANNED, PostingState.SENDING, PostingState.UNKNOWN}
-SAP_B1_ENTITY_SETS = {
-    "PurchaseInvoice": "PurchaseInvoices",
-    "PurchaseCreditNote": "PurchaseCreditNotes",
-}
 _counter = itertools.count(1)
+
+
+def profile_of(kind: ErpKind) -> SandboxProfile:
+    """The sandbox profile of a registered ERP kind."""
+    profile = registry.plugin(kind).sandbox_profile()
+    if not isinstance(profile, SandboxProfile):
+        raise ValueError(f"the {kind} connector ships no sandbox")
+    return profile
+
+
+def erp_kinds() -> list[ErpKind]:
+    """Every registered ERP kind with a sandbox: what the matrix and the soak run against."""
+    return [p.kind for p in registry.plugins() if p.sandbox is not None]
 
 
 @dataclass
@@ -113,9 +116,9 @@ class World:
         url = ledger_url or create_database(prefix="bridge_faults_")
         migrate(url)
         started_erps = dict(erps or {})
-        for kind, app in ERP_APPS.items():
+        for kind in erp_kinds():
             if kind not in started_erps:
-                started_erps[kind] = start_sandbox(app, root / f"erp-{kind}")
+                started_erps[kind] = start_sandbox(profile_of(kind).app, root / f"erp-{kind}")
         return cls(
             root=root,
             sshd=sshd or start_sshd(),
@@ -206,7 +209,7 @@ class Case:
         self,
         world: World,
         label: str,
-        erp: ErpKind = "syspro",
+        erp: ErpKind | None = None,
         *,
         settle: float = 0.5,
         sftp_port: int | None = None,
@@ -217,7 +220,8 @@ class Case:
         shared_home: Path | None = None,
     ) -> None:
         self.world = world
-        self.erp: ErpKind = erp
+        self.erp: ErpKind = erp or erp_kinds()[0]
+        self.profile = profile_of(self.erp)
         slug = "".join(c if c.isalnum() else "_" for c in label.lower())[:24]
         self.tenant_id = f"f{next(_counter)}_{slug}".rstrip("_")
         # With `shared_home`, tenants live side by side (the soak): one tenants folder, one
@@ -225,7 +229,7 @@ class Case:
         self.home = shared_home or world.root / self.tenant_id
         self.home.mkdir(parents=True, exist_ok=True)
         self.ledger_url = ledger_url or world.ledger_url
-        self.sandbox = world.sandbox(erp)
+        self.sandbox = world.sandbox(self.erp)
         if reset_erp:
             self.sandbox.admin.reset()
             self.sandbox.admin.clear_faults()
@@ -283,41 +287,18 @@ class Case:
         (tenants / f"{tid}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
     def _erp_section(self) -> dict[str, Any]:
-        keyring, tid, base = self.world.keyring, self.tenant_id, self.sandbox.base_url
-        if self.erp == "syspro":
-            operator = next(o for o in SYSPRO_SEED.operators if o.odata_enabled)
-            return {
-                "kind": "syspro",
-                "base_url": f"{base}{SYSPRO_REST_ROOT}",
-                "odata_url": f"{base}{SYSPRO_ODATA_ROOT}",
-                "company": SYSPRO_SEED.company_id,
-                "username": operator.operator,
-                "password": keyring.encrypt(tid, "erp.password", operator.password),
-            }
-        user = next(u for u in SAP_B1_SEED.users if u.user_name == "bridge")
-        return {
-            "kind": "sap_b1",
-            "base_url": f"{base}{SAP_B1_SERVICE_ROOT}/v1",
-            "company": SAP_B1_SEED.company_db,
-            "username": user.user_name,
-            "password": keyring.encrypt(tid, "erp.password", user.password),
-            "sap_b1_posting_mode": "service_invoice",
-        }
+        keyring, tid = self.world.keyring, self.tenant_id
+        return dict(
+            self.profile.erp_section(
+                self.sandbox.base_url, lambda field, plain: keyring.encrypt(tid, field, plain)
+            )
+        )
 
     def _write_mapping(self) -> None:
-        if self.erp == "syspro":
-            maps = (SYSPRO_SEED.supplier_map, SYSPRO_SEED.ledger_map, SYSPRO_SEED.analysis_map)
-        else:
-            maps = (
-                SAP_B1_SEED.supplier_map,
-                SAP_B1_SEED.account_map,
-                SAP_B1_SEED.profit_center_map,
-            )
         inactive = {a.code for a in DEMO_COMPANY.gl_accounts if not a.active}
-        tables = {
-            "vendors": dict(maps[0]),
-            "gl_accounts": {k: v for k, v in maps[1].items() if k not in inactive},
-            "cost_centers": dict(maps[2]),
+        tables: dict[str, Any] = {k: dict(v) for k, v in self.profile.mapping.items()}
+        tables["gl_accounts"] = {
+            k: v for k, v in tables.get("gl_accounts", {}).items() if k not in inactive
         }
         folder = self.home / "mappings"
         folder.mkdir(exist_ok=True)
@@ -488,33 +469,6 @@ def expire_leases(ledger_url: str, tenant_id: str) -> int:
         engine.dispose()
 
 
-def _erp_docs(case: Case, documents: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(doc id as the adapter names it, our reference, vendor|number) per ERP invoice."""
-    out = []
-    for doc in documents:
-        if case.erp == "syspro":
-            if doc.get("type") != "ap_invoice":
-                continue
-            doc_id = f"{doc['Supplier']}/{doc['Invoice']}"
-            out.append((doc_id, str(doc["Reference"]), f"{doc['Supplier']}|{doc['Invoice']}"))
-        elif doc.get("kind") in SAP_B1_ENTITY_SETS:
-            doc_id = f"{SAP_B1_ENTITY_SETS[doc['kind']]}({doc['DocEntry']})"
-            out.append((doc_id, str(doc["NumAtCard"]), f"{doc['CardCode']}|{doc['NumAtCard']}"))
-    return out
-
-
-def _balanced(case: Case, doc: dict[str, Any]) -> bool:
-    """Debits equal credits, and equal the document's gross (SYSPRO: its GL lines)."""
-    if case.erp == "sap_b1":
-        debits, credits = Decimal(str(doc["debits"])), Decimal(str(doc["credits"]))
-        total = Decimal(str(doc["DocTotal"]))  # a credit note too: the document carries the sign
-        return debits == credits == total and total >= 0
-    lines = doc.get("lines") or []
-    debits = sum((Decimal(str(x["debit"] or 0)) for x in lines), Decimal(0))
-    credits = sum((Decimal(str(x["credit"] or 0)) for x in lines), Decimal(0))
-    return debits == credits == abs(Decimal(str(doc["OrigInvValue"])))
-
-
 def _ground_truth(
     case: Case, ledger: Ledger, documents: list[dict[str, Any]], audit: Audit
 ) -> None:
@@ -523,27 +477,25 @@ def _ground_truth(
     records = ledger.records(tid, kind="invoices")
     files = ledger.files(tid)
     errors = ledger.row_errors(tid)
-    from bridge_pipelines.erps.syspro.payloads import reference_for
-
     # Duplicates: an ERP document twice for one of our references, or a posting refused
     # because its document was already there (a second send the ERP caught).
-    ours = {reference_for(p.external_ref) if case.erp == "syspro" else p.external_ref: p
-            for p in postings}  # fmt: skip
-    erp_docs = [d for d in _erp_docs(case, documents) if d[1] in ours]
-    by_ref = Counter(ref for _, ref, _ in erp_docs)
+    ours = {p.external_ref: p for p in postings}
+    held: list[SandboxDocument] = case.profile.documents(documents)
+    erp_docs = [(d.doc_id, d.reference) for d in held if d.reference in ours]
+    by_ref = Counter(ref for _, ref in erp_docs)
     for ref, n in by_ref.items():
         if n > 1:
             audit.duplicates += n - 1
             audit.details.append(f"duplicate: {n} ERP documents carry {ref}")
     # Every ERP document with our reference is a posted posting naming it (P4).
-    for doc_id, ref, _ in erp_docs:
+    for doc_id, ref in erp_docs:
         posting = ours[ref]
         if posting.state != PostingState.POSTED or posting.erp_doc_id != doc_id:
             audit.unknown_to_ledger += 1
             audit.details.append(
                 f"unknown to ledger: {doc_id} ({ref}) is {posting.state} {posting.erp_doc_id}"
             )
-    docs_by_id = {doc_id for doc_id, _, _ in erp_docs}
+    docs_by_id = {doc_id for doc_id, _ in erp_docs}
     for p in postings:
         if p.state == PostingState.POSTED and p.erp_doc_id not in docs_by_id:
             audit.lost += 1
@@ -558,9 +510,8 @@ def _ground_truth(
         ):
             audit.unexpected_holds += 1
             audit.details.append(f"held #{p.id} {p.state}: {p.reason}")
-    for doc in documents:
-        kind = doc.get("type", doc.get("kind"))
-        if (kind == "ap_invoice" or kind in SAP_B1_ENTITY_SETS) and not _balanced(case, doc):
+    for doc in held:
+        if not doc.balanced:
             audit.imbalances += 1
             audit.details.append(f"imbalance: {doc}")
     # Files: terminal, with a reason unless parsed.

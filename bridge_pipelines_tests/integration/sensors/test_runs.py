@@ -97,3 +97,20 @@ def test_a_batch_that_failed_every_allowed_run_is_left_for_an_operator(
         "left for an operator (`bridge status`)"
     )
     assert world.files()[NAME].state == FileState.STABLE
+
+
+def test_a_batch_left_for_an_operator_does_not_stop_another_from_resuming(
+    world: SensorWorld,
+) -> None:
+    # Found by this suite: the tick said "left for an operator" and asked for a run at once,
+    # which Dagster refuses (one SkipReason or RunRequests), so nothing was ever resumed.
+    first = _requested(world)
+    for _ in range(MAX_BATCH_RUNS):
+        world.add_run(_bridge_tags(first), status=FAILURE)
+    second = _requested(world, "approved_invoices_20260504_111500.csv")
+    world.add_run(_bridge_tags(second), status=FAILURE)
+    tick = world.tick()
+    [resumed] = tick.requests
+    assert resumed.run_key == f"{second.run_key}:resume:1"
+    assert tick.skip_message is None
+    assert world.files()[NAME].state == FileState.STABLE  # the exhausted batch still waits

@@ -388,7 +388,25 @@ class ErpAdapter(Protocol):
     ) -> None: ...
 
 
-class AdapterBase:
+class Closing:
+    """A context manager that calls `close()` on the way out (adapters, clients)."""
+
+    def close(self) -> None:
+        """Nothing to close unless a subclass overrides this."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AdapterBase(Closing):
     """Behaviour every adapter shares: the context manager and the optional capabilities.
 
     Subclass it and override what the ERP has; `read_open_pos`, `read_payments` and
@@ -410,17 +428,3 @@ class AdapterBase:
     def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
         """Not readable unless the adapter overrides this: reconciliation says so."""
         raise NotSupportedError(f"{type(self).__name__} does not list posted documents")
-
-    def close(self) -> None:
-        """Nothing to close unless the adapter overrides this."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -31,12 +31,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
 
 from bridge_pipelines.erps import registry
+from bridge_pipelines.erps.base import Closing, ErpDocumentRef, ExternalRef, PostableInvoice
 from bridge_pipelines.erps.http import (
     Pacer,
     RequestLimiter,
@@ -199,7 +199,7 @@ def follow_pages(
     raise ConfigError(f"{what}: more than {MAX_PAGES} pages; refusing")
 
 
-class HttpChannel:
+class HttpChannel(Closing):
     """Bounded, paced, classified HTTP calls to one ERP service, without a session.
 
     Subclasses name the ERP (`erp_name`), say how a refused answer reads (`refusal`) and may
@@ -342,17 +342,6 @@ class HttpChannel:
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 class SessionClient(HttpChannel, ABC):
     """An `HttpChannel` with a login session for one batch; a context manager that logs out.
@@ -486,33 +475,32 @@ class SessionClient(HttpChannel, ABC):
 
 def post_with_lookup(
     client: SessionClient,
-    send: Callable[[], T],
-    lookup: Callable[[], list[Any]],
-    *,
+    send: Callable[[], ErpDocumentRef],
+    find: Callable[[ExternalRef], list[ErpDocumentRef]],
+    invoice: PostableInvoice,
     what: str,
-    reference: str,
-) -> T | Any:
-    """Send a write once; after an expired session, log in, look it up, and only then resend.
+) -> ErpDocumentRef:
+    """Send a document once; after an expired session, log in, look it up, only then resend.
 
     An expired session means the ERP processed nothing, but an earlier attempt of the same
     document (a previous run, a lost answer) may have landed: the lookup decides. One match
-    is that document; several are a past duplicate for review; none lets the write go again.
+    is that document; several are a past duplicate for review; none lets it go again.
 
     Raises:
         NeedsLookupError: the lookup found several documents with the reference.
-        BridgeError: what `client.session_lost_again` says when the session ends again.
+        BridgeError: what `client.resend_lost_again` says when the session ends again.
     """
     try:
         return send()
     except SessionExpiredError:
         log.warning("%s %s: session ended; new login, lookup first", client.erp_name, what)
     client.relogin()
-    found = lookup()
+    found = find(invoice.ref)
     if len(found) == 1:
         return found[0]
     if found:
         raise NeedsLookupError(
-            f"{client.erp_name} holds {len(found)} documents with reference {reference}"
+            f"{client.erp_name} holds {len(found)} documents with reference {invoice.external_ref}"
         )
     try:
         return send()

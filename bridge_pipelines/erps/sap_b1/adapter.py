@@ -48,6 +48,7 @@ from bridge_pipelines.erps.sap_b1.client import (
 )
 from bridge_pipelines.erps.sap_b1.settings import SapB1ErpSettings
 from bridge_pipelines.erps.session import Answer, new_http_client, post_with_lookup
+from bridge_pipelines.erps.values import day_or_none, decimal_or_zero, text_or_none
 from bridge_pipelines.errors import ConfigError, NeedsLookupError
 from bridge_pipelines.redaction import redact
 
@@ -63,48 +64,28 @@ def _yes(value: object) -> bool:
     return str(value or "").strip() in ("tYES", "Y", "true", "True")
 
 
-def _blank_to_none(value: object) -> str | None:
-    text = "" if value is None else str(value).strip()
-    return text or None
-
-
-def _decimal(value: object) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if value is None or value == "":
-        return Decimal(0)
-    return Decimal(str(value))
-
-
-def _day(value: object) -> date | None:
-    try:
-        return date.fromisoformat(str(value or "")[:10])
-    except ValueError:
-        return None
-
-
 def _posted_document(entity_set: str, row: dict[str, Any]) -> ErpDocumentRef | None:
     """A `PurchaseInvoices` / `PurchaseCreditNotes` row as a document of ours, or None."""
     reference = str(row.get("NumAtCard") or "")
     if not is_external_ref(reference):
         return None
     lines = [line for line in row.get("DocumentLines") or [] if isinstance(line, dict)]
-    total = _decimal(row.get("DocTotal"))
+    total = decimal_or_zero(row.get("DocTotal"))
     return ErpDocumentRef(
         doc_id=f"{entity_set}({row['DocEntry']})",
-        vendor_code=_blank_to_none(row.get("CardCode")),
+        vendor_code=text_or_none(row.get("CardCode")),
         document_number=str(row.get("DocNum") or row["DocEntry"]),
         external_ref=reference,
         status=str(row.get("DocumentStatus") or "posted"),
         total=-abs(total) if entity_set == payloads.CREDIT_NOTES else total,
         debit_total=(
-            sum((_decimal(line.get("LineTotal")) for line in lines), Decimal(0))
-            + _decimal(row.get("VatSum"))
+            sum((decimal_or_zero(line.get("LineTotal")) for line in lines), Decimal(0))
+            + decimal_or_zero(row.get("VatSum"))
             if lines
             else None
         ),
         credit_total=total,
-        document_date=_day(row.get("DocDate")),
+        document_date=day_or_none(row.get("DocDate")),
     )
 
 
@@ -124,13 +105,13 @@ def _posted_journal(row: dict[str, Any]) -> ErpDocumentRef | None:
     )
     return ErpDocumentRef(
         doc_id=f"JournalEntries({row['JdtNum']})",
-        vendor_code=_blank_to_none(partner),
+        vendor_code=text_or_none(partner),
         document_number=str(row["JdtNum"]),
         external_ref=reference,
         status="posted",
-        debit_total=sum((_decimal(line.get("Debit")) for line in lines), Decimal(0)),
-        credit_total=sum((_decimal(line.get("Credit")) for line in lines), Decimal(0)),
-        document_date=_day(row.get("ReferenceDate")),
+        debit_total=sum((decimal_or_zero(line.get("Debit")) for line in lines), Decimal(0)),
+        credit_total=sum((decimal_or_zero(line.get("Credit")) for line in lines), Decimal(0)),
+        document_date=day_or_none(row.get("ReferenceDate")),
     )
 
 
@@ -168,10 +149,10 @@ class SapB1Adapter(AdapterBase):
             yield ErpVendor(
                 code=str(row["CardCode"]).strip(),
                 name=str(row.get("CardName") or "").strip(),
-                currency=_blank_to_none(row.get("Currency")),
+                currency=text_or_none(row.get("Currency")),
                 active=not _yes(row.get("Frozen")),
-                tax_id=_blank_to_none(row.get("FederalTaxID")),
-                email=_blank_to_none(row.get("EmailAddress")),
+                tax_id=text_or_none(row.get("FederalTaxID")),
+                email=text_or_none(row.get("EmailAddress")),
             )
 
     def read_gl_accounts(self) -> Iterator[ErpGlAccount]:
@@ -181,7 +162,7 @@ class SapB1Adapter(AdapterBase):
             yield ErpGlAccount(
                 code=str(row["Code"]).strip(),
                 name=str(row.get("Name") or "").strip(),
-                account_type=_blank_to_none(row.get("AccountType")),
+                account_type=text_or_none(row.get("AccountType")),
                 active=_yes(row.get("ActiveAccount")) if "ActiveAccount" in row else True,
             )
 
@@ -215,21 +196,23 @@ class SapB1Adapter(AdapterBase):
             for index, line in enumerate(row.get("DocumentLines") or []):
                 if not isinstance(line, dict) or line.get("LineStatus") == "bost_Close":
                     continue
-                quantity = _decimal(line.get("Quantity"))
+                quantity = decimal_or_zero(line.get("Quantity"))
                 open_quantity = line.get("RemainingOpenQuantity")
-                received = quantity - _decimal(open_quantity) if open_quantity is not None else 0
+                received = (
+                    quantity - decimal_or_zero(open_quantity) if open_quantity is not None else 0
+                )
                 yield ErpPurchaseOrderLine(
                     po_number=str(row.get("DocNum") or row["DocEntry"]),
                     line=int(line.get("LineNum", index)),
                     vendor_code=str(row.get("CardCode") or ""),
                     description=str(line.get("ItemDescription") or line.get("ItemCode") or ""),
                     quantity=quantity,
-                    unit_price=_decimal(line.get("Price") or line.get("UnitPrice")),
-                    amount=_decimal(line.get("LineTotal")),
+                    unit_price=decimal_or_zero(line.get("Price") or line.get("UnitPrice")),
+                    amount=decimal_or_zero(line.get("LineTotal")),
                     currency=str(line.get("Currency") or row.get("DocCurrency") or ""),
                     received_quantity=Decimal(received),
-                    ledger_code=_blank_to_none(line.get("AccountCode")),
-                    order_date=_day(row.get("DocDate")),
+                    ledger_code=text_or_none(line.get("AccountCode")),
+                    order_date=day_or_none(row.get("DocDate")),
                 )
 
     def upsert_vendor(self, vendor: VendorChange) -> UpsertResult:
@@ -395,14 +378,7 @@ class SapB1Adapter(AdapterBase):
             )
             return self._created(entity_set, invoice, answer)
 
-        posted: ErpDocumentRef = post_with_lookup(
-            self.client,
-            send,
-            lambda: self.find_by_external_ref(invoice.ref),
-            what=entity_set,
-            reference=invoice.external_ref,
-        )
-        return posted
+        return post_with_lookup(self.client, send, self.find_by_external_ref, invoice, entity_set)
 
     def close(self) -> None:
         """Log out (the session holds a licence seat) and close the connections."""

@@ -19,7 +19,6 @@ adapters for the same operator at once: the second logon ends the first one's se
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -47,6 +46,7 @@ from bridge_pipelines.erps.syspro import errors, payloads
 from bridge_pipelines.erps.syspro.client import SysproClient, SysproSettings
 from bridge_pipelines.erps.syspro.odata import ODataReader
 from bridge_pipelines.erps.syspro.settings import SysproErpSettings
+from bridge_pipelines.erps.values import day_or_none, decimal_or_none, text_or_none
 from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError, RetryableError
 from bridge_pipelines.redaction import register_secret
 
@@ -64,26 +64,6 @@ DEFAULT_ANALYSIS_TYPES: Mapping[int, DimensionType] = MappingProxyType(
 )
 
 
-def _blank_to_none(value: object) -> str | None:
-    text = "" if value is None else str(value).strip()
-    return text or None
-
-
-def _decimal_or_none(value: object) -> Decimal | None:
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return amount if amount.is_finite() else None
-
-
-def _date_or_none(value: object) -> date | None:
-    try:
-        return date.fromisoformat(str(value or "")[:10])
-    except ValueError:
-        return None
-
-
 def _posted_document(row: Mapping[str, Any]) -> ErpDocumentRef | None:
     """An `ApInvoice` row (OData or COMFND) as a document of ours, or None if not ours."""
     reference = str(row.get("Reference") or "").strip()
@@ -96,9 +76,9 @@ def _posted_document(row: Mapping[str, Any]) -> ErpDocumentRef | None:
         vendor_code=supplier,
         document_number=invoice,
         external_ref=reference,
-        status=_blank_to_none(row.get("InvoiceStatus")) or "posted",
-        total=_decimal_or_none(row.get("OrigInvValue")),
-        document_date=_date_or_none(row.get("JournalDate")),
+        status=text_or_none(row.get("InvoiceStatus")) or "posted",
+        total=decimal_or_none(row.get("OrigInvValue")),
+        document_date=day_or_none(row.get("JournalDate")),
     )
 
 
@@ -133,11 +113,11 @@ class SysproAdapter(AdapterBase):
             yield ErpVendor(
                 code=str(row["Supplier"]).strip(),
                 name=str(row.get("SupplierName") or "").strip(),
-                currency=_blank_to_none(row.get("Currency")),
+                currency=text_or_none(row.get("Currency")),
                 active=str(row.get("OnHold") or "N").strip().upper() != "Y",
-                terms_code=_blank_to_none(row.get("TermsCode")),
-                tax_id=_blank_to_none(row.get("TaxRegnNum")),
-                email=_blank_to_none(row.get("Email")),
+                terms_code=text_or_none(row.get("TermsCode")),
+                tax_id=text_or_none(row.get("TaxRegnNum")),
+                email=text_or_none(row.get("Email")),
             )
 
     def read_gl_accounts(self) -> Iterator[ErpGlAccount]:
@@ -147,7 +127,7 @@ class SysproAdapter(AdapterBase):
             yield ErpGlAccount(
                 code=str(row["GlCode"]).strip(),
                 name=str(row.get("Description") or "").strip(),
-                account_type=_blank_to_none(row.get("AccountType")),
+                account_type=text_or_none(row.get("AccountType")),
                 active=str(row.get("AccountOnHold") or "N").strip().upper() != "Y",
             )
 
@@ -219,14 +199,7 @@ class SysproAdapter(AdapterBase):
             root, text = self.client.transaction(APSTIN, parameters, xml_in, session_retry=False)
             return self._posted(invoice, root, text)
 
-        posted: ErpDocumentRef = post_with_lookup(
-            self.client,
-            send,
-            lambda: self.find_by_external_ref(invoice.ref),
-            what=APSTIN,
-            reference=invoice.external_ref,
-        )
-        return posted
+        return post_with_lookup(self.client, send, self.find_by_external_ref, invoice, APSTIN)
 
     def _posted(self, invoice: PostableInvoice, root: Any, text: str) -> ErpDocumentRef:
         try:

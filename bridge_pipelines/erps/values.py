@@ -1,0 +1,44 @@
+"""Reading the values ERPs answer with: blanks, days and amounts, the same way for every ERP.
+
+ERP rows arrive as JSON or XML text with blanks for "none", timestamps where a day is meant and
+amounts as text or numbers; connectors read them through these so that a blank never becomes
+`""` in a code, a float never touches money, and an unreadable value is None, not a crash.
+"""
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+
+def text_or_none(value: object) -> str | None:
+    """The value as stripped text, or None when it is missing or blank."""
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
+def day_or_none(value: object) -> date | None:
+    """The ISO day a value starts with (`2026-03-02`, `2026-03-02T00:00:00`), or None."""
+    try:
+        return date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return None
+
+
+def decimal_or_none(value: object) -> Decimal | None:
+    """A finite `Decimal` of the value (text or number), or None when it does not read."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def decimal_or_zero(value: object) -> Decimal:
+    """A `Decimal` of the value, zero when it is missing or blank (a line without a total)."""
+    if value is None or value == "":
+        return Decimal(0)
+    amount = decimal_or_none(value)
+    if amount is None:
+        raise ValueError(f"not an amount: {value!r}")
+    return amount

@@ -65,9 +65,12 @@ def unregister(kind: str) -> None:
 
 
 def plugins() -> list[ErpPlugin]:
-    """Every registered connector, `none` excluded, by kind."""
+    """Every registered connector, `none` excluded.
+
+    Built-in ones in `BUILTIN` order, then those registered at run time.
+    """
     _load_builtin()
-    return [p for kind, p in sorted(_plugins.items()) if kind != NONE.kind]
+    return [p for kind, p in _plugins.items() if kind != NONE.kind]
 
 
 def kinds() -> list[str]:

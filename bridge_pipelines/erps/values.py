@@ -8,6 +8,8 @@ amounts as text or numbers; connectors read them through these so that a blank n
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from bridge_pipelines.redaction import redact
+
 
 def text_or_none(value: object) -> str | None:
     """The value as stripped text, or None when it is missing or blank."""
@@ -42,3 +44,14 @@ def decimal_or_zero(value: object) -> Decimal:
     if amount is None:
         raise ValueError(f"not an amount: {value!r}")
     return amount
+
+
+QUOTE_LIMIT = 500
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """An ERP's answer for a message: on one line, shortened, secrets masked."""
+    cleaned = " ".join(text.split())
+    if len(cleaned) > limit:
+        cleaned = cleaned[:limit] + "..."
+    return redact(cleaned)

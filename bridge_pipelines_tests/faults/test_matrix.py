@@ -8,6 +8,7 @@ A case injects its fault, restarts whatever died, converges (`Case.converge`), a
 invoices a case, so the whole matrix fits in CI.
 """
 
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -72,8 +73,8 @@ def posts(case: Case) -> int:
     return sum(
         1
         for r in case.sandbox.admin.requests()
-        if r["method"] == match["method"]
-        and r["path"].endswith(match["path"].lstrip("*"))
+        if fnmatch.fnmatchcase(r["method"], match["method"])
+        and fnmatch.fnmatchcase(r["path"], match["path"])
         and match.get("query_contains", "") in (r.get("query") or "")
     )
 

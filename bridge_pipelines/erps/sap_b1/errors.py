@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 
 from bridge_pipelines.erps import session
+from bridge_pipelines.erps.values import quoted
 from bridge_pipelines.errors import ConfigError, RejectedByErpError
 from bridge_pipelines.redaction import redact
 
@@ -38,7 +39,6 @@ PARALLEL_LOGIN = 299
 WRONG_PASSWORD = -304
 UNKNOWN_COMPANY = -306
 NO_MATCHING_RECORDS = -2028
-_MAX_QUOTED = 500
 _PROPERTY = re.compile(r"Property '([^']+)'")
 _COLUMN = re.compile(r"\[(?:[A-Z0-9_]+)\.([A-Za-z0-9_]+)\]")
 
@@ -82,10 +82,7 @@ class SapB1RejectedError(RejectedByErpError):
 
 def quote(text: str) -> str:
     """SAP's text, on one line, shortened, secrets masked."""
-    cleaned = " ".join(text.split())
-    if len(cleaned) > _MAX_QUOTED:
-        cleaned = cleaned[:_MAX_QUOTED] + "..."
-    return redact(cleaned)
+    return quoted(text)
 
 
 def _code(value: object) -> int | None:

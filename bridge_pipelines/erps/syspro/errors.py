@@ -22,11 +22,11 @@ proxy) echoes never reaches a log or an exception.
 """
 
 from bridge_pipelines.erps.session import SessionExpiredError
+from bridge_pipelines.erps.values import quoted
 from bridge_pipelines.errors import ConfigError, RejectedByErpError
 from bridge_pipelines.redaction import redact
 
 UNLICENSED_MARKER = "e.net exception 100000"
-_MAX_QUOTED = 500
 
 
 class SessionError(SessionExpiredError):
@@ -52,10 +52,7 @@ class SysproRejectedError(RejectedByErpError):
 
 def quote(text: str) -> str:
     """SYSPRO's answer, shortened and with secrets masked, to put in a message."""
-    cleaned = " ".join(text.split())
-    if len(cleaned) > _MAX_QUOTED:
-        cleaned = cleaned[:_MAX_QUOTED] + "..."
-    return redact(cleaned)
+    return quoted(text)
 
 
 def is_error_body(text: str) -> bool:

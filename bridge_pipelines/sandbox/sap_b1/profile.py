@@ -49,7 +49,8 @@ PROFILE = SandboxProfile(
         "gl_accounts": SAP_B1_SEED.account_map,
         "cost_centers": SAP_B1_SEED.profit_center_map,
     },
-    write_match={"method": "POST", "path": "*/PurchaseInvoices"},
+    # A/P invoices and credit notes (a Stampli credit memo is posted as a credit note).
+    write_match={"method": "POST", "path": "*/Purchase[IC][nr]*[se]s"},
     login_match={"method": "POST", "path": "*/Login"},
     documents=_documents,
     # Stampli's PO file: from the ERP that has purchase orders, every 2 hours.

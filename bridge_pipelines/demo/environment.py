@@ -25,7 +25,6 @@ from bridge_pipelines.erps import registry
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.profile import SandboxProfile
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
-from bridge_pipelines.sandbox.sap_b1.profile import DEMO_USER as SAP_B1_DEMO_USER
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.tenants.loader import load_tenants
@@ -34,7 +33,6 @@ from bridge_pipelines.tenants.secrets import Keyring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UNMAPPED_VENDOR = "V-0012"
-__all__ = ["SAP_B1_DEMO_USER", "UNMAPPED_VENDOR", "DemoEnvironment", "start_demo"]
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 
-from bridge_pipelines.demo.environment import SAP_B1_DEMO_USER, UNMAPPED_VENDOR
+from bridge_pipelines.demo.environment import UNMAPPED_VENDOR
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.sandbox.erp_base.runner import start_sandbox
 from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY
+from bridge_pipelines.sandbox.sap_b1.profile import DEMO_USER as SAP_B1_DEMO_USER
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 
 TENANT = "globex"

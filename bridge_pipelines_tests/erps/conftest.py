@@ -15,8 +15,18 @@ from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines_tests.erps.harness import ErpUnderTest, open_ledger
+from bridge_pipelines_tests.erps.throwaway.plugin import PLUGIN as THROWAWAY
+
+# The throwaway connector written in these tests (`throwaway/`) joins the registry here, when
+# pytest imports this file to collect the suite, so the parameters below include it. That one
+# line is all a connector needs; `pytest_sessionfinish` takes it out again.
+registry.register(THROWAWAY)
 
 PLUGINS = [plugin for plugin in registry.plugins() if plugin.sandbox_profile() is not None]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    registry.unregister(THROWAWAY.kind)
 
 
 @pytest.fixture(scope="session")

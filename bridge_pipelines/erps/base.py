@@ -37,7 +37,12 @@ from bridge_pipelines.errors import (
 
 
 class DocumentType(StrEnum):
-    """An AP document's kind; amounts are positive for both, the type carries the sign."""
+    """An AP document's kind: the type carries the direction.
+
+    A credit memo's amounts may come signed as Stampli exports them (negative, what the posting
+    run passes) or positive; an adapter sends the ERP the document in its own direction either
+    way (the conformance suite posts both).
+    """
 
     INVOICE = "Invoice"
     CREDIT_MEMO = "CreditMemo"

@@ -130,8 +130,9 @@ def ap_invoice(invoice: PostableInvoice) -> str:
     item = _sub(root, "Item")
     _sub(item, "Supplier", invoice.vendor_code)
     credit = invoice.document_type is DocumentType.CREDIT_MEMO
-    # SYSPRO carries the sign in the transaction code: a credit note's values are positive.
-    sign = -1 if credit else 1
+    # SYSPRO carries the sign in the transaction code: a credit note's values are positive,
+    # however the caller signed them (the posting run passes Stampli's negative amounts).
+    sign = -1 if credit and invoice.total < 0 else 1
     _sub(item, "TransactionCode", "C" if credit else "I")
     _sub(item, "Branch")
     _sub(item, "Invoice", invoice.invoice_number)

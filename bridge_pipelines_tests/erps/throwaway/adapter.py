@@ -1,0 +1,187 @@
+"""`ThrowawayAdapter`: the ERP adapter protocol over Throwaway Books, and the registry's factory.
+
+Bills and credit notes carry our reference in `reference`, which `GET bills?reference=`
+searches. The sandbox commits before it answers and the lookup reads the same table, so the
+lookup is read-after-write consistent. A post is never re-sent blindly: an ended session is
+renewed and the reference looked up first (`post_with_lookup`).
+"""
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bridge_pipelines.erps.base import (
+    AdapterBase,
+    DimensionType,
+    DocumentType,
+    ErpDimension,
+    ErpDocumentRef,
+    ErpGlAccount,
+    ErpVendor,
+    ExternalRef,
+    PostableInvoice,
+    UpsertResult,
+    VendorChange,
+)
+from bridge_pipelines.erps.external_ref import PREFIX, is_external_ref
+from bridge_pipelines.erps.http import RequestLimiter
+from bridge_pipelines.erps.plugin import ErpSecrets, require
+from bridge_pipelines.erps.session import post_with_lookup
+from bridge_pipelines.errors import BadInputError, NeedsLookupError
+from bridge_pipelines.redaction import redact
+from bridge_pipelines_tests.erps.throwaway.client import (
+    NotFoundError,
+    ThrowawayClient,
+    ThrowawaySettings,
+    json_of,
+)
+from bridge_pipelines_tests.erps.throwaway.settings import ThrowawayErpSettings
+
+
+def _document(row: dict[str, Any]) -> ErpDocumentRef:
+    total = Decimal(str(row["total"]))
+    return ErpDocumentRef(
+        doc_id=f"bills/{row['id']}",
+        vendor_code=str(row["vendor"]),
+        document_number=str(row["number"]),
+        external_ref=str(row["reference"]),
+        status="posted",
+        total=-total if row["kind"] == "credit" else total,
+        document_date=date.fromisoformat(str(row["bill_date"])),
+    )
+
+
+class ThrowawayAdapter(AdapterBase):
+    """One Throwaway Books company, for one batch. Use it as a context manager."""
+
+    lookup_is_read_after_write_consistent: bool = True
+
+    def __init__(
+        self,
+        settings: ThrowawaySettings,
+        http: httpx.Client | None = None,
+        *,
+        book: str,
+        rate_limiter: RequestLimiter | None = None,
+    ) -> None:
+        self.client = ThrowawayClient(settings, http, rate_limiter)
+        self.book = book
+
+    def read_vendors(self) -> Iterator[ErpVendor]:
+        for row in self.client.pages("vendors", "vendors"):
+            yield ErpVendor(code=str(row["code"]), name=str(row["name"]))
+
+    def read_gl_accounts(self) -> Iterator[ErpGlAccount]:
+        for row in self.client.pages("accounts", "accounts"):
+            yield ErpGlAccount(code=str(row["code"]), name=str(row["name"]))
+
+    def read_dimensions(self) -> Iterator[ErpDimension]:
+        for row in self.client.pages("cost_centers", "cost centers"):
+            yield ErpDimension(DimensionType.COST_CENTER, str(row["code"]), str(row["name"]))
+
+    def upsert_vendor(self, vendor: VendorChange) -> UpsertResult:
+        """PUT `vendors/<code>` when it exists (a GET decides), else POST `vendors`."""
+        if not vendor.code:
+            raise BadInputError(f"vendor {vendor.name!r}: Throwaway needs a vendor code")
+        key = f"vendors/{quote(vendor.code, safe='')}"
+        try:
+            self.client.get_json(key, "vendor")
+            exists = True
+        except NotFoundError:
+            exists = False
+        body = {"code": vendor.code, "name": vendor.name}
+        if exists:
+            answer = self.client.request("PUT", key, kind="write", what="vendor", body=body)
+        else:
+            answer = self.client.request("POST", "vendors", kind="write", what="vendor", body=body)
+        return UpsertResult(code=vendor.code, created=not exists, response=redact(answer.text))
+
+    def find_by_external_ref(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        rows = self.client.pages("bills", "bill lookup", {"reference": ref.value})
+        return [_document(row) for row in rows]
+
+    def post_invoice(self, invoice: PostableInvoice) -> ErpDocumentRef:
+        credit = invoice.document_type is DocumentType.CREDIT_MEMO
+        body = {
+            "book": self.book,
+            "kind": "credit" if credit else "bill",
+            "vendor": invoice.vendor_code,
+            "number": invoice.invoice_number,
+            "reference": invoice.external_ref,
+            "date": invoice.invoice_date.isoformat(),
+            "currency": invoice.currency,
+            "tax": str(abs(invoice.tax)),
+            "total": str(abs(invoice.total)),
+            "lines": [
+                {
+                    "account": line.ledger_code,
+                    "amount": str(abs(line.amount)),
+                    "cost_center": line.dimensions.get(DimensionType.COST_CENTER),
+                    "description": line.description,
+                }
+                for line in invoice.lines
+            ],
+        }
+
+        def send() -> ErpDocumentRef:
+            answer = self.client.request(
+                "POST", "bills", kind="write", what="bills", body=body, session_retry=False
+            )
+            created = json_of(answer, "bills", "write")
+            if not isinstance(created, dict) or "id" not in created:
+                raise NeedsLookupError("Throwaway bills: the answer names no bill")
+            return ErpDocumentRef(
+                doc_id=f"bills/{created['id']}",
+                vendor_code=invoice.vendor_code,
+                document_number=str(created.get("number") or created["id"]),
+                external_ref=invoice.external_ref,
+                status="posted",
+                response=redact(answer.text),
+            )
+
+        return post_with_lookup(self.client, send, self.find_by_external_ref, invoice, "bills")
+
+    def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        for row in self.client.pages("bills", "bills", {"reference_prefix": PREFIX}):
+            document = _document(row)
+            if not is_external_ref(document.external_ref or ""):
+                continue
+            if since is None or (document.document_date and document.document_date >= since):
+                yield document
+
+    def close(self) -> None:
+        """Log out and close the connections."""
+        self.client.close()
+
+
+def build_adapter(
+    settings: ThrowawayErpSettings,
+    secrets: ErpSecrets,
+    *,
+    owner: str = "tenant",
+    http: httpx.Client | None = None,
+    rate_limiter: RequestLimiter | None = None,
+    **overrides: Any,
+) -> ThrowawayAdapter:
+    """The registry's factory; `overrides` are `ThrowawaySettings` fields (timeouts, page size).
+
+    Raises:
+        ConfigError: the ERP block lacks the URL, user or password.
+    """
+    require(settings, owner, "base_url", "username", "password")
+    assert settings.base_url and settings.username
+    if settings.max_requests_per_minute:
+        overrides.setdefault("max_requests_per_minute", settings.max_requests_per_minute)
+    client_settings = ThrowawaySettings(
+        base_url=settings.base_url,
+        username=settings.username,
+        password=secrets["password"],
+        **overrides,
+    )
+    return ThrowawayAdapter(
+        client_settings, http, book=settings.throwaway_book, rate_limiter=rate_limiter
+    )

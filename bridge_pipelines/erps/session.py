@@ -226,6 +226,11 @@ class HttpChannel(Closing):
         self._http = http or new_http_client(settings)
         self._owns_http = http is None
 
+    @property
+    def http(self) -> httpx.Client:
+        """The connection pool, for a companion channel on the same service (shared pacing)."""
+        return self._http
+
     def exchange(
         self,
         method: str,

@@ -47,7 +47,7 @@ from bridge_pipelines.erps.sap_b1.client import (
     json_of,
 )
 from bridge_pipelines.erps.sap_b1.settings import SapB1ErpSettings
-from bridge_pipelines.erps.session import Answer, new_http_client, post_with_lookup
+from bridge_pipelines.erps.session import Answer, post_with_lookup
 from bridge_pipelines.erps.values import day_or_none, decimal_or_zero, text_or_none
 from bridge_pipelines.errors import ConfigError, NeedsLookupError
 from bridge_pipelines.redaction import redact
@@ -132,9 +132,7 @@ class SapB1Adapter(AdapterBase):
         self.settings = settings
         self.posting_mode: payloads.PostingMode = posting_mode
         self.tax_account = tax_account
-        self._http = http or new_http_client(settings)
-        self._owns_http = http is None
-        self.client = SapB1Client(settings, self._http, rate_limiter)
+        self.client = SapB1Client(settings, http, rate_limiter)
         self._credit_notes_served = True
 
     # --- master data ------------------------------------------------------------------------
@@ -382,11 +380,7 @@ class SapB1Adapter(AdapterBase):
 
     def close(self) -> None:
         """Log out (the session holds a licence seat) and close the connections."""
-        try:
-            self.client.logout()
-        finally:
-            if self._owns_http:
-                self._http.close()
+        self.client.close()
 
 
 def build_adapter(

@@ -41,7 +41,7 @@ from bridge_pipelines.erps.external_ref import PREFIX as EXTERNAL_REF_PREFIX
 from bridge_pipelines.erps.external_ref import is_external_ref
 from bridge_pipelines.erps.http import RequestLimiter
 from bridge_pipelines.erps.plugin import ErpSecrets, require
-from bridge_pipelines.erps.session import new_http_client, post_with_lookup
+from bridge_pipelines.erps.session import post_with_lookup
 from bridge_pipelines.erps.syspro import errors, payloads
 from bridge_pipelines.erps.syspro.client import SysproClient, SysproSettings
 from bridge_pipelines.erps.syspro.odata import ODataReader
@@ -97,11 +97,9 @@ class SysproAdapter(AdapterBase):
         register_secret(settings.password.get_secret_value())
         register_secret(settings.company_password.get_secret_value())
         self.settings = settings
-        self._http = http or new_http_client(settings)
-        self._owns_http = http is None
         # One pacer: e.net and OData calls count against the same gateway limit.
-        self.client = SysproClient(settings, self._http, rate_limiter)
-        self._odata = ODataReader(self._http, settings, self.client.pacer)
+        self.client = SysproClient(settings, http, rate_limiter)
+        self._odata = ODataReader(self.client.http, settings, self.client.pacer)
         self._analysis_types = dict(analysis_types)
 
     # --- master data (OData) ----------------------------------------------------------------
@@ -328,11 +326,7 @@ class SysproAdapter(AdapterBase):
 
     def close(self) -> None:
         """Log off (the session holds a licence seat) and close the connections."""
-        try:
-            self.client.logoff()
-        finally:
-            if self._owns_http:
-                self._http.close()
+        self.client.close()
 
 
 def build_adapter(

@@ -24,12 +24,14 @@ Secrets: no URL, query or header goes into a log line or an exception; quoted ER
 redacted by the dialect.
 """
 
+import json
 import logging
 import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -298,6 +300,21 @@ class HttpChannel(Closing):
         if answer.status < self.success_below:
             return answer
         raise self.classify(answer, kind, what)
+
+    def json(self, answer: Answer, what: str, kind: CallKind) -> Any:
+        """The body parsed with `Decimal` numbers (a float never touches money).
+
+        Raises:
+            TransientError: not JSON, on a read (read it again).
+            NeedsLookupError: not JSON, on a write (it may have landed).
+        """
+        try:
+            return json.loads(answer.text, parse_float=Decimal)
+        except ValueError:
+            message = f"{self.erp_name} {what}: the answer is not JSON"
+            if kind == "write":
+                raise NeedsLookupError(f"{message}; it may have been {self.landed}") from None
+            raise TransientError(message) from None
 
     def _not_connected(self, what: str, exc: Exception) -> TransientError:
         return TransientError(

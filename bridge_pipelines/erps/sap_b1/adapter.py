@@ -44,7 +44,6 @@ from bridge_pipelines.erps.sap_b1.client import (
     NotFoundError,
     SapB1Client,
     SapB1Settings,
-    json_of,
 )
 from bridge_pipelines.erps.sap_b1.settings import SapB1ErpSettings
 from bridge_pipelines.erps.session import Answer, post_with_lookup
@@ -329,7 +328,7 @@ class SapB1Adapter(AdapterBase):
 
     def _created(self, entity_set: str, invoice: PostableInvoice, answer: Answer) -> ErpDocumentRef:
         try:
-            body = json_of(answer, entity_set, "write")
+            body = self.client.json(answer, entity_set, "write")
         except NeedsLookupError:
             body = None
         if not isinstance(body, dict):

@@ -20,11 +20,9 @@ Amounts travel as JSON numbers written from `Decimal` text and are read back wit
 `parse_float=Decimal`: a float never touches money.
 """
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
@@ -76,17 +74,6 @@ class SapB1Settings(ClientSettings):
 
 class NotFoundError(BridgeError):
     """404 with code -2028: no record has that key."""
-
-
-def json_of(answer: Answer, what: str, kind: CallKind) -> Any:
-    """The body parsed with `Decimal` numbers; garbage is transient (read) or uncertain."""
-    try:
-        return json.loads(answer.text, parse_float=Decimal)
-    except ValueError:
-        message = f"SAP B1 {what}: the answer is not JSON"
-        if kind == "write":
-            raise NeedsLookupError(message + "; it may have been committed") from None
-        raise TransientError(message) from None
 
 
 def _session_cookies(response_headers: httpx.Headers) -> dict[str, str]:
@@ -289,7 +276,7 @@ class SapB1Client(SessionClient):
     def get_json(self, path: str, what: str, params: Mapping[str, str] | None = None) -> Any:
         """A GET's parsed body; a garbled answer is read again (reads are safe)."""
         return self.call(
-            "GET", path, lambda a: json_of(a, what, "read"), kind="read", what=what, params=params
+            "GET", path, lambda a: self.json(a, what, "read"), kind="read", what=what, params=params
         )
 
     def entities(
@@ -317,7 +304,7 @@ class SapB1Client(SessionClient):
         prefer = {"Prefer": f"odata.maxpagesize={self.settings.page_size}"}
 
         def parse(answer: Answer) -> dict[str, Any]:
-            page = json_of(answer, entity_set, "read")
+            page = self.json(answer, entity_set, "read")
             if not isinstance(page, dict) or not isinstance(page.get("value"), list):
                 raise TransientError(f"SAP B1 {entity_set}: the answer has no 'value' list")
             return page

@@ -37,7 +37,6 @@ from bridge_pipelines_tests.erps.throwaway.client import (
     NotFoundError,
     ThrowawayClient,
     ThrowawaySettings,
-    json_of,
 )
 from bridge_pipelines_tests.erps.throwaway.settings import ThrowawayErpSettings
 
@@ -131,7 +130,7 @@ class ThrowawayAdapter(AdapterBase):
             answer = self.client.request(
                 "POST", "bills", kind="write", what="bills", body=body, session_retry=False
             )
-            created = json_of(answer, "bills", "write")
+            created = self.client.json(answer, "bills", "write")
             if not isinstance(created, dict) or "id" not in created:
                 raise NeedsLookupError("Throwaway bills: the answer names no bill")
             return ErpDocumentRef(

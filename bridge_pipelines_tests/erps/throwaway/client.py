@@ -10,7 +10,6 @@ Retry-After, pacing and the session's life are `SessionClient`'s.
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -26,7 +25,7 @@ from bridge_pipelines.erps.session import (
     SessionClient,
     SessionExpiredError,
 )
-from bridge_pipelines.errors import BridgeError, ConfigError, NeedsLookupError
+from bridge_pipelines.errors import BridgeError, ConfigError
 from bridge_pipelines.redaction import forget_secret, redact, register_secret
 
 SESSION_COOKIE = "TWSESSION"
@@ -55,16 +54,6 @@ def _error_of(answer: Answer) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "", ""
     return str(body.get("error") or ""), redact(str(body.get("message") or ""))
-
-
-def json_of(answer: Answer, what: str, kind: CallKind) -> Any:
-    """The body with `Decimal` numbers; garbage is transient (a read) or uncertain (a write)."""
-    try:
-        return json.loads(answer.text, parse_float=Decimal)
-    except ValueError:
-        if kind == "write":
-            raise NeedsLookupError(f"Throwaway {what}: the answer is not JSON") from None
-        raise TransientError(f"Throwaway {what}: the answer is not JSON") from None
 
 
 class ThrowawayClient(SessionClient):
@@ -117,7 +106,7 @@ class ThrowawayClient(SessionClient):
         body = {"user": s.username, "password": s.password.get_secret_value()}
         self._forget_session()
         answer = self._send("POST", "login", kind="login", what="login", body=body)
-        token = json_of(answer, "login", "read").get("session")
+        token = self.json(answer, "login", "read").get("session")
         if not isinstance(token, str) or not token:
             raise TransientError("Throwaway login: the answer holds no session")
         register_secret(token)
@@ -185,7 +174,7 @@ class ThrowawayClient(SessionClient):
     def get_json(self, path: str, what: str, params: Mapping[str, str] | None = None) -> Any:
         """A GET's parsed body; a garbled answer is read again (reads are safe)."""
         return self.in_session(
-            lambda: json_of(
+            lambda: self.json(
                 self._send("GET", path, kind="read", what=what, params=params), what, "read"
             ),
             what=what,

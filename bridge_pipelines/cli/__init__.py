@@ -2,7 +2,7 @@
 
 import click
 
-from bridge_pipelines.cli import demo, ops, review, sandbox, secrets, tenants, verify
+from bridge_pipelines.cli import demo, files, ops, review, sandbox, secrets, tenants, verify
 from bridge_pipelines.redaction import install_redaction
 
 
@@ -19,5 +19,6 @@ main.add_command(demo.demo)
 main.add_command(review.group)
 main.add_command(review.replay)
 main.add_command(verify.verify)
+main.add_command(files.group)
 for _command in ops.commands:
     main.add_command(_command)

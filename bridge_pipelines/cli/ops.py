@@ -73,9 +73,12 @@ def ping(tenant_id: str) -> None:
 def status(tenant_id: str, as_json: bool) -> None:
     """Every file of a tenant with its state and reason, records and located row errors."""
     from bridge_pipelines.intake.runtime import Runtime
+    from bridge_pipelines.stampli.naming import record_name
+    from bridge_pipelines.verify.attention import quarantined_files
 
     ledger = Runtime.from_env().ledger
     files = ledger.files(tenant_id)
+    quarantined = {q.file.id: q for q in quarantined_files(ledger, tenant_id, files=files)}
     records = ledger.records(tenant_id)
     errors = ledger.row_errors(tenant_id)
     payload: dict[str, Any] = {
@@ -95,6 +98,14 @@ def status(tenant_id: str, as_json: bool) -> None:
                 "rows_total": f.rows_total,
                 "rows_rejected": f.rows_rejected,
                 "archive_path": f.archive_path,
+                **(
+                    {
+                        "attention": quarantined[f.id].status,
+                        "invoices_read": [i.name for i in quarantined[f.id].invoices],
+                    }
+                    if f.id in quarantined
+                    else {}
+                ),
             }
             for f in files
         ],
@@ -103,7 +114,13 @@ def status(tenant_id: str, as_json: bool) -> None:
             for state in sorted({r.state.value for r in records})
         },
         "held": [
-            {"id": r.id, "kind": r.kind, "identity": r.identity, "reason": r.reason}
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "invoice_name": record_name(r),
+                "identity": r.identity,
+                "reason": r.reason,
+            }
             for r in records
             if r.state.value == "held"
         ],
@@ -125,11 +142,18 @@ def status(tenant_id: str, as_json: bool) -> None:
     for f in payload["files"]:
         reason = f" - {f['reason']}" if f["reason"] else ""
         click.echo(f"  #{f['id']:<5} {f['state']:<12} {f['kind']:<12} {f['name']}{reason}")
+        if "attention" in f:
+            read = f["invoices_read"]
+            click.echo(
+                f"         {f['attention'].replace('_', ' ')}; {len(read)} invoice(s) read"
+                + (f": {', '.join(read[:3])}" + (" ..." if len(read) > 3 else "") if read else "")
+                + f" (bridge files show {tenant_id} {f['id']})"
+            )
     click.echo(
         "records: " + (", ".join(f"{n} {s}" for s, n in payload["records"].items()) or "none")
     )
     for h in payload["held"]:
-        click.echo(f"  held #{h['id']} {h['identity']}: {h['reason']}")
+        click.echo(f"  held {h['invoice_name']} (record #{h['id']}): {h['reason']}")
     if errors:
         click.echo(f"row errors: {len(errors)}")
         for e in payload["row_errors"][:50]:

@@ -40,6 +40,7 @@ def group() -> None:
 def list_(tenant_id: str, as_json: bool) -> None:
     """Every posting that waits for a person, with its reason; and changed re-deliveries."""
     from bridge_pipelines.ledger.states import PostingState
+    from bridge_pipelines.stampli.naming import record_name
 
     ledger = _ctx().ledger
     rows = ledger.postings(tenant_id, states=[PostingState.NEEDS_REVIEW, PostingState.REJECTED])
@@ -52,12 +53,19 @@ def list_(tenant_id: str, as_json: bool) -> None:
                 "posting": posting.id,
                 "state": posting.state.value,
                 "invoice": record.identity,
+                "invoice_name": record_name(record),
                 "external_ref": posting.external_ref,
                 "reason": posting.reason,
             }
         )
     changed = [
-        {"record": new.id, "invoice": new.identity, "accepted_record": old.id, "reason": new.reason}
+        {
+            "record": new.id,
+            "invoice": new.identity,
+            "invoice_name": record_name(new),
+            "accepted_record": old.id,
+            "reason": new.reason,
+        }
         for new, old in held
     ]
     if as_json:
@@ -67,12 +75,13 @@ def list_(tenant_id: str, as_json: bool) -> None:
         click.echo(f"tenant {tenant_id}: nothing waits for review")
     for item in items:
         click.echo(
-            f"posting #{item['posting']:<5} {item['state']:<13} {item['invoice']}  "
+            f"posting #{item['posting']:<5} {item['state']:<13} {item['invoice_name']}  "
             f"{item['reason'] or ''}"
         )
     for item in changed:
         click.echo(
-            f"record #{item['record']:<6} changed re-delivery {item['invoice']}: {item['reason']}"
+            f"record #{item['record']:<6} changed re-delivery {item['invoice_name']}: "
+            f"{item['reason']}"
         )
 
 
@@ -80,14 +89,19 @@ def list_(tenant_id: str, as_json: bool) -> None:
 @click.argument("posting_id", type=int)
 def show(posting_id: int) -> None:
     """One posting: the invoice, the ERP's last answer and its audit trail."""
+    from bridge_pipelines.stampli.naming import record_name
+
     ledger = _ctx().ledger
     posting = ledger.get_posting(posting_id)
     record = ledger.get_record(posting.record_id)
     source = ledger.get_file(record.file_id)
-    click.echo(f"posting #{posting.id} ({posting.state.value}) to {posting.target}")
+    click.echo(
+        f"posting #{posting.id} ({posting.state.value}) of {record_name(record)} "
+        f"to {posting.target}"
+    )
     click.echo(f"  external ref: {posting.external_ref}   attempts: {posting.attempt}")
     click.echo(f"  reason:       {posting.reason or '-'}")
-    click.echo(f"  invoice:      {record.identity} (record #{record.id})")
+    click.echo(f"  invoice:      {record_name(record)} (record #{record.id})")
     click.echo(f"  source:       {source.name} rows {list(record.rows)}")
     click.echo(f"  amount:       {record.amount} {record.currency}")
     if posting.erp_doc_id:

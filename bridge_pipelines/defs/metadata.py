@@ -10,6 +10,7 @@ import polars as pl
 
 from bridge_pipelines.intake.process import KindReport
 from bridge_pipelines.ledger.models import RecordRow
+from bridge_pipelines.stampli.naming import record_name
 from bridge_pipelines.stampli.parse import RowError
 
 PREVIEW_ROWS = 10
@@ -42,6 +43,17 @@ def totals_by_currency(records: Sequence[RecordRow]) -> dict[str, str]:
         if record.amount is not None:
             sums[record.currency or "?"] += record.amount
     return {currency: str(total) for currency, total in sorted(sums.items())}
+
+
+def held_table(records: Sequence[RecordRow]) -> str:
+    """The documents of the partition held for review, named as a person knows them."""
+    held = [r for r in records if r.state == "held"]
+    shown = [
+        {"document": record_name(r), "record": r.id, "reason": r.reason or ""}
+        for r in held[:MAX_FAILURES_SHOWN]
+    ]
+    more = len(held) - len(shown)
+    return markdown_table(shown) + (f"\n\n…and {more} more" if more > 0 else "")
 
 
 def failures_table(errors: Sequence[RowError]) -> str:
@@ -90,6 +102,7 @@ def materialization_metadata(
         "documents_held_in_partition": dg.MetadataValue.int(
             sum(1 for r in partition_records if r.state == "held")
         ),
+        "held_in_partition": dg.MetadataValue.md(held_table(partition_records)),
         "duplicates_in_partition": dg.MetadataValue.int(
             sum(1 for r in partition_records if r.state == "duplicate")
         ),

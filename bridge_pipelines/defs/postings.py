@@ -12,6 +12,7 @@ from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.ledger.models import PostingRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.posting.run import post_tenant_day, posting_target
+from bridge_pipelines.stampli.naming import record_name
 from bridge_pipelines.tenants.models import TenantConfig
 
 MAX_ROWS_SHOWN = 50
@@ -80,7 +81,7 @@ def _metadata(ledger: Ledger, postings: list[PostingRow], aborted: str | None) -
         rows.append(
             {
                 "source": f"{ledger.get_file(record.file_id).name} rows {list(record.rows)}",
-                "invoice": record.identity,
+                "invoice": record_name(record),
                 "external ref": p.external_ref,
                 "state": p.state.value,
                 "ERP document": p.erp_doc_id or "",

@@ -11,11 +11,13 @@ use the database clock (see `postings.py`).
 
 `Ledger` is one facade over rooms that share a `LedgerDb` (engine and transactions, `db.py`):
 files and batches (`files.py`), records and row errors (`records.py`), postings with claims
-and leases (`postings.py`), read queries (`queries.py`) and the audit trail (`audit.py`).
+and leases (`postings.py`), read queries (`queries.py`), the audit trail (`audit.py`) and
+operators' decisions on quarantined files (`attention.py`).
 """
 
 import sqlalchemy as sa
 
+from bridge_pipelines.ledger.attention import AttentionRoom
 from bridge_pipelines.ledger.audit import DEFAULT_ACTOR, AuditRoom
 from bridge_pipelines.ledger.db import LedgerDb, utcnow
 from bridge_pipelines.ledger.files import batch_id_for
@@ -25,7 +27,7 @@ from bridge_pipelines.ledger.records import RecordRoom, changed_fields
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 
 
-class Ledger(RecordRoom, PostingRoom, QueryRoom, AuditRoom):
+class Ledger(RecordRoom, PostingRoom, QueryRoom, AuditRoom, AttentionRoom):
     """Files, records, row errors, batches and audit events of every tenant.
 
     Args:

@@ -8,6 +8,7 @@ from bridge_pipelines.verify.reconcile import remote_grace, verify_tenant
 from bridge_pipelines.verify.report import (
     CHECK_NAMES,
     DUPLICATES,
+    FILES_NEED_ATTENTION,
     FILES_NOT_TERMINAL,
     JOURNAL_IMBALANCES,
     LOST,
@@ -21,6 +22,7 @@ from bridge_pipelines.verify.run import run_verify
 __all__ = [
     "CHECK_NAMES",
     "DUPLICATES",
+    "FILES_NEED_ATTENTION",
     "FILES_NOT_TERMINAL",
     "JOURNAL_IMBALANCES",
     "LOST",

@@ -11,6 +11,8 @@ reads; it never writes anywhere. Each invariant of reliability.md §1 becomes on
   the ledger calls posted that the ERP does not have.
 - `files_not_terminal` (P2): a ledger file not in a terminal state, or a settled file on the
   Stampli server the ledger never recorded.
+- `files_need_attention` (P2): a quarantined file nobody has replaced with a corrected
+  export or dismissed with a reason (`verify.attention`): its invoices were never recorded.
 - `journal_imbalances` (P5): ERP documents whose debits differ from their credits, or whose
   total differs from the source invoice's.
 
@@ -40,10 +42,13 @@ from bridge_pipelines.ledger.states import (
     RecordState,
 )
 from bridge_pipelines.posting.run import posting_target
+from bridge_pipelines.stampli.naming import record_name
 from bridge_pipelines.tenants.models import FILE_KINDS, TenantConfig
+from bridge_pipelines.verify.attention import attention_message, quarantined_files
 from bridge_pipelines.verify.report import (
     CHECK_NAMES,
     DUPLICATES,
+    FILES_NEED_ATTENTION,
     FILES_NOT_TERMINAL,
     JOURNAL_IMBALANCES,
     LOST,
@@ -171,6 +176,7 @@ def verify_tenant(
 
     moment = now or datetime.now(UTC)
     _files_check(report, tenant, day_files, all_files, sftp, moment, grace, in_flight)
+    _attention_check(report, tenant, ledger, day_files)
 
     docs: list[ErpDocumentRef] | None = None
     erp_note: str | None = None
@@ -330,6 +336,18 @@ def _files_check(
     report.counts["remote_files"] = listed
 
 
+def _attention_check(
+    report: VerifyReport, tenant: TenantConfig, ledger: Ledger, day_files: list[FileRow]
+) -> None:
+    check = report.check(FILES_NEED_ATTENTION)
+    items = quarantined_files(ledger, tenant.id, tenant=tenant, files=day_files)
+    for item in items:
+        if item.needs_attention:
+            check.add(attention_message(item), **item.to_dict())
+    report.counts["files_quarantined"] = len(items)
+    report.counts["files_dismissed_or_replaced"] = sum(1 for i in items if not i.needs_attention)
+
+
 def _duplicates_check(
     report: VerifyReport,
     rows: _Ledger,
@@ -346,28 +364,32 @@ def _duplicates_check(
         ids = sorted(d.doc_id for d in found)
         check.add(
             f"reference {ref} is on {len(found)} ERP documents: {', '.join(ids)}"
-            + (f" (invoice {record.identity})" if record else ""),
+            + (f" ({record_name(record)})" if record else ""),
             side="erp",
             external_ref=ref,
             erp_documents=ids,
             invoice=record.identity if record else None,
+            invoice_name=record_name(record) if record else None,
             record_id=record.id if record else None,
             source=rows.source(record) if record else None,
             posting_id=posting.id if posting else None,
         )
     posted: dict[tuple[str, str], list[PostingRow]] = defaultdict(list)
+    names: dict[str, str] = {}
     for p in day_postings:
         record = rows.records.get(p.record_id)
         if p.state == PostingState.POSTED and record is not None:
             posted[(record.identity, p.target)].append(p)
+            names[record.identity] = record_name(record)
     for (identity, target), group in sorted(posted.items()):
         if len(group) < 2:
             continue
         check.add(
-            f"invoice {identity} is posted {len(group)} times to {target} in the ledger: "
+            f"{names[identity]} is posted {len(group)} times to {target} in the ledger: "
             + ", ".join(f"posting #{p.id} -> {p.erp_doc_id}" for p in group),
             side="ledger",
             invoice=identity,
+            invoice_name=names[identity],
             target=target,
             posting_ids=[p.id for p in group],
             erp_documents=[p.erp_doc_id for p in group],
@@ -388,21 +410,23 @@ def _lost_check(
         return
     by_record = {p.record_id: p for p in postings}
     for record in day_records:
+        name = record_name(record)
         where: dict[str, Any] = {
             "record_id": record.id,
             "invoice": record.identity,
+            "invoice_name": name,
             "source": rows.source(record),
         }
         if record.state == RecordState.HELD:
             if not record.reason:
-                check.add(f"invoice {record.identity} is held without a reason", **where)
+                check.add(f"{name} is held without a reason", **where)
             continue
         if record.state != RecordState.ACCEPTED:
             continue  # a duplicate: its original answers for it
         posting = by_record.get(record.id)
         if posting is None:
             check.add(
-                f"approved invoice {record.identity} ({where['source']}) has no posting",
+                f"approved {name} ({where['source']}) has no posting",
                 state=None,
                 **where,
             )
@@ -412,7 +436,7 @@ def _lost_check(
         if state == PostingState.POSTED:
             if docs_by_ref is not None and posting.external_ref not in docs_by_ref:
                 check.add(
-                    f"invoice {record.identity}: the ledger says posted as {posting.erp_doc_id}, "
+                    f"{name}: the ledger says posted as {posting.erp_doc_id}, "
                     f"but the ERP has no document with reference {posting.external_ref}",
                     state=state.value,
                     erp_document=posting.erp_doc_id,
@@ -421,14 +445,13 @@ def _lost_check(
         elif state in HELD_POSTING_STATES:
             if not (posting.reason or posting.last_response):
                 check.add(
-                    f"invoice {record.identity}: posting #{posting.id} is {state.value} "
-                    "without a reason",
+                    f"{name}: posting #{posting.id} is {state.value} without a reason",
                     state=state.value,
                     **where,
                 )
         else:
             check.add(
-                f"invoice {record.identity}: posting #{posting.id} is still {state.value}, "
+                f"{name}: posting #{posting.id} is still {state.value}, "
                 "neither posted nor held for review",
                 state=state.value,
                 **where,
@@ -464,17 +487,19 @@ def _unknown_check(
             "ledger_state": posting.state.value,
             "ledger_erp_document": posting.erp_doc_id,
             "invoice": record.identity if record else None,
+            "invoice_name": record_name(record) if record else None,
         }
+        of = f" of {record_name(record)}" if record else ""
         if posting.state != PostingState.POSTED:
             check.add(
                 f"ERP document {doc.doc_id} ({doc.external_ref}) is in the ERP, but the "
-                f"ledger has posting #{posting.id} as {posting.state.value}",
+                f"ledger has posting #{posting.id}{of} as {posting.state.value}",
                 **where,
             )
         elif posting.erp_doc_id != doc.doc_id:
             check.add(
                 f"ERP document {doc.doc_id} ({doc.external_ref}) is not the document the ledger "
-                f"recorded for posting #{posting.id} ({posting.erp_doc_id})",
+                f"recorded for posting #{posting.id}{of} ({posting.erp_doc_id})",
                 **where,
             )
 
@@ -516,20 +541,21 @@ def _journal_check(
         where |= {
             "source_total": _text(source),
             "invoice": record.identity,
+            "invoice_name": record_name(record),
             "source": rows.source(record),
         }
         if doc.total is not None:
             if doc.total != source:
                 check.add(
-                    f"ERP document {doc.doc_id} totals {doc.total}, the source invoice "
-                    f"{record.identity} {source}",
+                    f"ERP document {doc.doc_id} totals {doc.total}, the source "
+                    f"{record_name(record)} {source}",
                     kind="total_differs",
                     **where,
                 )
         elif doc.debit_total is not None and doc.debit_total != abs(source):
             check.add(
-                f"ERP document {doc.doc_id} debits {doc.debit_total}, the source invoice "
-                f"{record.identity} totals {source}",
+                f"ERP document {doc.doc_id} debits {doc.debit_total}, the source "
+                f"{record_name(record)} totals {source}",
                 kind="total_differs",
                 **where,
             )

@@ -13,14 +13,23 @@ DUPLICATES = "duplicates"
 UNKNOWN_TO_LEDGER = "unknown_to_ledger"
 LOST = "lost"
 FILES_NOT_TERMINAL = "files_not_terminal"
+FILES_NEED_ATTENTION = "files_need_attention"
 JOURNAL_IMBALANCES = "journal_imbalances"
-CHECK_NAMES = (DUPLICATES, UNKNOWN_TO_LEDGER, LOST, FILES_NOT_TERMINAL, JOURNAL_IMBALANCES)
+CHECK_NAMES = (
+    DUPLICATES,
+    UNKNOWN_TO_LEDGER,
+    LOST,
+    FILES_NOT_TERMINAL,
+    FILES_NEED_ATTENTION,
+    JOURNAL_IMBALANCES,
+)
 
 DESCRIPTIONS = {
     DUPLICATES: "an invoice in the ERP more than once, or posted twice in the ledger (P1)",
     UNKNOWN_TO_LEDGER: "an ERP document with our reference the ledger has not as posted (P4)",
     LOST: "an approved invoice neither posted nor held with a reason (P2, P3)",
     FILES_NOT_TERMINAL: "a file not in a terminal state, or on the server but never recorded (P2)",
+    FILES_NEED_ATTENTION: "a quarantined file neither replaced by a corrected export nor dismissed",
     JOURNAL_IMBALANCES: "debits differ from credits, or the ERP total from the source (P5)",
 }
 

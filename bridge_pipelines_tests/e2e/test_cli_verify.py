@@ -72,7 +72,8 @@ def test_verify_exit_codes_table_and_json(demo: DemoEnvironment) -> None:
     assert report["ok"] is True and report["tenant"] == "acme" and report["day"] is None
     assert report["counts"]["posted"] == report["counts"]["erp_documents"] == 3
     assert set(report["checks"]) == {
-        "duplicates", "unknown_to_ledger", "lost", "files_not_terminal", "journal_imbalances",
+        "duplicates", "unknown_to_ledger", "lost", "files_not_terminal", "files_need_attention",
+        "journal_imbalances",
     }  # fmt: skip
 
     # Someone keys an invoice into SYSPRO with one of our references: an invariant fails.

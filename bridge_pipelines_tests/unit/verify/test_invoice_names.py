@@ -1,0 +1,50 @@
+"""`bridge verify` and the Dagster metadata name an invoice by vendor and number (issue 16)."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bridge_pipelines.defs.metadata import held_table
+from bridge_pipelines.defs.postings import _metadata
+from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.ledger.states import RecordState
+from bridge_pipelines.verify import LOST, verify_tenant
+from bridge_pipelines_tests.support.verify_builders import (
+    Listing,
+    ListingErp,
+    TenantLedger,
+    tenant_config,
+)
+
+
+@pytest.fixture
+def books(tmp_path: Path) -> TenantLedger:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger.migrate()
+    return TenantLedger(ledger, tenant_config())
+
+
+def test_verify_items_name_the_invoice_as_a_person_knows_it(books: TenantLedger) -> None:
+    [record] = books.invoices(1)
+    report = verify_tenant(books.tenant, books.ledger, adapter=ListingErp(), sftp=Listing())
+    [item] = report.check(LOST).items
+    name = f"vendor V-0001 invoice INV-{record.file_id}-0"
+    assert item["message"].startswith(f"approved {name} (invoices_"), item["message"]
+    assert item["invoice_name"] == name and item["invoice"] == record.identity
+    assert "V-0001|" not in item["message"]
+
+
+def test_dagster_metadata_names_postings_and_held_documents(books: TenantLedger) -> None:
+    records = books.invoices(2, totals=["115.00", "-10.00"])
+    books.post(records)
+    metadata = _metadata(books.ledger, books.ledger.postings("acme"), None)
+    table = metadata["postings"].value
+    assert f"vendor V-0001 invoice INV-{records[0].file_id}-0" in table
+    assert f"vendor V-0001 credit memo INV-{records[1].file_id}-1" in table
+    assert "V-0001|" not in table
+    assert held_table(records) == "_nothing_"
+    held = replace(records[0], state=RecordState.HELD, reason="changed: invoice_total")
+    assert f"| vendor V-0001 invoice INV-{held.file_id}-0 | {held.id} | changed" in held_table(
+        [held]
+    )

@@ -5,6 +5,11 @@ UV := $(UVENV)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Demo ports, for a machine where they are taken: `make demo UI_PORT=3001 SFTP_PORT=2322`.
+# SFTP_PORT is the first tenant's SFTP server (acme), the next tenant takes the next port;
+# SFTP_PORT=0 picks free ports. The ERP sandboxes always take free ports.
+UI_PORT ?= 3000
+SFTP_PORT ?= 2222
 
 .PHONY: demo demo-once test test-fast lint bench ui clean
 
@@ -16,11 +21,11 @@ $(SYNCED): $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --python $(PY)
 	touch $(SYNCED)
 
-demo: $(SYNCED)  ## run the product on its embedded sandboxes, with the Dagster UI on :3000
-	$(VENV)/bin/bridge demo
+demo: $(SYNCED)  ## run the product on its embedded sandboxes, with the Dagster UI on :$(UI_PORT)
+	$(VENV)/bin/bridge demo --port $(UI_PORT) --sftp-port-base $(SFTP_PORT)
 
 demo-once: $(SYNCED)  ## one headless demo cycle, prints a summary
-	$(VENV)/bin/bridge demo --once
+	$(VENV)/bin/bridge demo --once --sftp-port-base $(SFTP_PORT)
 
 test: $(SYNCED)  ## the whole test suite (what CI runs)
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

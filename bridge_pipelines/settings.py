@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     archive_dir: Path | None = None
     key_file: Path | None = None
     work_dir: Path | None = None
-    mappings_dir: Path = Path("mappings")
+    mappings_dir: Path | None = None
 
     @cached_property
     def resolved_ledger_url(self) -> str:
@@ -36,7 +36,12 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_mappings_dir(self) -> Path:
-        return self.mappings_dir.resolve()
+        """`BRIDGE_MAPPINGS_DIR`, else `<BRIDGE_HOME>/mappings` (never the working directory)."""
+        return (self.mappings_dir or self.home / "mappings").resolve()
+
+    def mapping_file(self, tenant_id: str) -> Path:
+        """The tenant's mapping file: `<mappings dir>/<tenant>.yaml`."""
+        return self.resolved_mappings_dir / f"{tenant_id}.yaml"
 
     @cached_property
     def resolved_work_dir(self) -> Path:

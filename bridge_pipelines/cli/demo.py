@@ -1,7 +1,9 @@
 """`bridge demo`: the product on its embedded sandboxes, in the Dagster UI or headless."""
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,6 +74,16 @@ def demo(
         spec.id: (sftp_port_base + i if sftp_port_base else 0)
         for i, spec in enumerate(DEMO_TENANTS)
     }
+    taken = [(f"SFTP ({tenant})", p, "SFTP_PORT") for tenant, p in ports.items() if p]
+    if not once:
+        taken.append(("Dagster UI", port, "UI_PORT"))
+    for what, number, variable in taken:
+        if not _port_free(number):
+            raise click.ClickException(
+                f"port {number} for the demo's {what} is taken on 127.0.0.1: choose another, "
+                f"`make demo {variable}=<port>` (or --port / --sftp-port-base; "
+                "SFTP_PORT=0 picks free SFTP ports)"
+            )
     environment = start_demo(
         home, fresh=fresh or once, ports=ports, instance_config=instance_config
     )
@@ -111,6 +123,17 @@ def demo(
             process.wait(timeout=30)
     finally:
         environment.stop()
+
+
+def _port_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:`port` (a bind test, closed at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is free
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRINUSE
+    return True
 
 
 def _raise_keyboard_interrupt(_signum: int, _frame: object) -> None:

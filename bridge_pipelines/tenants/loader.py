@@ -227,11 +227,25 @@ def check_erp_settings(check: TenantCheck) -> list[FieldProblem]:
     The model validates a file on its own; these look outside it, through the connector's
     descriptor: what its settings say only this machine can tell (a CA bundle that must be a
     readable PEM file here), and a tenant asking for open purchase orders needs an adapter
-    that reads them. Both would fail later, at the first run, otherwise.
+    that reads them. Both would fail later, at the first run, otherwise. A tenant with an ERP
+    needs its mapping file (`<mappings dir>/<tenant>.yaml`, under `BRIDGE_HOME` unless
+    `BRIDGE_MAPPINGS_DIR` says otherwise): without it every invoice would be held as unmapped.
     """
     problems: list[FieldProblem] = []
+    settings = get_settings()
     for tenant in check.tenants:
         file = str(check.files[tenant.id])
+        mapping = settings.mapping_file(tenant.id)
+        if tenant.erp.kind != "none" and not mapping.is_file():
+            problems.append(
+                FieldProblem(
+                    file,
+                    "erp",
+                    f"mapping file {mapping} not found: every invoice would be held as "
+                    "unmapped; write it (Stampli code -> ERP code, see the README), or set "
+                    "BRIDGE_MAPPINGS_DIR (default: <BRIDGE_HOME>/mappings)",
+                )
+            )
         for name, problem in tenant.erp.machine_problems():
             problems.append(FieldProblem(file, f"erp.{name}", problem))
         asks_for_pos = tenant.schedules.open_purchase_orders_cron is not None

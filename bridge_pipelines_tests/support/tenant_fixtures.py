@@ -37,9 +37,31 @@ def seal(source: Path, target: Path, keyring: Keyring) -> Path:
     return target
 
 
+MAPPED_TENANTS = ("acme", "globex", "initech", "throwco")
+"""The tenant ids the fixtures and tests write; each gets an (empty) mapping file."""
+
+
 @pytest.fixture
-def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the test's key file lives (BRIDGE_KEY_FILE points there; env keys are unset)."""
+def mappings_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """BRIDGE_MAPPINGS_DIR in tmp_path, with an empty mapping file for `MAPPED_TENANTS`.
+
+    `bridge tenants check` reports a tenant with an ERP but no mapping file; a test about
+    that removes the file.
+    """
+    path = tmp_path / "mappings"
+    path.mkdir(exist_ok=True)
+    for tenant_id in MAPPED_TENANTS:
+        (path / f"{tenant_id}.yaml").write_text("{}\n")
+    monkeypatch.setenv("BRIDGE_MAPPINGS_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mappings_dir: Path) -> Path:
+    """Where the test's key file lives (BRIDGE_KEY_FILE points there; env keys are unset).
+
+    The machine's other per-tenant state comes with it: `mappings_dir`.
+    """
     path = tmp_path / "keys" / "keys.json"
     monkeypatch.setenv("BRIDGE_KEY_FILE", str(path))
     monkeypatch.delenv("BRIDGE_MASTER_KEYS", raising=False)

@@ -74,6 +74,7 @@ def status(tenant_id: str, as_json: bool) -> None:
     """Every file of a tenant with its state and reason, records and located row errors."""
     from bridge_pipelines.intake.runtime import Runtime
     from bridge_pipelines.stampli.naming import record_name
+    from bridge_pipelines.stampli.salvage import archived_names
     from bridge_pipelines.verify.attention import quarantined_files
 
     ledger = Runtime.from_env().ledger
@@ -81,6 +82,12 @@ def status(tenant_id: str, as_json: bool) -> None:
     quarantined = {q.file.id: q for q in quarantined_files(ledger, tenant_id, files=files)}
     records = ledger.records(tenant_id)
     errors = ledger.row_errors(tenant_id)
+    # A refused row never became a record: its raw file still says the invoice's vendor, number.
+    names = {
+        f.id: archived_names(f.archive_path)
+        for f in files
+        if f.kind == "invoices" and f.id in {e.file_id for e in errors}
+    }
     payload: dict[str, Any] = {
         "tenant": tenant_id,
         "files": [
@@ -130,6 +137,7 @@ def status(tenant_id: str, as_json: bool) -> None:
                 "row": e.row,
                 "field": e.field,
                 "document": e.document,
+                "invoice_name": names.get(e.file_id, {}).get(e.document or ""),
                 "message": e.message,
             }
             for e in errors
@@ -158,7 +166,8 @@ def status(tenant_id: str, as_json: bool) -> None:
         click.echo(f"row errors: {len(errors)}")
         for e in payload["row_errors"][:50]:
             where = f"row {e['row']}" + (f", field {e['field']}" if e["field"] else "")
-            click.echo(f"  {e['file']} {where}: {e['message']}")
+            of = f" ({e['invoice_name']})" if e["invoice_name"] else ""
+            click.echo(f"  {e['file']} {where}{of}: {e['message']}")
 
 
 commands: list[click.Command] = [ping, status]

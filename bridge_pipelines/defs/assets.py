@@ -12,7 +12,9 @@ import dagster as dg
 from bridge_pipelines.defs.checks import check_results, check_specs
 from bridge_pipelines.defs.metadata import materialization_metadata
 from bridge_pipelines.defs.resources import BridgeResource
-from bridge_pipelines.intake.process import process_pending
+from bridge_pipelines.intake.process import KindReport, process_pending
+from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.stampli.salvage import archived_names
 from bridge_pipelines.tenants.models import FileKind, TenantConfig
 
 DESCRIPTIONS: dict[FileKind, str] = {
@@ -68,7 +70,20 @@ def build_stampli_asset(
             )
         yield dg.MaterializeResult(
             metadata=materialization_metadata(report, records),
-            check_results=check_results(key, report),
+            check_results=check_results(key, report, _row_error_names(ctx.ledger, report)),
         )
 
     return _asset
+
+
+def _row_error_names(ledger: Ledger, report: KindReport) -> dict[tuple[str, str], str]:
+    """(file name, document label) -> the invoice's name, read from the files' raw copies."""
+    if report.kind != "invoices" or not report.row_errors:
+        return {}
+    names: dict[tuple[str, str], str] = {}
+    for outcome in report.files:
+        if outcome.rows_rejected:
+            archived = ledger.get_file(outcome.file_id).archive_path
+            for document, name in archived_names(archived).items():
+                names[(outcome.name, document)] = name
+    return names

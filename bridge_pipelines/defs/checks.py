@@ -7,6 +7,8 @@ Two checks per Stampli asset:
   field. The good documents of those files still flow, so this warns rather than blocks.
 """
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from bridge_pipelines.defs.metadata import failures_table
@@ -36,8 +38,15 @@ def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def check_results(key: dg.AssetKey, report: KindReport) -> list[dg.AssetCheckResult]:
-    """Both checks for one intake pass, with located failures in their metadata."""
+def check_results(
+    key: dg.AssetKey,
+    report: KindReport,
+    names: Mapping[tuple[str, str], str] | None = None,
+) -> list[dg.AssetCheckResult]:
+    """Both checks for one intake pass, with located failures in their metadata.
+
+    `names`: (file, document label) -> the invoice's name (`stampli.naming`), for refused rows.
+    """
     schema_failures: list[RowError] = []
     for frame in report.frames:
         if frame.height:
@@ -63,7 +72,7 @@ def check_results(key: dg.AssetKey, report: KindReport) -> list[dg.AssetCheckRes
             metadata={
                 "rows_refused": len(report.row_errors),
                 "files_quarantined": dg.MetadataValue.json(_quarantined(report)),
-                "failure_cases": dg.MetadataValue.md(failures_table(report.row_errors)),
+                "failure_cases": dg.MetadataValue.md(failures_table(report.row_errors, names)),
             },
         ),
     ]

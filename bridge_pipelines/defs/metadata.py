@@ -1,7 +1,7 @@
 """Materialization and check metadata: counts, totals, source files, previews, failures."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -56,14 +56,20 @@ def held_table(records: Sequence[RecordRow]) -> str:
     return markdown_table(shown) + (f"\n\n…and {more} more" if more > 0 else "")
 
 
-def failures_table(errors: Sequence[RowError]) -> str:
-    """Located failures (file, row, field), capped so metadata stays small."""
+def failures_table(
+    errors: Sequence[RowError], names: Mapping[tuple[str, str], str] | None = None
+) -> str:
+    """Located failures (file, row, field), capped so metadata stays small.
+
+    `names` (file, document label) -> the invoice's name, where the raw file said it.
+    """
+    names = names or {}
     shown = [
         {
             "file": e.source,
             "row": e.row,
             "field": e.field,
-            "document": e.document,
+            "document": names.get((e.source, e.document or ""), e.document),
             "error": e.message,
         }
         for e in errors[:MAX_FAILURES_SHOWN]

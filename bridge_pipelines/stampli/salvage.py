@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bridge_pipelines.stampli.invoices import label as invoice_label
 from bridge_pipelines.stampli.naming import invoice_name
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -136,3 +137,29 @@ def salvage_invoices(
         return _from_csv(text, renames or {})
     except Exception:  # best effort on hostile bytes: nothing read is an answer too
         return []
+
+
+def names_by_label(data: bytes, renames: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Row errors' document labels (`invoice STI-1001`) -> the invoice's name, from the raw file.
+
+    A refused row never became a record, so its error names the invoice by Stampli's id only;
+    the raw file still says its vendor and number.
+    """
+    names: dict[str, str] = {}
+    for invoice in salvage_invoices(data, renames):
+        document = invoice_label(invoice.stampli_id) if invoice.stampli_id else None
+        if document is not None and (invoice.vendor or invoice.number):
+            names.setdefault(document, invoice.name)
+    return names
+
+
+def archived_names(path: str | None, renames: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`names_by_label` of an archived raw copy; nothing when it cannot be read."""
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES)
+    except OSError:
+        return {}
+    return names_by_label(data, renames)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge_pipelines.cli import main
-from bridge_pipelines.ledger.models import DocumentIn
+from bridge_pipelines.ledger.models import DocumentIn, RowErrorIn
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.verify import FILES_NEED_ATTENTION, verify_tenant
 from bridge_pipelines_tests.support.verify_builders import (
@@ -144,3 +144,23 @@ def test_files_show_dismiss_replace_are_audited_and_verify_follows(
     assert code == 1 and "not quarantined" in out
     code, out = bridge("files", "show", "acme", "nope.csv")
     assert code == 1 and "no file 'nope.csv'" in out
+
+
+def test_status_names_the_invoice_of_a_refused_row_from_its_raw_file(
+    books: TenantLedger, tmp_path: Path
+) -> None:
+    row = books.file(name="invoices_rows.csv")
+    raw = tmp_path / "rows.csv"
+    raw.write_text("InvoiceId,InvoiceNumber,VendorId,InvoiceTotal\nSTI-5,INV-5,V-0005,abc\n")
+    books.ledger.mark_downloaded(row.id, sha256="c" * 64, size=row.size, archive_path=str(raw))
+    error = RowErrorIn(2, "InvoiceTotal", "not an amount: 'abc'", "invoice STI-5")
+    books.ledger.complete_parse(row.id, documents=[], row_errors=[error], rows_total=1)
+    code, out = bridge("status", "acme")
+    assert code == 0, out
+    assert (
+        "invoices_rows.csv row 2, field InvoiceTotal (vendor V-0005 invoice INV-5 "
+        "(Stampli STI-5)): not an amount" in out
+    ), out
+    [item] = json.loads(bridge("status", "acme", "--json")[1])["row_errors"]
+    assert item["invoice_name"] == "vendor V-0005 invoice INV-5 (Stampli STI-5)"
+    assert item["document"] == "invoice STI-5"

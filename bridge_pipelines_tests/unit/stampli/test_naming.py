@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge_pipelines.stampli.naming import invoice_name, payload_name, record_name
-from bridge_pipelines.stampli.salvage import salvage_invoices
+from bridge_pipelines.stampli.salvage import names_by_label, salvage_invoices
 
 
 @dataclass
@@ -73,3 +73,8 @@ def test_salvage_reads_xml_without_parsing_it_and_never_raises() -> None:
     ]
     assert salvage_invoices(b"\x00\xff\xfe garbage \x00") == []
     assert salvage_invoices(b"") == []
+
+
+def test_row_error_labels_are_named_from_the_raw_file() -> None:
+    names = names_by_label(CSV.encode("utf-8"))
+    assert names["invoice STI-2"] == "vendor V-0002 invoice INV-2 (Stampli STI-2)"

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge_pipelines.defs.metadata import held_table
+from bridge_pipelines.defs.metadata import failures_table, held_table
 from bridge_pipelines.defs.postings import _metadata
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import RecordState
+from bridge_pipelines.stampli.models import RowError
 from bridge_pipelines.verify import LOST, verify_tenant
 from bridge_pipelines_tests.support.verify_builders import (
     Listing,
@@ -48,3 +49,11 @@ def test_dagster_metadata_names_postings_and_held_documents(books: TenantLedger)
     assert f"| vendor V-0001 invoice INV-{held.file_id}-0 | {held.id} | changed" in held_table(
         [held]
     )
+
+
+def test_dagster_failure_cases_name_the_invoice_of_a_refused_row() -> None:
+    error = RowError(source="f.csv", row=3, field="InvoiceTotal", message="bad",
+                     document="invoice STI-2")  # fmt: skip
+    names = {("f.csv", "invoice STI-2"): "vendor V-0002 invoice INV-2 (Stampli STI-2)"}
+    assert "| vendor V-0002 invoice INV-2 (Stampli STI-2) |" in failures_table([error], names)
+    assert "| invoice STI-2 |" in failures_table([error])

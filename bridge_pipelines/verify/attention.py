@@ -111,7 +111,7 @@ def quarantined_files(
 ) -> list[QuarantinedFile]:
     """Every quarantined file of the tenant (of `files` when given), read and judged."""
     every = ledger.files(tenant_id)
-    chosen = [f for f in (files if files is not None else every)]
+    chosen = files if files is not None else every
     quarantined = [f for f in chosen if f.state == FileState.QUARANTINED]
     if not quarantined:
         return []

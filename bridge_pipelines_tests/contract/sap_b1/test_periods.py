@@ -45,6 +45,8 @@ def _error(response):
 
 def test_sapb1_document_posts_into_its_docdates_open_period(sapb1_sandbox, session):
     day = _month(-1)
+    # The current period locked: the document's own period decides, not today's.
+    sapb1_sandbox.admin.set_period(f"{_month(0):%Y-%m}", "closed")
     response = _invoice(sapb1_sandbox, session, day)
     assert response.status_code == 201 and response.json()["DocDate"] == day.isoformat()
     [doc] = sapb1_sandbox.admin.documents()

@@ -5,6 +5,7 @@ BridgeError
  ├─ RetryableError      nothing reached the remote side, or 429/503: back off, send again
  ├─ NeedsLookupError    it may have landed: look up external_ref before anything else
  ├─ RejectedByErpError  the ERP refused it: posting -> rejected, keep the response
+ │   └─ PeriodClosedError   its posting period is closed or not open: needs_review, never re-dated
  ├─ NotSupportedError   the ERP has no such thing (open POs, payments): skip that feature
  ├─ BadInputError       our data is wrong: quarantine the file or hold the record
  │   ├─ UnsafeNameError     a remote file name we refuse to touch
@@ -49,6 +50,16 @@ class RejectedByErpError(BridgeError):
     def __init__(self, message: str, response: str | None = None) -> None:
         super().__init__(message)
         self.response = response
+
+
+class PeriodClosedError(RejectedByErpError):
+    """The ERP refused the document because its posting period is closed (or not open yet).
+
+    The document is right and its date is Stampli's: only the ERP's calendar is in the way.
+    The posting is held for review (`needs_review`) with the ERP's answer, never moved to
+    another period; once the period is opened, an operator resolves it and it posts as it was.
+    Connectors raise a subclass of their own refusal class and this one.
+    """
 
 
 class BadInputError(BridgeError):

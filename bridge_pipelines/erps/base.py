@@ -10,6 +10,8 @@ adapter must pick the class by what may have reached the ERP, never by convenien
 - `RejectedByErpError`: the ERP answered and refused the document (validation 4xx, SYSPRO's
   HTTP 200 `ERROR`, M3's `ServerReturnedNOK`). Attach the ERP's answer as `response`
   (`rejected_by_erp` does it). The posting becomes `rejected`; only changed input is re-sent.
+  A refusal because the posting period is closed or not open is a `PeriodClosedError` (a
+  `RejectedByErpError`): the posting is held for review, never re-dated.
 - `NeedsLookupError`: it may have landed (timeout after the request was written, reset, 5xx,
   an answer we cannot parse). The engine looks the reference up; it never re-sends blindly.
 - `RetryableError`: nothing reached the ERP (connect error) or the ERP asked us to slow down
@@ -31,6 +33,7 @@ from typing import Protocol, Self, runtime_checkable
 from bridge_pipelines.errors import (
     BadInputError,
     NotSupportedError,
+    PeriodClosedError,
     RejectedByErpError,
     RetryableError,
 )
@@ -203,6 +206,27 @@ class ErpDocumentRef:
                 _money("ErpDocumentRef", name, getattr(self, name))
 
 
+@dataclass(frozen=True, order=True)
+class PostingPeriod:
+    """A calendar month of the ERP's books, `YYYY-MM`: where a posting date lands.
+
+    Every connector posts into the period of the invoice's posting date (the invoice date when
+    Stampli sent none), never into "the current period": the same invoice must land in the
+    same month in every ERP. A closed period is the ERP's to refuse (`PeriodClosedError`).
+    """
+
+    year: int
+    month: int
+
+    @classmethod
+    def of(cls, day: date) -> "PostingPeriod":
+        """The period a day falls in."""
+        return cls(day.year, day.month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
 @dataclass(frozen=True)
 class SourceLineage:
     """Where a posted document came from: the Stampli file and its data rows."""
@@ -269,6 +293,11 @@ class PostableInvoice:
             )
 
     @property
+    def posting_period(self) -> PostingPeriod:
+        """The ERP period this document belongs in: its posting date's month, never moved."""
+        return PostingPeriod.of(self.posting_date)
+
+    @property
     def ref(self) -> ExternalRef:
         """The reference to search this invoice by in the ERP."""
         return ExternalRef(self.external_ref, self.vendor_code, self.invoice_number)
@@ -294,6 +323,11 @@ class ErpPayment:
 def rejected_by_erp(message: str, response: str | None) -> RejectedByErpError:
     """A `RejectedByErpError` carrying the ERP's answer as `response` (kept in the ledger)."""
     return RejectedByErpError(message, response)
+
+
+def period_closed_by_erp(message: str, response: str | None) -> PeriodClosedError:
+    """A `PeriodClosedError`: the ERP refused the posting period; its answer kept as `response`."""
+    return PeriodClosedError(message, response)
 
 
 def retryable(message: str, retry_after: float | None = None) -> RetryableError:

@@ -10,7 +10,9 @@ For each posting it claims, in order:
    match on an ERP whose search may lag, go to `needs_review`; no match on a read-after-write
    consistent ERP lets the posting be sent.
 3. **Send once**, the lease extended first so it outlives the call. The answer decides:
-   a document is `posted`; `RejectedByErpError` is `rejected` with the ERP's answer;
+   a document is `posted`; `RejectedByErpError` is `rejected` with the ERP's answer, except
+   `PeriodClosedError` (the posting period is closed or not open), held as `needs_review`
+   with the ERP's answer: the document is right, so it waits for the period, never re-dated;
    `RetryableError` (nothing reached the ERP, or 429) is retried after a bounded backoff that
    honours `retry_after`; `NeedsLookupError` (timeout, reset, 5xx, garbage) is `unknown`, then
    looked up at once: found is `posted`, absent is `planned` again only on a consistent ERP
@@ -39,6 +41,7 @@ from bridge_pipelines.errors import (
     BadInputError,
     BridgeError,
     ConfigError,
+    PeriodClosedError,
     RejectedByErpError,
     RetryableError,
 )
@@ -287,6 +290,12 @@ class _Run:
             self.sends += 1
             try:
                 doc = self.adapter.post_invoice(invoice)
+            except PeriodClosedError as exc:
+                # The ERP's calendar, not the document, is in the way: an operator opens the
+                # period (or decides otherwise) and resolves it; it is never moved to another.
+                fault_point("after_erp_response")
+                reason = f"posting period {invoice.posting_period} refused by the ERP: {exc}"
+                return self._review(row, reason, _response_of(exc))
             except RejectedByErpError as exc:
                 fault_point("after_erp_response")
                 fault_point("before_ledger_commit")

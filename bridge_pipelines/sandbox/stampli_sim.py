@@ -402,7 +402,10 @@ class StampliSimulator:
             vendor=vendor,
             invoice_date=invoice_date,
             due_date=invoice_date + timedelta(days=terms),
-            posting_date=None if rng.random() < 0.3 else invoice_date + timedelta(days=1),
+            # Never a future posting date: an ERP refuses a period it has not opened yet.
+            posting_date=(
+                None if rng.random() < 0.3 else min(invoice_date + timedelta(days=1), self._today())
+            ),
             currency=vendor.currency,
             tax=tax,
             total=net + tax,

@@ -129,13 +129,17 @@ class ErpUnderTest:
         number: str | None = None,
         total: str = "115.00",
         tax: str = "15.00",
+        day: date | None = None,
     ) -> PostableInvoice:
-        """A valid document on the seeded company: first vendor and account, a cost center."""
+        """A valid document on the seeded company: first vendor and account, a cost center.
+
+        Dated `day` (invoice and posting date; today by default).
+        """
         vendor, account = self._first("vendors"), self._first("gl_accounts")
         assert vendor and account, f"{self.kind}: the profile maps no vendor or GL account"
         center = self._first("cost_centers")
         number = number or f"CF-{next(_numbers):05d}"
-        day = TODAY
+        day = day or TODAY
         gross, vat = Decimal(total), Decimal(tax)
         return PostableInvoice(
             tenant=TENANT,

@@ -9,6 +9,7 @@ it received. ERP-specific behaviour stays in `contract/` and `integration/erps/`
 import itertools
 import math
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from bridge_pipelines.errors import (
 )
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
-from bridge_pipelines_tests.erps.harness import TENANT, ErpUnderTest, matches
+from bridge_pipelines_tests.erps.harness import TENANT, TODAY, ErpUnderTest, matches
 
 pytestmark = pytest.mark.conformance
 
@@ -147,6 +148,40 @@ def test_a_refused_write_is_posted_once_through_the_engine(
     erp.post_pending(ledger)
     assert [r["outcome"] for r in erp.writes(mark)].count(action) == 1
     assert_posted_once(erp, ledger, 2)
+
+
+# --- posting periods ---------------------------------------------------------------------------
+
+
+def test_an_invoice_dated_in_last_month_lands_in_last_months_period(erp: ErpUnderTest) -> None:
+    last_month = TODAY.replace(day=1) - timedelta(days=1)
+    invoice = erp.invoice(day=last_month)
+    with erp.adapter() as adapter:
+        adapter.post_invoice(invoice)
+    [document] = erp.documents(invoice.external_ref)
+    assert document.period == f"{last_month:%Y-%m}" != f"{TODAY:%Y-%m}"
+
+
+def test_a_closed_period_is_held_for_review_with_the_erps_reason_never_re_dated(
+    erp: ErpUnderTest, ledger: Ledger
+) -> None:
+    period = f"{TODAY:%Y-%m}"
+    erp.admin.set_period(period, "closed")
+    [planned] = erp.plan(ledger, 1)
+    erp.post_pending(ledger)
+    [held] = ledger.postings(TENANT)
+    assert held.state is PostingState.NEEDS_REVIEW, held
+    assert held.reason and f"posting period {period} refused by the ERP" in held.reason
+    assert held.last_response, "the ERP's answer is kept"
+    assert erp.documents() == []
+    # Once the period is open again, the operator's resolution posts it, in that same period.
+    erp.admin.set_period(period, "open")
+    ledger.resolve_posting(
+        planned.id, PostingState.PLANNED, reason="period reopened", actor="conformance"
+    )
+    erp.post_pending(ledger)
+    assert_posted_once(erp, ledger, 1)
+    assert [d.period for d in erp.documents()] == [period]
 
 
 def test_wrong_password_is_one_config_error_after_one_login(erp: ErpUnderTest) -> None:

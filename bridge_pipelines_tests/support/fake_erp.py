@@ -26,6 +26,7 @@ from bridge_pipelines.erps.base import (
     SourceLineage,
     UpsertResult,
     VendorChange,
+    period_closed_by_erp,
     rejected_by_erp,
     retryable,
 )
@@ -112,6 +113,11 @@ class FakeErp(AdapterBase):
         if action == "reject":
             raise rejected_by_erp(
                 "Supplier 'V-1' not on file", "<ERROR>Supplier 'V-1' not on file</ERROR>"
+            )
+        if action == "period_closed":
+            raise period_closed_by_erp(
+                "Posting period locked; specify an alternative date (-4013)",
+                '{"error":{"code":-4013,"message":"Posting period locked"}}',
             )
         if action == "retryable":
             raise retryable("connection refused")

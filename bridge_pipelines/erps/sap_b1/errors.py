@@ -15,6 +15,8 @@ answer                                   call      class
 401 on Login (-304 password, -306 DB)    login     ConfigError, raised once, never retried
 500, code 299 (parallel logins)          login     transient: backoff with jitter, no storm
 400 (-1000, -5002, -10, 201, ...)        write     RejectedByErpError (message, code, field kept)
+400, -4013 "Posting period locked" or    write     PeriodClosedError (needs review, never
+  "Date deviates from permissible range"             re-dated)
 404, code -2028 (no such key)            read      "not found" for the caller
 403 / 404 on an entity set / 405         any       ConfigError (URL, licence, rights)
 5xx, timeout, reset, truncated JSON      write     NeedsLookupError (may have been committed)
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 from bridge_pipelines.erps import session
 from bridge_pipelines.erps.values import quoted
-from bridge_pipelines.errors import ConfigError, RejectedByErpError
+from bridge_pipelines.errors import ConfigError, PeriodClosedError, RejectedByErpError
 from bridge_pipelines.redaction import redact
 
 SESSION_EXPIRED = 301
@@ -39,6 +41,14 @@ PARALLEL_LOGIN = 299
 WRONG_PASSWORD = -304
 UNKNOWN_COMPANY = -306
 NO_MATCHING_RECORDS = -2028
+# [C] a document dated in a locked posting period: -4013 "Posting period locked; specify an
+# alternative date"; a date outside the period's permitted window: "Date deviates from
+# permissible range" (its code not found [I]: matched by text).
+PERIOD_LOCKED = -4013
+_PERIOD_REFUSED = re.compile(
+    r"posting period locked|deviates from permissible range|deviates from all company",
+    re.IGNORECASE,
+)
 _PROPERTY = re.compile(r"Property '([^']+)'")
 _COLUMN = re.compile(r"\[(?:[A-Z0-9_]+)\.([A-Za-z0-9_]+)\]")
 
@@ -78,6 +88,10 @@ class SapB1RejectedError(RejectedByErpError):
         super().__init__(message, response)
         self.sap_code = sap_code
         self.field = field
+
+
+class SapB1PeriodClosedError(SapB1RejectedError, PeriodClosedError):
+    """SAP refused the document because its posting period is locked or out of range."""
 
 
 def quote(text: str) -> str:
@@ -134,7 +148,9 @@ def parse_error(text: str) -> SlError:
 
 def rejected(what: str, error: SlError, response: str) -> RejectedByErpError:
     """SAP refused the document; the located message and full answer (redacted) are kept."""
-    return SapB1RejectedError(
+    period = error.code == PERIOD_LOCKED or bool(_PERIOD_REFUSED.search(error.message))
+    kind = SapB1PeriodClosedError if period else SapB1RejectedError
+    return kind(
         f"SAP B1 {what} refused it: {error.located()}", redact(response), error.code, error.field
     )
 

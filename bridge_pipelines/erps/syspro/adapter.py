@@ -190,7 +190,7 @@ class SysproAdapter(AdapterBase):
         After an `ERROR` answer (the session ended) the adapter logs on again and looks the
         reference up before it sends the invoice a second time.
         """
-        parameters = payloads.ap_invoice_parameters()
+        parameters = payloads.ap_invoice_parameters(invoice.posting_period)
         xml_in = payloads.ap_invoice(invoice)
 
         def send() -> ErpDocumentRef:

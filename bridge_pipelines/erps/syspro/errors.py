@@ -10,6 +10,7 @@ HTTP 200 body `ERROR...` elsewhere            any           SessionError -> re-l
   ... again, and it names the session         any           RetryableError (sessions fight)
 `e.net exception 100000`                      any           ConfigError (object not licensed)
 `ErrorDescription` inside the output XML      post/setup    RejectedByErpError (message kept)
+  ... naming a closed / not open period       post          PeriodClosedError (needs review)
 429                                           any           RetryableError (Retry-After kept)
 connect error (nothing sent)                  any           RetryableError
 5xx, timeout, reset, truncated XML            post/setup    NeedsLookupError (may have landed)
@@ -21,12 +22,19 @@ Every message that quotes SYSPRO's text goes through `redact`, so a secret that 
 proxy) echoes never reaches a log or an exception.
 """
 
+import re
+
 from bridge_pipelines.erps.session import SessionExpiredError
 from bridge_pipelines.erps.values import quoted
-from bridge_pipelines.errors import ConfigError, RejectedByErpError
+from bridge_pipelines.errors import ConfigError, PeriodClosedError, RejectedByErpError
 from bridge_pipelines.redaction import redact
 
 UNLICENSED_MARKER = "e.net exception 100000"
+# [I] SYSPRO's wording for a period that takes no postings was not found; an error naming a
+# period (or month) as closed, locked or not open is read as one.
+_PERIOD_REFUSED = re.compile(
+    r"\b(period|month)\b.*\b(closed|locked|not (yet )?open)\b", re.IGNORECASE
+)
 
 
 class SessionError(SessionExpiredError):
@@ -48,6 +56,10 @@ class SysproRejectedError(RejectedByErpError):
     def __init__(self, message: str, response: str, messages: tuple[str, ...]) -> None:
         super().__init__(message, response)
         self.messages = messages
+
+
+class SysproPeriodClosedError(SysproRejectedError, PeriodClosedError):
+    """APSTIN refused the invoice because its posting period is closed or not open."""
 
 
 def quote(text: str) -> str:
@@ -90,6 +102,8 @@ def unlicensed(business_object: str, body: str) -> ConfigError:
 def rejected(business_object: str, messages: list[str], response: str) -> RejectedByErpError:
     """The business object refused the document; SYSPRO's messages and full answer are kept."""
     quoted = tuple(quote(m) for m in messages)
-    return SysproRejectedError(
+    period = bool(messages) and all(_PERIOD_REFUSED.search(m) for m in messages)
+    kind = SysproPeriodClosedError if period else SysproRejectedError
+    return kind(
         f"SYSPRO {business_object} refused it: " + "; ".join(quoted), redact(response), quoted
     )

@@ -17,7 +17,13 @@ from decimal import Decimal
 
 from lxml import etree
 
-from bridge_pipelines.erps.base import DimensionType, DocumentType, PostableInvoice, VendorChange
+from bridge_pipelines.erps.base import (
+    DimensionType,
+    DocumentType,
+    PostableInvoice,
+    PostingPeriod,
+    VendorChange,
+)
 from bridge_pipelines.errors import BadInputError
 
 # Field lengths SYSPRO holds (ApInvoice.Invoice, ApInvoice.Reference, ApSupplier.Supplier).
@@ -39,8 +45,7 @@ _PARSER = etree.XMLParser(
 )
 
 APSTIN_PARAMETERS: tuple[tuple[str, str], ...] = (
-    # SYSPRO's sample parameters; C = the current AP period (SYSPRO's own period calendar).
-    ("PostingPeriod", "C"),
+    # SYSPRO's sample parameters, after the posting period (`ap_invoice_parameters`).
     ("IgnoreWarnings", "N"),
     ("ApplyIfEntireDocumentValid", "Y"),
     ("ValidateOnly", "N"),
@@ -106,9 +111,16 @@ def _parameters(root_tag: str, values: Iterable[tuple[str, str]]) -> str:
     return _xml(root)
 
 
-def ap_invoice_parameters() -> str:
-    """APSTIN `XmlParameters`: post in the current period, whole document or nothing."""
-    return _parameters("PostApInvoice", APSTIN_PARAMETERS)
+def ap_invoice_parameters(period: PostingPeriod) -> str:
+    """APSTIN `XmlParameters`: post in `period`, whole document or nothing.
+
+    The period is the invoice's posting date's month, as a period number with its year
+    (`PostingPeriod` 11, `PostingYear` 2026), never SYSPRO's `C` (whatever month SYSPRO is in):
+    a closed period is refused, never moved. [I] SYSPRO's APSTIN sample sends `C`; the
+    numbered form is how its GL journal (GENTJL) and Cash Book objects name a period.
+    """
+    numbered = (("PostingPeriod", f"{period.month:02d}"), ("PostingYear", f"{period.year:04d}"))
+    return _parameters("PostApInvoice", (*numbered, *APSTIN_PARAMETERS))
 
 
 def ap_invoice(invoice: PostableInvoice) -> str:

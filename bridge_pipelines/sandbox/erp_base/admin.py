@@ -9,6 +9,8 @@
 - `GET|DELETE /_sandbox/requests`              the request log, secrets masked
                                                (`?since=<id>&limit=<n>`)
 - `GET|POST /_sandbox/config`                  rate limit, latency and ERP settings
+- `GET|POST /_sandbox/periods`                 the posting-period calendar; `{"period":
+                                               "YYYY-MM", "status": "open"|"closed"}` sets one
 - `GET  /_sandbox/seed`                        the seeded codes and mapping tables
 """
 
@@ -97,6 +99,19 @@ def admin_routes(sandbox: ErpSandbox) -> list[Route]:
                 return _bad(str(exc))
         return JSONResponse({"config": sandbox.config})
 
+    async def periods(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = await _json_body(request)
+                if not isinstance(body, dict):
+                    raise ValueError('post {"period": "YYYY-MM", "status": "open"|"closed"}')
+                sandbox.set_period(str(body.get("period")), str(body.get("status")))
+            except ValueError as exc:
+                return _bad(str(exc))
+        return JSONResponse(
+            {"today": sandbox.clock.now().date().isoformat(), "periods": sandbox.periods()}
+        )
+
     async def seed(request: Request) -> Response:
         return JSONResponse(sandbox.seed_info())
 
@@ -109,5 +124,6 @@ def admin_routes(sandbox: ErpSandbox) -> list[Route]:
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/requests", requests, methods=["GET", "DELETE"]),
         Route("/_sandbox/config", config, methods=["GET", "POST"]),
+        Route("/_sandbox/periods", periods, methods=["GET", "POST"]),
         Route("/_sandbox/seed", seed, methods=["GET"]),
     ]

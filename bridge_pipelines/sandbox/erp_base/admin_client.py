@@ -65,6 +65,15 @@ class SandboxAdmin:
         config: dict[str, Any] = self._call("GET", "config")["config"]
         return config
 
+    def periods(self) -> dict[str, str]:
+        """The posting-period calendar around the sandbox's month: `YYYY-MM` -> status."""
+        rows = self._call("GET", "periods")["periods"]
+        return {str(row["period"]): str(row["status"]) for row in rows}
+
+    def set_period(self, period: str, status: str) -> None:
+        """Open or close one month of the posting-period calendar (`YYYY-MM`)."""
+        self._call("POST", "periods", json={"period": period, "status": status})
+
     def seed(self) -> dict[str, Any]:
         seed: dict[str, Any] = self._call("GET", "seed")
         return seed

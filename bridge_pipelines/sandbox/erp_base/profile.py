@@ -22,7 +22,8 @@ class SandboxDocument:
 
     `doc_id` is the id the adapter reports (`ErpDocumentRef.doc_id`); `reference` is the
     searchable field our external reference is written to; `debits` / `credits` are the
-    journal the ERP derives; `total` is the document's gross (positive).
+    journal the ERP derives; `total` is the document's gross (positive); `period` is the
+    posting period (`YYYY-MM`) the ERP put it in.
     """
 
     doc_id: str
@@ -32,6 +33,7 @@ class SandboxDocument:
     debits: Decimal
     credits: Decimal
     total: Decimal
+    period: str = ""
 
     @property
     def balanced(self) -> bool:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
+from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.clock import SandboxClock
 from bridge_pipelines.sandbox.erp_base.faults import Fault, FaultEngine
 from bridge_pipelines.sandbox.erp_base.ratelimit import RateLimiter
@@ -31,6 +32,9 @@ BASE_CONFIG: dict[str, Any] = {
     # How a refused request is answered: the status and whether Retry-After is sent.
     "rate_limit_status": 429,
     "rate_limit_retry_after": True,
+    # The posting-period calendar's months set open or closed ("YYYY-MM" -> "open"|"closed");
+    # the others follow the sandbox's `period_rule` (erp_base/calendar.py).
+    "periods": {},
 }
 
 
@@ -40,6 +44,7 @@ class ErpSandbox:
     name: ClassVar[str] = "erp"
     schema: ClassVar[str] = ""
     default_config: ClassVar[dict[str, Any]] = {}
+    period_rule: ClassVar[calendar.CalendarRule] = calendar.CalendarRule()
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
@@ -78,6 +83,19 @@ class ErpSandbox:
         self.store.set_json("config", stored)
         self._load_config()
         return self.config
+
+    def period_status(self, year: int, month: int) -> str:
+        """`open`, `closed` or `not_open`: whether a month takes postings, on the sandbox clock."""
+        today = self.clock.now().date()
+        return calendar.status_of(self.config, today, year, month, self.period_rule)
+
+    def periods(self) -> list[dict[str, str]]:
+        """The period calendar around the sandbox clock's month."""
+        return calendar.listing(self.config, self.clock.now().date(), self.period_rule)
+
+    def set_period(self, period: str, status: str) -> None:
+        """Open or close one month (`YYYY-MM`); kept in the state file until a reset."""
+        self.update_config({"periods": calendar.with_period(self.config, period, status)})
 
     def reset(self) -> None:
         """Back to the freshly seeded demo company: state, faults, clock, log and settings."""

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
@@ -34,6 +35,7 @@ from bridge_pipelines.sandbox.sap_b1 import odata
 from bridge_pipelines.sandbox.sap_b1.documents import (
     CREATORS,
     ENTITY_SETS,
+    PERIOD_RULE,
     B1Error,
     EntitySet,
     patch_record,
@@ -95,6 +97,7 @@ class SapB1Sandbox(ErpSandbox):
 
     name: ClassVar[str] = "sap_b1"
     schema: ClassVar[str] = SCHEMA
+    period_rule: ClassVar[calendar.CalendarRule] = PERIOD_RULE
     default_config: ClassVar[dict[str, Any]] = {
         "session_timeout_minutes": 30,  # [C] 30 minutes of inactivity
         "default_page_size": 20,  # [C]

@@ -34,6 +34,7 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
             debits=Decimal(str(doc["debits"])),
             credits=Decimal(str(doc["credits"])),
             total=Decimal(str(doc["DocTotal"])),
+            period=str(doc["DocDate"])[:7],  # B1 posts into the DocDate's period
         )
         for doc in rows
         if doc.get("kind") in ENTITY_SETS

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
@@ -53,6 +54,7 @@ class SysproSandbox(ErpSandbox):
 
     name: ClassVar[str] = "syspro"
     schema: ClassVar[str] = SCHEMA
+    period_rule: ClassVar[calendar.CalendarRule] = apstin.PERIOD_RULE
     default_config: ClassVar[dict[str, Any]] = {
         "session_idle_minutes": 20,  # [I] server setting; one client assumes 20 minutes
         "logon_response_format": "json",  # "json": "\"<guid>\"", "plain": <guid>

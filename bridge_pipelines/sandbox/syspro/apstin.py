@@ -9,10 +9,16 @@ sum of LedgerValue plus TaxValue. The document gets SYSPRO's numbers: an AP jour
 [I] Tax: with AutomaticTaxCalculation=N the caller states tax in `TaxValue` (per Item, default
 0). It is debited to the tax control account; the AP control account is credited with the full
 TransactionValue, so every journal balances.
-[I] Period: `PostingPeriod` C is the sandbox clock's month, P the month before; setting
-`posting_period_source` to `invoice_date` takes the InvoiceDate's month instead. A period listed
-in `closed_periods` ("YYYY-MM") is closed; with `invoice_date`, periods older than the previous
-month and later than the current one are closed too.
+Period: `PostingPeriod` C [C: SYSPRO's sample] is the current AP month (the sandbox clock's),
+P the month before [I]; a month number with `PostingYear` beside it [I: the form SYSPRO's GL
+journal (GENTJL) and Cash Book objects take] is that period, which is what the bridge sends
+(the posting date's month). Setting `posting_period_source` to `invoice_date` takes the
+InvoiceDate's month instead. The AP month goes into TrnYear/TrnMonth and the GL journal's
+GlYear/GlPeriod (financial year = calendar year [I]). Whether the period takes postings is the
+sandbox's period calendar (`/_sandbox/periods`): the current and previous months open, older
+ones closed, later ones not opened yet ([C] SYSPRO's AP help: postings go to the current
+month or one or two before it, while the period's access status is Open); a month in
+`closed_periods` ("YYYY-MM") is closed too. A refused period is an `ErrorDescription` [I text].
 [I] Error texts are ours; only their place (`ErrorDescription` in the Item, HTTP 200) is SYSPRO's.
 """
 
@@ -24,6 +30,7 @@ from typing import Any
 
 from lxml import etree
 
+from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.store import StateStore
 from bridge_pipelines.sandbox.syspro.seed import (
     AP_CONTROL_ACCOUNT,
@@ -144,23 +151,56 @@ def _read_item(node: etree._Element) -> _Item:
     return item
 
 
-def _period(ctx: PostContext, item: _Item, posting_period: str) -> tuple[int, int]:
+# [C] SYSPRO posts into the current AP month or the ones before it; a later one is not open.
+PERIOD_RULE = calendar.CalendarRule(open_back=1, open_ahead=0, later=calendar.NOT_OPEN)
+
+
+@dataclass(frozen=True)
+class PeriodChoice:
+    """What XmlParameters ask for: C (current), P (previous), or a period and its year."""
+
+    code: str
+    year: int | None = None
+    month: int | None = None
+    error: str | None = None
+
+
+def _period_choice(parameters: etree._Element | None) -> PeriodChoice:
+    raw = text(parameters, "PostingPeriod").strip().upper() or "C"
+    if raw in ("C", "P"):
+        return PeriodChoice(raw)
+    year_text = text(parameters, "PostingYear").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 12:
+        return PeriodChoice("", error=f"Posting period '{raw}' is invalid; use C, P or 1 to 12")
+    if not (year_text.isdigit() and len(year_text) == 4):
+        return PeriodChoice("", error=f"Posting year '{year_text}' is invalid for period {raw}")
+    return PeriodChoice("N", int(year_text), int(raw))
+
+
+def _period(ctx: PostContext, item: _Item, choice: PeriodChoice) -> tuple[int, int]:
     today = ctx.now.date()
-    current = (today.year, today.month)
-    previous = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
     if ctx.config.get("posting_period_source") == "invoice_date" and item.invoice_date:
         return item.invoice_date.year, item.invoice_date.month
-    return previous if posting_period == "P" else current
+    if choice.year is not None and choice.month is not None:
+        return choice.year, choice.month
+    return calendar.shifted(today, -1 if choice.code == "P" else 0)
 
 
-def _period_open(ctx: PostContext, period: tuple[int, int]) -> bool:
-    if f"{period[0]:04d}-{period[1]:02d}" in set(ctx.config.get("closed_periods", [])):
-        return False
-    if ctx.config.get("posting_period_source") != "invoice_date":
-        return True
-    today = ctx.now.date()
-    earliest = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
-    return earliest <= period <= (today.year, today.month)
+def _period_refusal(ctx: PostContext, period: tuple[int, int]) -> str | None:
+    """SYSPRO's reason a period takes no postings [I text], or None when it is open."""
+    year, month = period
+    if calendar.period_key(year, month) in set(ctx.config.get("closed_periods", [])):
+        return f"Posting period {year:04d}/{month:02d} is closed"
+    status = calendar.status_of(ctx.config, ctx.now.date(), year, month, PERIOD_RULE)
+    if status == calendar.CLOSED:
+        return f"Posting period {year:04d}/{month:02d} is closed"
+    if status == calendar.NOT_OPEN:
+        current = ctx.now.date()
+        return (
+            f"Posting period {year:04d}/{month:02d} is not open; the current AP period is "
+            f"{current.year:04d}/{current.month:02d}"
+        )
+    return None
 
 
 def _validate(
@@ -231,7 +271,9 @@ def _analysis_json(analysis: list[tuple[str, Decimal]]) -> str:
     return json.dumps([{"AnalysisCode1": code, "EntryAmount": str(a)} for code, a in analysis])
 
 
-def _post(ctx: PostContext, items: list[_Item], posting_period: str) -> tuple[int, int, int] | None:
+def _post(
+    ctx: PostContext, items: list[_Item], posting_period: PeriodChoice
+) -> tuple[int, int, int] | None:
     """Write the valid items; returns the GL journal key, or None when nothing was posted."""
     postable = [i for i in items if not i.errors]
     if not postable:
@@ -292,7 +334,7 @@ def post_ap_invoice(ctx: PostContext, xml_parameters: str, xml_in: str) -> bytes
     root = parse(xml_in)
     if root.tag != "PostApInvoice":
         raise XmlInError(f"XmlIn root must be PostApInvoice, not {root.tag}")
-    posting_period = _flag(parameters, "PostingPeriod", "C")
+    posting_period = _period_choice(parameters)
     whole_document = _flag(parameters, "ApplyIfEntireDocumentValid", "Y") == "Y"
     validate_only = _flag(parameters, "ValidateOnly", "N") == "Y"
     ignore_analysis = _flag(parameters, "IgnoreAnalysis", "N") == "Y"
@@ -300,9 +342,12 @@ def post_ap_invoice(ctx: PostContext, xml_parameters: str, xml_in: str) -> bytes
     seen: set[tuple[str, str]] = set()
     for item in items:
         _validate(ctx, item, seen, ignore_analysis)
-        period = _period(ctx, item, posting_period)
-        if not _period_open(ctx, period):
-            item.errors.append(f"Posting period {period[0]:04d}/{period[1]:02d} is closed")
+        if posting_period.error:
+            item.errors.append(posting_period.error)
+            continue
+        refusal = _period_refusal(ctx, _period(ctx, item, posting_period))
+        if refusal:
+            item.errors.append(refusal)
     invalid = sum(1 for i in items if i.errors)
     gl_key = None
     if not validate_only and not (whole_document and invalid) and items:

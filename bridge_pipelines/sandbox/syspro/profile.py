@@ -37,6 +37,7 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
                 debits=sum((Decimal(str(x["debit"] or 0)) for x in lines), Decimal(0)),
                 credits=sum((Decimal(str(x["credit"] or 0)) for x in lines), Decimal(0)),
                 total=abs(Decimal(str(doc["OrigInvValue"]))),
+                period=f"{int(doc['TrnYear']):04d}-{int(doc['TrnMonth']):02d}",
             )
         )
     return found

@@ -1,10 +1,14 @@
 """Request bodies the contract tests post, shaped as public B1 clients send them."""
 
+from datetime import date, timedelta
 from typing import Any
 
 SUPPLIER = "V10001"
 EXPENSE = "_SYS00000006100"
 AP_CONTROL = "_SYS00000002000"
+# Dated today: the seeded period calendar takes postings in the current month.
+TODAY = date.today().isoformat()
+DUE = (date.today() + timedelta(days=30)).isoformat()
 
 
 def service_invoice(
@@ -13,9 +17,9 @@ def service_invoice(
     body: dict[str, Any] = {
         "CardCode": card_code,
         "DocType": "dDocument_Service",
-        "DocDate": "2024-05-01",
-        "DocDueDate": "2024-05-31",
-        "TaxDate": "2024-05-01",
+        "DocDate": TODAY,
+        "DocDueDate": DUE,
+        "TaxDate": TODAY,
         "NumAtCard": ref,
         "DocCurrency": "USD",
         "Comments": "Stampli invoice",
@@ -31,7 +35,7 @@ def service_invoice(
 
 def journal(ref: str = "INV-1001", debit: float = 100.0, credit: float = 100.0) -> dict[str, Any]:
     return {
-        "ReferenceDate": "2024-05-01",
+        "ReferenceDate": TODAY,
         "Memo": "Stampli invoice",
         "Reference": ref,
         "JournalEntryLines": [

@@ -112,6 +112,7 @@ class ThrowawayAdapter(AdapterBase):
             "number": invoice.invoice_number,
             "reference": invoice.external_ref,
             "date": invoice.invoice_date.isoformat(),
+            "posting_date": invoice.posting_date.isoformat(),
             "currency": invoice.currency,
             "tax": str(abs(invoice.tax)),
             "total": str(abs(invoice.total)),

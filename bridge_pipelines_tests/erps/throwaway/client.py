@@ -3,7 +3,8 @@
 `POST login` answers a session token, sent back as the `TWSESSION` cookie. A 401 on login is
 wrong credentials (`ConfigError`, never retried); elsewhere it is an ended session
 (`SessionExpiredError`: a read is repeated after a new login, a write looked up first). 404
-`not_found` is `NotFoundError`; 409 and 422 are the ERP refusing the request. Time, backoff,
+`not_found` is `NotFoundError`; 409 and 422 are the ERP refusing the request (422
+`period_closed`: the posting period, `PeriodClosedError`). Time, backoff,
 Retry-After, pacing and the session's life are `SessionClient`'s.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import SecretStr
 
-from bridge_pipelines.erps.base import rejected_by_erp
+from bridge_pipelines.erps.base import period_closed_by_erp, rejected_by_erp
 from bridge_pipelines.erps.http import RequestLimiter, TransientError
 from bridge_pipelines.erps.session import (
     MAX_PAGES,
@@ -90,6 +91,10 @@ class ThrowawayClient(SessionClient):
             return SessionExpiredError(f"Throwaway {what}: the session has ended", message)
         if answer.status == 404 and error == "not_found":
             return NotFoundError(f"Throwaway {what}: {message}")
+        if answer.status == 422 and error == "period_closed":
+            return period_closed_by_erp(
+                f"Throwaway {what}: refused ({message})", redact(answer.text)
+            )
         if answer.status in (409, 422):
             return rejected_by_erp(f"Throwaway {what}: refused ({message})", redact(answer.text))
         return super().refusal(answer, kind, what)

@@ -36,6 +36,7 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
             debits=Decimal(row["debits"]),
             credits=Decimal(row["credits"]),
             total=Decimal(row["total"]),
+            period=str(row["posting_date"])[:7],
         )
         for row in rows
     ]

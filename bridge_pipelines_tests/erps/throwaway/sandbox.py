@@ -10,14 +10,16 @@ Faults, the clock, the request log, reset, rate limits and `/_sandbox/` come fro
   (`limit` defaults to and is capped by `page_size`), `next_offset` null on the last page.
 - `GET|PUT /api/vendors/{code}` (404 `not_found`), `POST /api/vendors` (409 if it exists).
 - `POST /api/bills`: a bill or credit note; unknown book, vendor, account or cost center and
-  lines plus tax differing from the total are refused (422). Duplicates are accepted, as many
+  lines plus tax differing from the total are refused (422 `validation`), and so is a
+  `posting_date` (else `date`) in a month the period calendar does not hold open (422
+  `period_closed`; the shared rule: this month and the last open). Duplicates are accepted, as many
   ERPs accept them: preventing them is the bridge's job, and the suite must see one.
 - `GET /api/bills?reference=` or `?reference_prefix=` (paged as above).
 """
 
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
@@ -52,7 +55,8 @@ CREATE TABLE IF NOT EXISTS master (
 CREATE TABLE IF NOT EXISTS bills (
     id INTEGER PRIMARY KEY AUTOINCREMENT, book TEXT NOT NULL, kind TEXT NOT NULL,
     vendor TEXT NOT NULL, number TEXT NOT NULL, reference TEXT NOT NULL,
-    bill_date TEXT NOT NULL, tax TEXT NOT NULL, total TEXT NOT NULL, lines TEXT NOT NULL
+    bill_date TEXT NOT NULL, posting_date TEXT NOT NULL, tax TEXT NOT NULL,
+    total TEXT NOT NULL, lines TEXT NOT NULL
 );
 """
 
@@ -218,9 +222,9 @@ class ThrowawaySandbox(ErpSandbox):
         body = await _body(request)
         bill = self._valid_bill(body)
         cursor = self.store.execute(
-            "INSERT INTO bills (book, kind, vendor, number, reference, bill_date, tax, total, "
-            "lines) VALUES (:book, :kind, :vendor, :number, :reference, :bill_date, :tax, "
-            ":total, :lines)",
+            "INSERT INTO bills (book, kind, vendor, number, reference, bill_date, posting_date, "
+            "tax, total, lines) VALUES (:book, :kind, :vendor, :number, :reference, :bill_date, "
+            ":posting_date, :tax, :total, :lines)",
             bill,
         )
         number = f"B{cursor.lastrowid:06d}"
@@ -254,6 +258,8 @@ class ThrowawaySandbox(ErpSandbox):
             problems.append(f"lines {net} + tax {tax} != total {total}")
         if problems:
             raise Refused(422, "validation", "; ".join(problems))
+        posting_date = str(body.get("posting_date") or body["date"])
+        self._period_open(posting_date)
         return {
             "book": BOOK,
             "kind": body["kind"],
@@ -261,10 +267,24 @@ class ThrowawaySandbox(ErpSandbox):
             "number": str(body["number"]),
             "reference": str(body["reference"]),
             "bill_date": str(body["date"]),
+            "posting_date": posting_date,
             "tax": str(tax),
             "total": str(total),
             "lines": json.dumps(lines),
         }
+
+    def _period_open(self, posting_date: str) -> None:
+        try:
+            day = date.fromisoformat(posting_date)
+        except ValueError:
+            raise Refused(
+                422, "validation", f"posting date {posting_date!r} is not a date"
+            ) from None
+        status = self.period_status(day.year, day.month)
+        if status != calendar.OPEN:
+            state = "closed" if status == calendar.CLOSED else "not open yet"
+            period = calendar.period_key(day.year, day.month)
+            raise Refused(422, "period_closed", f"period {period} is {state}")
 
     def documents(self) -> list[dict[str, Any]]:
         """Every bill and credit note with the journal it makes (expense + tax vs payable)."""

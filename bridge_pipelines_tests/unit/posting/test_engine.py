@@ -74,6 +74,29 @@ def test_a_refusal_is_rejected_with_the_erp_answer_and_not_sent_again(ledger: Le
     assert (erp.posts, erp.documents()) == (1, [])
 
 
+def test_a_closed_period_is_held_for_review_with_the_erp_answer_never_re_dated(
+    ledger: Ledger,
+) -> None:
+    (row,) = plan(ledger)
+    erp = FakeErp()
+    erp.script = ["period_closed"]
+    report = run(ledger, erp)
+    assert (report.needs_review, report.rejected, report.sends) == (1, 0, 1)
+    held = ledger.get_posting(row.id)
+    assert held.state == PostingState.NEEDS_REVIEW
+    assert held.last_response == '{"error":{"code":-4013,"message":"Posting period locked"}}'
+    period = build_invoice(ledger.get_record(row.record_id)).posting_period
+    assert held.reason == (
+        f"posting period {period} refused by the ERP: "
+        "Posting period locked; specify an alternative date (-4013)"
+    )
+    assert run(ledger, erp, owner="run-2").claimed == 0
+    # Reopened and resolved by an operator, the same document (same date) posts once.
+    ledger.resolve_posting(row.id, PostingState.PLANNED, reason="period open", actor="ops")
+    assert run(ledger, erp, owner="run-3").posted == 1
+    assert len(erp.documents(row.external_ref)) == 1
+
+
 def test_retryable_answers_back_off_then_post_one_document(ledger: Ledger) -> None:
     (row,) = plan(ledger)
     erp = FakeErp()

@@ -113,12 +113,12 @@ class ThrowawayAdapter(AdapterBase):
             "reference": invoice.external_ref,
             "date": invoice.invoice_date.isoformat(),
             "currency": invoice.currency,
-            "tax": str(abs(invoice.tax)),
-            "total": str(abs(invoice.total)),
+            "tax": str(invoice.tax),
+            "total": str(invoice.total),
             "lines": [
                 {
                     "account": line.ledger_code,
-                    "amount": str(abs(line.amount)),
+                    "amount": str(line.amount),
                     "cost_center": line.dimensions.get(DimensionType.COST_CENTER),
                     "description": line.description,
                 }

@@ -112,14 +112,15 @@ def ap_invoice_parameters() -> str:
     return _parameters("PostApInvoice", APSTIN_PARAMETERS)
 
 
-def ap_invoice(invoice: PostableInvoice) -> str:
+def ap_invoice(invoice: PostableInvoice, tax_account: str | None = None) -> str:
     """APSTIN `XmlIn` for one invoice or credit note, our reference in `TransactionReference`.
 
     The vendor's invoice number is the `Invoice` key (what AP clerks see and search by); our
     reference sits in `TransactionReference`. Amounts are positive (`PostableInvoice`); the
-    transaction code (I / C) carries a credit note's direction. Tax is expensed with the lines
-    (`PostableInvoice.expense_lines`), so `TaxValue` is zero and the distribution adds up to
-    the transaction value. Notations are cut by `fit_text`.
+    transaction code (I / C) carries a credit note's direction. Tax is expensed with the lines,
+    or distributed to `tax_account` as one "Sales tax" line (`PostableInvoice.expense_lines`),
+    so `TaxValue` is zero and the distribution adds up to the transaction value. Notations are
+    cut by `fit_text`.
 
     Raises:
         BadInputError: a field SYSPRO cannot hold (invoice number too long, sub-cent amount).
@@ -148,7 +149,7 @@ def ap_invoice(invoice: PostableInvoice) -> str:
     _sub(item, "JournalNotation", fit_text(f"Stampli {invoice.lineage.file_name}", MAX_NOTATION))
     _sub(item, "InvoiceDate", invoice.invoice_date.isoformat())
     _sub(item, "DueDate", invoice.due_date.isoformat() if invoice.due_date else None)
-    for number, line in enumerate(invoice.expense_lines(), start=1):
+    for number, line in enumerate(invoice.expense_lines(tax_account), start=1):
         distribution = _sub(item, "LedgerDistribution")
         _sub(distribution, "LedgerCode", line.ledger_code)
         _sub(distribution, "LedgerNotation", fit_text(line.description, MAX_NOTATION))

@@ -6,7 +6,12 @@ from decimal import Decimal
 
 from bridge_pipelines.erps.base import DocumentType, PostableInvoiceLine
 from bridge_pipelines.erps.syspro import payloads
-from bridge_pipelines_tests.integration.erps.syspro.helpers import adapter_for, invoice
+from bridge_pipelines.erps.syspro.adapter import SysproAdapter
+from bridge_pipelines_tests.integration.erps.syspro.helpers import (
+    adapter_for,
+    invoice,
+    settings_for,
+)
 
 
 def _two_lines(inv, first: str, second: str, description: str = "Office supplies"):
@@ -68,3 +73,17 @@ def test_notations_are_folded_and_cut_on_a_word_boundary(syspro_sandbox):
         adapter.post_invoice(inv)
     [doc] = syspro_sandbox.admin.documents()
     assert doc["Notation"] == "Quarterly maintenance of the"
+
+
+def test_with_a_tax_account_the_tax_is_one_sales_tax_distribution(syspro_sandbox):
+    inv = _two_lines(invoice(total="1100.00", tax="100.00"), "750.00", "250.00")
+    xml = payloads.ap_invoice(inv, tax_account="10-6300")
+    assert "<LedgerNotation>Sales tax</LedgerNotation>" in xml
+    settings = settings_for(syspro_sandbox)
+    with SysproAdapter(settings, tax_account="10-6200") as adapter:
+        adapter.post_invoice(replace(inv, lines=(inv.lines[0],), total=Decimal("850.00")))
+    [doc] = syspro_sandbox.admin.documents()
+    assert [(line["ledger_code"], line["debit"]) for line in doc["lines"][:2]] == [
+        ("10-6100", "750.00"),
+        ("10-6200", "100.00"),
+    ]

@@ -148,7 +148,9 @@ class Run:
 def duplicates(documents: list[dict[str, Any]], expected: set[str]) -> tuple[int, int]:
     """(documents beyond one per supplier + reference, expected references SAP does not hold)."""
     keys = Counter(
-        (d["CardCode"], d["NumAtCard"]) for d in documents if d["kind"] != "JournalEntry"
+        (d["CardCode"], d.get("JournalMemo") or d["NumAtCard"])  # ours (issue 16), or before
+        for d in documents
+        if d["kind"] != "JournalEntry"
     )
     keys.update(("", d["Reference"]) for d in documents if d["kind"] == "JournalEntry")
     held = {ref for _, ref in keys}

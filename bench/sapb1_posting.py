@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         ("logins", f"{result.logins} (client count {result.client_logins})"),
         ("throttled answers", f"{result.throttled} (status {statuses})"),
         ("sandbox documents", f"{len(result.documents)}"),
-        ("duplicates", f"{dups} by CardCode + NumAtCard"),
+        ("duplicates", f"{dups} by CardCode + our reference"),
         ("missing in SAP B1", f"{missing}"),
         ("machine", f"{os.cpu_count()} cores, load average {load}"),
     ]

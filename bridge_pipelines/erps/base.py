@@ -23,9 +23,9 @@ adapter must pick the class by what may have reached the ERP, never by convenien
 """
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
 from types import MappingProxyType, TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -40,11 +40,12 @@ from bridge_pipelines.errors import (
 
 
 class DocumentType(StrEnum):
-    """An AP document's kind: the type carries the direction.
+    """An AP document's kind: the type carries the direction, never the sign of an amount.
 
-    A credit memo's amounts may come signed as Stampli exports them (negative, what the posting
-    run passes) or positive; an adapter sends the ERP the document in its own direction either
-    way (the conformance suite posts both).
+    The one sign convention lives in `PostableInvoice`: its amounts are those of the document
+    as the vendor issued it (a credit memo of 57.50 holds +57.50), whatever sign the source
+    exported. Adapters never look at signs; only `ErpDocumentRef.total`, read back for
+    reconciliation, is signed as the source is.
     """
 
     INVOICE = "Invoice"
@@ -58,6 +59,34 @@ class DimensionType(StrEnum):
     SUBACCOUNT = "subaccount"
     PROJECT = "project"
     BRANCH = "branch"
+
+
+TAX_LINE_TEXT = "Sales tax"
+
+
+def allocate(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`amount` split over `weights` in proportion to them, the parts adding up exactly.
+
+    Proportional to the signed weights, so a negative line (a discount) takes its negative
+    share. Parts are in the amount's own precision, at least cents; the units left by rounding
+    go to the largest remainders, ties to the earliest weight. When the weights add up to zero
+    there is no proportion: the whole amount goes to the largest weight.
+    """
+    if not weights:
+        raise ValueError("nothing to allocate over")
+    quantum = Decimal(1).scaleb(min(int(amount.as_tuple().exponent), -2))
+    whole = sum(weights, Decimal(0))
+    if not whole:
+        biggest = max(range(len(weights)), key=lambda i: (abs(weights[i]), -i))
+        return [amount if i == biggest else Decimal(0) for i in range(len(weights))]
+    exact = [amount * weight / whole for weight in weights]
+    up = amount >= 0
+    parts = [e.quantize(quantum, rounding=ROUND_FLOOR if up else ROUND_CEILING) for e in exact]
+    left = amount - sum(parts, Decimal(0))
+    order = sorted(range(len(weights)), key=lambda i: (-abs(exact[i] - parts[i]), i))
+    for i in order[: int(abs(left) / quantum)]:
+        parts[i] += quantum if up else -quantum
+    return parts
 
 
 def _money(owner: str, name: str, value: object) -> None:
@@ -260,8 +289,19 @@ class PostableInvoice:
     The lines plus tax must equal the total exactly (P5): an invoice that does not balance is
     refused here, before anything could reach an ERP.
 
+    Sign convention (the only place it is stated and enforced): amounts are the document's own,
+    so `total` is never negative and `document_type` carries the direction. A credit memo
+    given with a negative total (Stampli exports credit memos negative) is normalised here:
+    total, tax and every line change sign together, so a negative line of a credit memo (a
+    correction inside it) stays a correction. An invoice with a negative total is refused: a
+    negative invoice is a credit memo, and guessing would post it in the wrong direction.
+    `external_ref` is computed by the caller from the source's signed amounts and is untouched.
+
+    Tax is Stampli's computed amount; how an ERP books it is `expense_lines`.
+
     Raises:
-        BadInputError: no lines, or lines plus tax differ from the total.
+        BadInputError: no lines, lines plus tax differ from the total, or an invoice's total
+            is negative.
     """
 
     tenant: str
@@ -291,6 +331,37 @@ class PostableInvoice:
             raise BadInputError(
                 f"invoice {self.invoice_number}: lines {net} + tax {self.tax} != total {self.total}"
             )
+        if self.total < 0:
+            if self.document_type is not DocumentType.CREDIT_MEMO:
+                raise BadInputError(
+                    f"invoice {self.invoice_number}: total {self.total} is negative; "
+                    "a negative invoice must come as a credit memo"
+                )
+            object.__setattr__(self, "total", -self.total)
+            object.__setattr__(self, "tax", -self.tax)
+            object.__setattr__(
+                self, "lines", tuple(replace(line, amount=-line.amount) for line in self.lines)
+            )
+
+    def expense_lines(self, tax_account: str | None = None) -> tuple["PostableInvoiceLine", ...]:
+        """The lines to book, Stampli's tax included, the same way for every ERP.
+
+        The default is what a US AP team expects of sales and use tax on a vendor invoice: it
+        is part of the cost, so it is expensed with the lines, spread over them in proportion
+        to their amounts (cents by largest remainder, so the lines add up to the total exactly).
+        With `tax_account` (a tenant that books tax separately) the tax is one more line,
+        "Sales tax", on that account, without dimensions. No tax, no change. Amounts follow
+        the class's sign convention; the lines always sum to `total`.
+        """
+        if not self.tax:
+            return self.lines
+        if tax_account:
+            return (*self.lines, PostableInvoiceLine(tax_account, self.tax, TAX_LINE_TEXT))
+        shares = allocate(self.tax, [line.amount for line in self.lines])
+        return tuple(
+            replace(line, amount=line.amount + share)
+            for line, share in zip(self.lines, shares, strict=True)
+        )
 
     @property
     def posting_period(self) -> PostingPeriod:

@@ -46,6 +46,27 @@ def decimal_or_zero(value: object) -> Decimal:
     return amount
 
 
+def fit_text(text: str | None, limit: int) -> str:
+    """Free text (a description, a memo) for an ERP field that holds `limit` characters.
+
+    The same for every connector and every limited text field: line breaks, tabs and runs of
+    spaces fold to one space (ERP text fields are one line), then text longer than the limit is
+    cut at the last word boundary that fits, never inside a word, unless one word alone is
+    longer than the limit (then it is cut at the limit). Identifiers (invoice numbers, codes,
+    references) are never cut: a connector refuses those with `BadInputError` instead.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be positive, got {limit}")
+    folded = " ".join((text or "").split())
+    if len(folded) <= limit:
+        return folded
+    if folded[limit] == " ":
+        return folded[:limit]
+    head = folded[:limit]
+    boundary = head.rfind(" ")
+    return head[:boundary].rstrip() if boundary > 0 else head
+
+
 QUOTE_LIMIT = 500
 
 

@@ -4,19 +4,28 @@ The ledger compares it to tell a repeat from a re-plan: after a mapping fix the 
 gets a new hash, which is what lets a rejected posting be planned again (reliability.md §2).
 The record id and source lineage are left out: they say where the invoice came from, not
 what the ERP receives.
+
+Amounts are hashed in Stampli's sign (a credit memo negative), which is how the posting run
+passed them before `PostableInvoice` normalised credit memos to positive amounts (issue 16):
+postings planned before that change keep their hash, so none is re-planned by the upgrade.
 """
 
 import hashlib
 import json
+from decimal import Decimal
 from typing import Any
 
-from bridge_pipelines.erps.base import PostableInvoice, PostableInvoiceLine
+from bridge_pipelines.erps.base import DocumentType, PostableInvoice, PostableInvoiceLine
 
 
-def _line(line: PostableInvoiceLine) -> dict[str, Any]:
+def _amount(value: Decimal, sign: Decimal) -> str:
+    return str(sign * value if value else abs(value))
+
+
+def _line(line: PostableInvoiceLine, sign: Decimal) -> dict[str, Any]:
     return {
         "ledger_code": line.ledger_code,
-        "amount": str(line.amount),
+        "amount": _amount(line.amount, sign),
         "description": line.description,
         "dimensions": dict(sorted(line.dimensions.items())),
         "po_number": line.po_number,
@@ -25,6 +34,7 @@ def _line(line: PostableInvoiceLine) -> dict[str, Any]:
 
 def payload_hash(invoice: PostableInvoice) -> str:
     """SHA-256 (hex) of the invoice's ERP-bound fields in a canonical JSON form."""
+    sign = Decimal(-1) if invoice.document_type is DocumentType.CREDIT_MEMO else Decimal(1)
     document = {
         "tenant": invoice.tenant,
         "external_ref": invoice.external_ref,
@@ -35,9 +45,9 @@ def payload_hash(invoice: PostableInvoice) -> str:
         "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
         "posting_date": invoice.posting_date.isoformat(),
         "currency": invoice.currency,
-        "total": str(invoice.total),
-        "tax": str(invoice.tax),
-        "lines": [_line(line) for line in invoice.lines],
+        "total": _amount(invoice.total, sign),
+        "tax": _amount(invoice.tax, sign),
+        "lines": [_line(line, sign) for line in invoice.lines],
     }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

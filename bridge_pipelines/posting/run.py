@@ -109,8 +109,13 @@ def build_postable(
 ) -> PostableInvoice:
     """The ERP document for one recorded invoice.
 
+    Amounts go in as Stampli exports them (a credit memo negative); `PostableInvoice` turns
+    them into the document's own amounts (positive, the type carrying the direction), the one
+    place that sign convention is enforced. `external_ref` hashes the source's signed gross.
+
     Raises:
         BadInputError: a code does not map; the message lists every reason (held for review).
+            Also an invoice (not a credit memo) with a negative total.
     """
     invoice = InvoiceRecord.from_payload(record.payload)
     resolution = resolve_invoice(invoice, tables)

@@ -46,8 +46,9 @@ def assert_globex_posted_once_into_sap_b1(home: Path, ledger: Ledger) -> None:
     # Exactly once: one document per posting, one per supplier and reference.
     doc_ids = [f"{ENTITY_SET[d['kind']]}({d['DocEntry']})" for d in documents]
     assert sorted(doc_ids) == sorted(p.erp_doc_id for p in posted)
-    assert max(Counter((d["CardCode"], d["NumAtCard"]) for d in documents).values()) == 1
-    assert {d["NumAtCard"] for d in documents} == {p.external_ref for p in posted}
+    # Our reference is in JournalMemo, the vendor's invoice number in NumAtCard (issue 16).
+    assert max(Counter((d["CardCode"], d["JournalMemo"]) for d in documents).values()) == 1
+    assert {d["JournalMemo"] for d in documents} == {p.external_ref for p in posted}
     assert invoices_in_sap == sum(d["kind"] == "PurchaseInvoice" for d in documents)
     # A credit memo is an A/P credit note, an invoice an A/P invoice.
     for posting in posted:

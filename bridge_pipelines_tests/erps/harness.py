@@ -166,11 +166,10 @@ class ErpUnderTest:
         )
 
     def credit_memo(self, *, positive: bool = False) -> PostableInvoice:
-        """A valid credit memo, its amounts negative as Stampli exports them.
+        """A valid credit memo, its amounts given negative as Stampli exports them.
 
-        The posting run (`posting/run.py`, `build_postable`) passes the source's signs through,
-        so that is what an adapter receives; `positive` gives the shape `erps/base.py`
-        describes instead (amounts positive, the type carrying the sign).
+        `PostableInvoice` normalises them to positive (the one sign convention, `erps/base.py`),
+        so an adapter receives the same document either way; `positive` gives them positive.
         """
         sign = "" if positive else "-"
         return self.invoice(DocumentType.CREDIT_MEMO, total=f"{sign}57.50", tax=f"{sign}7.50")

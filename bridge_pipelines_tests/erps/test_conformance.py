@@ -9,7 +9,9 @@ it received. ERP-specific behaviour stays in `contract/` and `integration/erps/`
 import itertools
 import math
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -74,6 +76,25 @@ def test_credit_memo_with_positive_amounts_is_posted(erp: ErpUnderTest) -> None:
     [document] = erp.documents(memo.external_ref)
     assert document.doc_id == posted.doc_id
     assert document.total == memo.total and document.balanced, document
+
+
+def test_a_taxed_multi_line_invoice_with_long_text_posts_at_its_total(erp: ErpUnderTest) -> None:
+    """Issue 16: tax booked by the shared rule, every text fitted, whatever the connector."""
+    base = erp.invoice(total="100.01", tax="7.01")
+    [line] = base.lines
+    text = "Replacement of the loading dock doors,\r\nincluding labour and travel. " * 8
+    invoice = replace(
+        base,
+        lines=(
+            replace(line, amount=Decimal("62.00"), description=text),
+            replace(line, amount=Decimal("31.00"), description="Freight\nand handling"),
+        ),
+    )
+    with erp.adapter() as adapter:
+        posted = adapter.post_invoice(invoice)
+    [document] = erp.documents(invoice.external_ref)
+    assert document.doc_id == posted.doc_id
+    assert document.total == Decimal("100.01") and document.balanced, document
 
 
 def test_the_same_invoice_planned_and_run_twice_posts_once(

@@ -3,9 +3,11 @@
 - One Service Layer session per adapter (= per batch), opened at the first call, renewed once
   when SAP answers 401/301, ended by `close()` / the `with` block.
 - Postings: per tenant (`erp.sap_b1_posting_mode`) an A/P service invoice (`PurchaseInvoices`,
-  our reference in `NumAtCard`; credit memos on `PurchaseCreditNotes`) or a journal entry
-  (`JournalEntries`, our reference in `Reference`). See `payloads.py`.
-- Lookup: `$filter` on CardCode + NumAtCard (not cancelled), or on Reference. SAP commits a
+  the vendor's invoice number in `NumAtCard`, our reference in `JournalMemo`; credit memos on
+  `PurchaseCreditNotes`) or a journal entry (`JournalEntries`, our reference in `Reference`).
+  See `payloads.py`.
+- Lookup: `$filter` on CardCode + our reference in JournalMemo or (documents posted before
+  issue 16) NumAtCard, not cancelled; or on Reference. SAP commits a
   document before it answers and the filter reads the same tables, so a committed document is
   found by the next lookup: `lookup_is_read_after_write_consistent` is True.
 - A post is never re-sent blindly: after an expired session the adapter logs in again and
@@ -53,7 +55,7 @@ from bridge_pipelines.redaction import redact
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_COLUMNS = ("DocEntry", "DocNum", "CardCode", "NumAtCard", "DocumentStatus")
+DOCUMENT_COLUMNS = ("DocEntry", "DocNum", "CardCode", "NumAtCard", "JournalMemo", "DocumentStatus")
 JOURNAL_COLUMNS = ("JdtNum", "Reference")
 POSTED_COLUMNS = (*DOCUMENT_COLUMNS, "DocDate", "DocTotal", "VatSum", "DocumentLines")
 POSTED_JOURNAL_COLUMNS = ("JdtNum", "Reference", "ReferenceDate", "JournalEntryLines")
@@ -65,8 +67,8 @@ def _yes(value: object) -> bool:
 
 def _posted_document(entity_set: str, row: dict[str, Any]) -> ErpDocumentRef | None:
     """A `PurchaseInvoices` / `PurchaseCreditNotes` row as a document of ours, or None."""
-    reference = str(row.get("NumAtCard") or "")
-    if not is_external_ref(reference):
+    reference = payloads.reference_of(row, is_external_ref)
+    if reference is None:
         return None
     lines = [line for line in row.get("DocumentLines") or [] if isinstance(line, dict)]
     total = decimal_or_zero(row.get("DocTotal"))
@@ -260,7 +262,8 @@ class SapB1Adapter(AdapterBase):
                 status=str(row.get("DocumentStatus") or "posted"),
             )
             for row in rows
-            if str(row.get("NumAtCard")) == ref.value  # SAP compares case-insensitively
+            # SAP compares case-insensitively; ours is in JournalMemo, or NumAtCard before #16
+            if ref.value in (row.get("JournalMemo"), row.get("NumAtCard"))
         ]
 
     def find_by_external_ref(self, ref: ExternalRef) -> list[ErpDocumentRef]:
@@ -298,14 +301,15 @@ class SapB1Adapter(AdapterBase):
     def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
         """Every document of ours, whatever the posting mode, for `bridge verify`.
 
-        A/P invoices and credit notes by `startswith(NumAtCard,'BP')` (not cancelled), and
+        A/P invoices and credit notes by `startswith(JournalMemo,'BP')` or, posted before
+        issue 16, `startswith(NumAtCard,'BP')` (not cancelled), and
         journal entries by `startswith(Reference,'BP')`, each paged through nextLinks. A
         document's journal is the one B1 derives: lines (+ VAT) debited, `DocTotal` credited;
         a credit note's `total` is negative, as the source's is. A server without
         `PurchaseCreditNotes` holds none.
         """
         for entity_set in (payloads.INVOICES, payloads.CREDIT_NOTES):
-            where = f"startswith(NumAtCard,'{EXTERNAL_REF_PREFIX}') and Cancelled eq 'tNO'"
+            where = payloads.posted_filter(EXTERNAL_REF_PREFIX)
             if since is not None:
                 where += f" and DocDate ge '{since.isoformat()}'"
             rows = self.client.entities(entity_set, select=POSTED_COLUMNS, filter=where)

@@ -14,22 +14,31 @@ Posting modes (per tenant, `erp.sap_b1_posting_mode`):
   gross amount (`ShortName` = CardCode, so SAP uses the partner's control account); a credit
   memo swaps the sides. Balanced by construction.
 
-Either way our reference goes into a searchable field: `NumAtCard` (the vendor reference,
-100 characters) on documents, `Reference` on journal entries; the vendor's own invoice number
-goes into `Comments` / `Memo` / `Reference2` for people.
+References (issue 16): the vendor's invoice number goes where AP users search for it, our
+reference into a searchable field out of the clerk's way:
 
-Tax: `PostableInvoice.tax` is already computed by Stampli, and we send no SAP tax code, so the
-tax is one more line ("Tax") on `tax_account` when the tenant names one, else on the first
-line's account and dimensions (non-recoverable US sales tax is expensed with the purchase).
+- documents: `NumAtCard` ("Vendor Ref. No.", 100 characters) = the vendor's invoice number;
+  `JournalMemo` ("Journal Remark" on the Accounting tab, 50 characters, copied by B1 to the
+  document's journal entry) = our `BP...` reference alone, so `$filter=JournalMemo eq '...'`
+  finds it. Documents posted before the change carry our reference in `NumAtCard`; lookups
+  search both fields (`document_filter`).
+- journal entries: `Reference` (Ref. 1) = ours, `Reference2` (Ref. 2, 100) = the vendor's
+  invoice number.
+
+Tax: `PostableInvoice.expense_lines` (one rule for every ERP): spread over the expense lines
+in proportion, or one "Sales tax" line on `tax_account` when the tenant names one. We send no
+SAP tax code. Sign: amounts are positive (`PostableInvoice`); the object (credit note) or the
+swapped journal sides carry a credit memo's direction. Free text goes through `fit_text`.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 from bridge_pipelines.erps.base import DimensionType, DocumentType, PostableInvoice, VendorChange
+from bridge_pipelines.erps.values import fit_text
 from bridge_pipelines.errors import BadInputError
 
 PostingMode = Literal["service_invoice", "journal_entry"]
@@ -39,6 +48,8 @@ INVOICES = "PurchaseInvoices"
 CREDIT_NOTES = "PurchaseCreditNotes"
 JOURNAL_ENTRIES = "JournalEntries"
 MAX_NUM_AT_CARD = 100
+MAX_JOURNAL_MEMO = 50
+MAX_JE_MEMO = 50
 MAX_REFERENCE = 100
 MAX_CARD_CODE = 15
 MAX_CARD_NAME = 100
@@ -98,41 +109,24 @@ def _dims(dimensions: Mapping[str, str]) -> dict[str, str]:
 
 
 def _check_refs(invoice: PostableInvoice) -> None:
-    _text(invoice.external_ref, MAX_NUM_AT_CARD, "external reference")
+    _text(invoice.external_ref, MAX_JOURNAL_MEMO, "external reference")
     _text(invoice.vendor_code, MAX_CARD_CODE, "supplier code (CardCode)")
-
-
-def _sign(invoice: PostableInvoice) -> Decimal:
-    """-1 for a credit memo signed as Stampli exports it (negative), else 1.
-
-    The document (credit note) or the swapped journal sides carry a credit memo's direction,
-    so its amounts go out positive however the caller signed them: the posting run passes the
-    source's negative amounts through. A negative credit note would reverse the reversal.
-    """
-    credit_memo = invoice.document_type == DocumentType.CREDIT_MEMO
-    return Decimal(-1) if credit_memo and invoice.total < 0 else Decimal(1)
+    _text(invoice.invoice_number, MAX_NUM_AT_CARD, "vendor invoice number (NumAtCard)")
 
 
 def _expense_lines(
     invoice: PostableInvoice, tax_account: str | None
 ) -> list[tuple[str, Decimal, str, dict[str, str]]]:
-    """(account, amount, text, dimension fields) per line, the tax as one more line."""
-    sign = _sign(invoice)
-    lines = [
+    """(account, amount, text, dimension fields) per line, tax as `expense_lines` books it."""
+    return [
         (
             line.ledger_code,
-            money(sign * line.amount, f"invoice {invoice.invoice_number} line amount"),
-            line.description[:MAX_LINE_TEXT],
+            money(line.amount, f"invoice {invoice.invoice_number} line amount"),
+            fit_text(line.description, MAX_LINE_TEXT),
             _dims(line.dimensions),
         )
-        for line in invoice.lines
+        for line in invoice.expense_lines(tax_account)
     ]
-    if invoice.tax:
-        first = invoice.lines[0]
-        account = tax_account or first.ledger_code
-        dims = {} if tax_account else _dims(first.dimensions)
-        lines.append((account, money(sign * invoice.tax, "invoice tax"), "Tax", dims))
-    return lines
 
 
 def entity_set_for(invoice: PostableInvoice, mode: PostingMode) -> str:
@@ -145,16 +139,17 @@ def entity_set_for(invoice: PostableInvoice, mode: PostingMode) -> str:
 def service_document(invoice: PostableInvoice, tax_account: str | None = None) -> dict[str, Any]:
     """The `PurchaseInvoices` / `PurchaseCreditNotes` body of a service document."""
     _check_refs(invoice)
-    comment = f"Stampli invoice {invoice.invoice_number} (ref {invoice.external_ref})"
+    kind = "credit memo" if invoice.document_type == DocumentType.CREDIT_MEMO else "invoice"
     return {
         "CardCode": invoice.vendor_code,
         "DocType": SERVICE_DOCUMENT,
         "DocDate": invoice.posting_date,
         "DocDueDate": invoice.due_date or invoice.invoice_date,
         "TaxDate": invoice.invoice_date,
-        "NumAtCard": invoice.external_ref,
+        "NumAtCard": invoice.invoice_number,
+        "JournalMemo": invoice.external_ref,
         "DocCurrency": invoice.currency,
-        "Comments": comment[:MAX_TEXT],
+        "Comments": fit_text(f"From Stampli: {kind} {invoice.invoice_number}", MAX_TEXT),
         "DocumentLines": [
             {"ItemDescription": text, "AccountCode": account, "LineTotal": amount, **dims}
             for account, amount, text, dims in _expense_lines(invoice, tax_account)
@@ -175,12 +170,12 @@ def journal_entry(invoice: PostableInvoice, tax_account: str | None = None) -> d
         {"AccountCode": account, **sides(amount, not credit_memo), "LineMemo": text, **dims}
         for account, amount, text, dims in _expense_lines(invoice, tax_account)
     ]
-    total = money(_sign(invoice) * invoice.total, "invoice total")
+    total = money(invoice.total, "invoice total")
     lines.append(
         {
             "ShortName": invoice.vendor_code,
             **sides(total, credit_memo),
-            "LineMemo": f"{invoice.vendor_code} {invoice.invoice_number}"[:MAX_LINE_TEXT],
+            "LineMemo": fit_text(f"{invoice.vendor_code} {invoice.invoice_number}", MAX_LINE_TEXT),
         }
     )
     kind = "credit memo" if credit_memo else "invoice"
@@ -189,18 +184,40 @@ def journal_entry(invoice: PostableInvoice, tax_account: str | None = None) -> d
         "TaxDate": invoice.invoice_date,
         "DueDate": invoice.due_date or invoice.invoice_date,
         "Reference": invoice.external_ref,
-        "Reference2": invoice.invoice_number[:MAX_REFERENCE],
-        "Memo": f"Stampli {kind} {invoice.invoice_number}"[:50],
+        "Reference2": _text(invoice.invoice_number, MAX_REFERENCE, "vendor invoice number"),
+        "Memo": fit_text(f"Stampli {kind} {invoice.invoice_number}", MAX_JE_MEMO),
         "JournalEntryLines": lines,
     }
 
 
 def document_filter(vendor_code: str, reference: str) -> str:
-    """`$filter` for our document: supplier, our reference in NumAtCard, not cancelled."""
+    """`$filter` for our document: supplier, our reference, not cancelled.
+
+    Our reference is in `JournalMemo` since issue 16 and in `NumAtCard` on documents posted
+    before it: both are searched, so a document is found whenever it was posted.
+    """
+    ref = literal(reference)
     return (
-        f"CardCode eq {literal(vendor_code)} and NumAtCard eq {literal(reference)}"
+        f"CardCode eq {literal(vendor_code)} and (JournalMemo eq {ref} or NumAtCard eq {ref})"
         " and Cancelled eq 'tNO'"
     )
+
+
+def posted_filter(prefix: str) -> str:
+    """`$filter` for every document that may be ours: our prefix in either reference field."""
+    return (
+        f"(startswith(JournalMemo,{literal(prefix)}) or startswith(NumAtCard,{literal(prefix)}))"
+        " and Cancelled eq 'tNO'"
+    )
+
+
+def reference_of(row: Mapping[str, Any], is_ours: Callable[[str], bool]) -> str | None:
+    """Our reference on a document row: `JournalMemo`, else `NumAtCard` (posted before)."""
+    for field in ("JournalMemo", "NumAtCard"):
+        value = str(row.get(field) or "")
+        if is_ours(value):
+            return value
+    return None
 
 
 def journal_filter(reference: str) -> str:

@@ -22,8 +22,8 @@ class SapB1ErpSettings(ErpSettings):
         min_length=1,
         max_length=15,
         description="SAP B1: the account (ChartOfAccounts `Code`) Stampli's tax amount is "
-        "posted to, in either posting mode; unset, the tax is expensed on the invoice's first "
-        "line account and dimensions.",
+        "posted to as one 'Sales tax' line, in either posting mode; unset (the US default), the "
+        "tax is expensed with the lines, spread over them in proportion.",
     )
     ca_bundle: str | None = Field(
         None,

@@ -93,6 +93,7 @@ class SysproAdapter(AdapterBase):
         http: httpx.Client | None = None,
         analysis_types: Mapping[int, DimensionType] = DEFAULT_ANALYSIS_TYPES,
         rate_limiter: RequestLimiter | None = None,
+        tax_account: str | None = None,
     ) -> None:
         register_secret(settings.password.get_secret_value())
         register_secret(settings.company_password.get_secret_value())
@@ -101,6 +102,7 @@ class SysproAdapter(AdapterBase):
         self.client = SysproClient(settings, http, rate_limiter)
         self._odata = ODataReader(self.client.http, settings, self.client.pacer)
         self._analysis_types = dict(analysis_types)
+        self.tax_account = tax_account
 
     # --- master data (OData) ----------------------------------------------------------------
 
@@ -191,7 +193,7 @@ class SysproAdapter(AdapterBase):
         reference up before it sends the invoice a second time.
         """
         parameters = payloads.ap_invoice_parameters(invoice.posting_period)
-        xml_in = payloads.ap_invoice(invoice)
+        xml_in = payloads.ap_invoice(invoice, self.tax_account)
 
         def send() -> ErpDocumentRef:
             root, text = self.client.transaction(APSTIN, parameters, xml_in, session_retry=False)
@@ -340,13 +342,15 @@ def build_adapter(
 ) -> SysproAdapter:
     """The registry's factory: a SYSPRO adapter from a tenant's `erp:` block and its secrets.
 
-    `overrides` are `SysproSettings` fields (timeouts, `odata_url`, `max_requests_per_minute`).
+    `overrides` are `SysproSettings` fields (timeouts, `odata_url`, `max_requests_per_minute`)
+    and `tax_account` (default: the tenant's `erp.syspro_tax_account`).
 
     Raises:
         ConfigError: the ERP block lacks the URL, operator, password or company.
     """
     require(settings, owner, "base_url", "username", "password", "company")
     assert settings.base_url and settings.username and settings.company
+    tax_account = overrides.pop("tax_account", settings.syspro_tax_account)
     configured: dict[str, Any] = {}
     if settings.odata_url:
         configured["odata_url"] = settings.odata_url
@@ -360,4 +364,4 @@ def build_adapter(
         company_password=secrets.get("company_password", SecretStr("")),
         **{**configured, **overrides},
     )
-    return SysproAdapter(client_settings, http, rate_limiter=rate_limiter)
+    return SysproAdapter(client_settings, http, rate_limiter=rate_limiter, tax_account=tax_account)

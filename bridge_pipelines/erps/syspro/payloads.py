@@ -24,6 +24,7 @@ from bridge_pipelines.erps.base import (
     PostingPeriod,
     VendorChange,
 )
+from bridge_pipelines.erps.values import fit_text
 from bridge_pipelines.errors import BadInputError
 
 # Field lengths SYSPRO holds (ApInvoice.Invoice, ApInvoice.Reference, ApSupplier.Supplier).
@@ -123,8 +124,15 @@ def ap_invoice_parameters(period: PostingPeriod) -> str:
     return _parameters("PostApInvoice", (*numbered, *APSTIN_PARAMETERS))
 
 
-def ap_invoice(invoice: PostableInvoice) -> str:
+def ap_invoice(invoice: PostableInvoice, tax_account: str | None = None) -> str:
     """APSTIN `XmlIn` for one invoice or credit note, our reference in `TransactionReference`.
+
+    The vendor's invoice number is the `Invoice` key (what AP clerks see and search by); our
+    reference sits in `TransactionReference`. Amounts are positive (`PostableInvoice`); the
+    transaction code (I / C) carries a credit note's direction. Tax is expensed with the lines,
+    or distributed to `tax_account` as one "Sales tax" line (`PostableInvoice.expense_lines`),
+    so `TaxValue` is zero and the distribution adds up to the transaction value. Notations are
+    cut by `fit_text`.
 
     Raises:
         BadInputError: a field SYSPRO cannot hold (invoice number too long, sub-cent amount).
@@ -142,25 +150,22 @@ def ap_invoice(invoice: PostableInvoice) -> str:
     item = _sub(root, "Item")
     _sub(item, "Supplier", invoice.vendor_code)
     credit = invoice.document_type is DocumentType.CREDIT_MEMO
-    # SYSPRO carries the sign in the transaction code: a credit note's values are positive,
-    # however the caller signed them (the posting run passes Stampli's negative amounts).
-    sign = -1 if credit and invoice.total < 0 else 1
     _sub(item, "TransactionCode", "C" if credit else "I")
     _sub(item, "Branch")
     _sub(item, "Invoice", invoice.invoice_number)
-    _sub(item, "TransactionValue", money(sign * invoice.total, "invoice total"))
-    _sub(item, "TaxValue", money(sign * invoice.tax, "invoice tax"))
+    _sub(item, "TransactionValue", money(invoice.total, "invoice total"))
+    _sub(item, "TaxValue", money(Decimal("0.00"), "invoice tax"))
     first_description = next((ln.description for ln in invoice.lines if ln.description), "")
-    _sub(item, "Notation", first_description[:MAX_NOTATION])
+    _sub(item, "Notation", fit_text(first_description, MAX_NOTATION))
     _sub(item, "TransactionReference", reference_for(invoice.external_ref))
-    _sub(item, "JournalNotation", f"Stampli {invoice.lineage.file_name}"[:MAX_NOTATION])
+    _sub(item, "JournalNotation", fit_text(f"Stampli {invoice.lineage.file_name}", MAX_NOTATION))
     _sub(item, "InvoiceDate", invoice.invoice_date.isoformat())
     _sub(item, "DueDate", invoice.due_date.isoformat() if invoice.due_date else None)
-    for number, line in enumerate(invoice.lines, start=1):
+    for number, line in enumerate(invoice.expense_lines(tax_account), start=1):
         distribution = _sub(item, "LedgerDistribution")
         _sub(distribution, "LedgerCode", line.ledger_code)
-        _sub(distribution, "LedgerNotation", line.description[:MAX_NOTATION])
-        amount = money(sign * line.amount, f"line {number} amount")
+        _sub(distribution, "LedgerNotation", fit_text(line.description, MAX_NOTATION))
+        amount = money(line.amount, f"line {number} amount")
         _sub(distribution, "LedgerValue", amount)
         cost_center = line.dimensions.get(DimensionType.COST_CENTER.value)
         if cost_center:
@@ -177,7 +182,10 @@ def supplier_parameters() -> str:
 
 def supplier_fields(vendor: VendorChange) -> dict[str, str]:
     """The APSSSP item elements a vendor change sets; absent values are left alone by Update."""
-    fields: dict[str, str] = {"SupplierName": vendor.name, "SupShortName": vendor.name[:20]}
+    fields: dict[str, str] = {
+        "SupplierName": vendor.name,
+        "SupShortName": fit_text(vendor.name, 20),
+    }
     optional = {
         "Currency": vendor.currency,
         "TermsCode": vendor.terms_code,

@@ -15,3 +15,11 @@ class SysproErpSettings(ErpSettings):
 
     kind: Literal["syspro"] = "syspro"
     odata_url: str | None = Field(None, description="SYSPRO: the read-only OData root.")
+    syspro_tax_account: str | None = Field(
+        None,
+        min_length=1,
+        max_length=15,
+        description="SYSPRO: the ledger code Stampli's tax amount is distributed to as one "
+        "'Sales tax' line; unset (the US default), the tax is expensed with the lines, spread "
+        "over them in proportion.",
+    )

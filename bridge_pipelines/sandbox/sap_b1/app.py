@@ -140,7 +140,8 @@ class SapB1Sandbox(ErpSandbox):
                 result.append({
                     "kind": kind, "DocEntry": doc["DocEntry"],
                     "DocNum": doc["DocNum"], "CardCode": doc["CardCode"],
-                    "NumAtCard": doc["NumAtCard"], "DocDate": doc["DocDate"],
+                    "NumAtCard": doc["NumAtCard"], "JournalMemo": doc.get("JournalMemo"),
+                    "DocDate": doc["DocDate"],
                     "DocTotal": total, "Cancelled": doc["Cancelled"],
                     "lines": doc["DocumentLines"], "debits": debits, "credits": credits,
                 })  # fmt: skip

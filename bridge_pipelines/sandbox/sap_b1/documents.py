@@ -382,6 +382,10 @@ def _create_service_document(
     ref = body.get("NumAtCard")
     if ref is not None and (not isinstance(ref, str) or len(ref) > 100):
         raise B1Error(400, -10, "Value too long in property 'NumAtCard' of 'Document'")
+    memo = body.get("JournalMemo")
+    if memo is not None and (not isinstance(memo, str) or len(memo) > 50):
+        # [I] B1's JrnlMemo ("Journal Remark") holds 50 characters; the text is the -10 family's.
+        raise B1Error(400, -10, "Value too long in property 'JournalMemo' of 'Document'")
     if ref and config.get("block_duplicate_vendor_ref"):
         where = "json_extract(body, '$.CardCode') = ? AND json_extract(body, '$.NumAtCard') = ?"
         if count_records(store, kind.entity_set, where, [bp["CardCode"], ref]):

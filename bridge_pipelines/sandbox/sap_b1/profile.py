@@ -1,5 +1,6 @@
 """The SAP B1 sandbox for the demo and the harnesses: tenant block, mapping, faults, documents."""
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -8,6 +9,7 @@ from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY, SERVICE_ROOT
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 
 DEMO_USER = "bridge"  # the integration user; `manager` stays the admin's
+OUR_REFERENCE = re.compile(r"BP[0-9A-HJKMNP-TV-Z]{18}")  # erps/external_ref.py's shape
 ENTITY_SETS = {"PurchaseInvoice": "PurchaseInvoices", "PurchaseCreditNote": "PurchaseCreditNotes"}
 
 
@@ -23,12 +25,18 @@ def _erp_section(base_url: str, encrypt: Encrypt) -> dict[str, object]:
     }
 
 
+def _reference(doc: dict[str, Any]) -> str:
+    """Our reference: in `JournalMemo` since issue 16, in `NumAtCard` on older documents."""
+    memo = str(doc.get("JournalMemo") or "")
+    return memo if OUR_REFERENCE.fullmatch(memo) else str(doc["NumAtCard"])
+
+
 def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
     """A/P invoices and credit notes (the posting mode the demo and harnesses use)."""
     return [
         SandboxDocument(
             doc_id=f"{ENTITY_SETS[doc['kind']]}({doc['DocEntry']})",
-            reference=str(doc["NumAtCard"]),
+            reference=_reference(doc),
             vendor_code=str(doc["CardCode"]),
             number=str(doc["DocNum"]),
             debits=Decimal(str(doc["debits"])),

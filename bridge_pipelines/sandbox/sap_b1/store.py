@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS records (entity_set TEXT NOT NULL, key TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS records_seq ON records (entity_set, seq);
 CREATE INDEX IF NOT EXISTS records_card ON records (entity_set, json_extract(body, '$.CardCode'));
 CREATE INDEX IF NOT EXISTS records_ref ON records (entity_set, json_extract(body, '$.NumAtCard'));
+CREATE INDEX IF NOT EXISTS records_memo
+    ON records (entity_set, json_extract(body, '$.JournalMemo'));
 CREATE INDEX IF NOT EXISTS records_jref ON records (entity_set, json_extract(body, '$.Reference'));
 """
 

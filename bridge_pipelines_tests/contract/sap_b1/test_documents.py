@@ -150,3 +150,17 @@ def test_sapb1_seed_exposes_master_data_and_mapping_tables(sapb1_sandbox, sessio
         "GET", "PurchaseOrders", session, params={"$filter": "DocumentStatus eq 'bost_Open'"}
     ).json()["value"]
     assert [po["DocNum"] for po in open_pos] == seed["open_purchase_orders"] == [1, 2, 3]
+
+
+def test_sapb1_journal_memo_holds_50_characters_and_is_filterable(sapb1_sandbox, session):
+    ours = "BP0123456789ABCDEFGH"
+    body = payloads.service_invoice("INV-77", JournalMemo=ours)
+    assert sapb1_sandbox.request("POST", "PurchaseInvoices", session, json=body).status_code == 201
+    found = sapb1_sandbox.request("GET", "PurchaseInvoices", session, params={
+        "$filter": f"CardCode eq 'V10001' and (JournalMemo eq '{ours}' or NumAtCard eq '{ours}')"
+                   " and Cancelled eq 'tNO'",
+        "$select": "DocEntry,NumAtCard,JournalMemo"})  # fmt: skip
+    assert found.json()["value"] == [{"DocEntry": 1, "NumAtCard": "INV-77", "JournalMemo": ours}]
+    too_long = payloads.service_invoice("INV-78", JournalMemo="x" * 51)
+    refused = sapb1_sandbox.request("POST", "PurchaseInvoices", session, json=too_long)
+    assert refused.status_code == 400 and _error(refused)[0] == -10

@@ -114,12 +114,12 @@ class ThrowawayAdapter(AdapterBase):
             "date": invoice.invoice_date.isoformat(),
             "posting_date": invoice.posting_date.isoformat(),
             "currency": invoice.currency,
-            "tax": str(abs(invoice.tax)),
-            "total": str(abs(invoice.total)),
+            "tax": str(invoice.tax),
+            "total": str(invoice.total),
             "lines": [
                 {
                     "account": line.ledger_code,
-                    "amount": str(abs(line.amount)),
+                    "amount": str(line.amount),
                     "cost_center": line.dimensions.get(DimensionType.COST_CENTER),
                     "description": line.description,
                 }

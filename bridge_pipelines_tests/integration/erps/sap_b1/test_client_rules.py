@@ -72,10 +72,9 @@ class FakeServiceLayer:
             self.invoices.append(doc)
             return httpx.Response(201, json=doc)
         if path == "/b1s/v1/PurchaseInvoices":
-            ref = request.url.params["$filter"].split("NumAtCard eq '")[1].split("'")[0]
-            return httpx.Response(
-                200, json={"value": [d for d in self.invoices if d["NumAtCard"] == ref]}
-            )
+            ref = request.url.params["$filter"].split("JournalMemo eq '")[1].split("'")[0]
+            found = [d for d in self.invoices if ref in (d.get("JournalMemo"), d["NumAtCard"])]
+            return httpx.Response(200, json={"value": found})
         if path == "/b1s/v1/PurchaseCreditNotes":
             return httpx.Response(200, json={"value": []})
         if path == "/b1s/v1/BusinessPartners":
@@ -121,7 +120,7 @@ def test_expired_session_on_a_post_relogins_once_and_looks_up_first():
         a.post_invoice(invoice("INV-1"))
         server.sessions.clear()  # 30 idle minutes later
         a.post_invoice(invoice("INV-2"))
-    assert logins(server) == 2 and [d["NumAtCard"] for d in server.invoices] == [
+    assert logins(server) == 2 and [d["JournalMemo"] for d in server.invoices] == [
         invoice("INV-1").external_ref,
         invoice("INV-2").external_ref,
     ]

@@ -13,13 +13,13 @@ from bridge_pipelines_tests.integration.erps.sap_b1.helpers import invoice
 
 def test_a_negative_credit_memo_becomes_a_positive_credit_note() -> None:
     memo = invoice("CM-9", total="-1150.00", tax="-150.00", document_type=DocumentType.CREDIT_MEMO)
-    lines = payloads.service_document(memo)["DocumentLines"]
+    lines = payloads.service_document(memo, tax_account="_SYS9")["DocumentLines"]
     assert [line["LineTotal"] for line in lines] == [Decimal("1000.00"), Decimal("150.00")]
 
 
 def test_a_positive_credit_memo_is_left_as_it_is() -> None:
     memo = invoice("CM-9", total="1150.00", tax="150.00", document_type=DocumentType.CREDIT_MEMO)
-    lines = payloads.service_document(memo)["DocumentLines"]
+    lines = payloads.service_document(memo, tax_account="_SYS9")["DocumentLines"]
     assert [line["LineTotal"] for line in lines] == [Decimal("1000.00"), Decimal("150.00")]
 
 

@@ -39,7 +39,8 @@ def test_credit_memo_is_posted_as_a_credit_note_and_found_by_its_reference(sapb1
     [note] = posted(sapb1_sandbox, "PurchaseCreditNote")
     assert posted(sapb1_sandbox) == []  # no A/P invoice
     assert ref.doc_id == f"PurchaseCreditNotes({note['DocEntry']})"
-    assert note["NumAtCard"] == memo.external_ref and note["DocTotal"] == "1150.00"
+    assert note["JournalMemo"] == memo.external_ref and note["DocTotal"] == "1150.00"
+    assert note["NumAtCard"] == memo.invoice_number
     assert [d.doc_id for d in found] == [ref.doc_id]
     assert "no PurchaseCreditNotes" not in caplog.text
 

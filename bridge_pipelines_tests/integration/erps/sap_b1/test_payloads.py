@@ -56,7 +56,7 @@ def test_wrong_password_is_a_config_error_with_a_hint():
 
 
 def test_amounts_are_exact_json_numbers_never_floats():
-    body = payloads.service_document(invoice(total="0.30", tax="0.10"))
+    body = payloads.service_document(invoice(total="0.30", tax="0.10"), tax_account="_SYS9")
     text = payloads.dumps(body)
     assert '"LineTotal":0.20' in text and '"LineTotal":0.10' in text
     parsed = json.loads(text, parse_float=Decimal)
@@ -69,12 +69,13 @@ def test_service_invoice_carries_our_reference_and_service_type():
     inv = invoice(cost_center="CC01")
     body = json.loads(payloads.dumps(payloads.service_document(inv)), parse_float=Decimal)
     assert body["DocType"] == "dDocument_Service"
-    assert body["NumAtCard"] == inv.external_ref and body["CardCode"] == "V10001"
+    assert body["NumAtCard"] == inv.invoice_number and body["CardCode"] == "V10001"
+    assert body["JournalMemo"] == inv.external_ref
     assert body["DocDate"] == "2026-05-02" and body["TaxDate"] == "2026-05-01"
     assert body["DocumentLines"][0] == {
         "ItemDescription": "Office supplies",
         "AccountCode": "_SYS00000006100",
-        "LineTotal": Decimal("1000.00"),
+        "LineTotal": Decimal("1150.00"),  # the tax expensed with the line (issue 16)
         "CostingCode": "CC01",
     }
 
@@ -107,5 +108,5 @@ def test_sub_cent_amount_and_long_card_code_are_refused_before_sending():
 
 def test_filter_literals_double_quotes():
     assert payloads.document_filter("O'B", "R1") == (
-        "CardCode eq 'O''B' and NumAtCard eq 'R1' and Cancelled eq 'tNO'"
+        "CardCode eq 'O''B' and (JournalMemo eq 'R1' or NumAtCard eq 'R1') and Cancelled eq 'tNO'"
     )

@@ -43,7 +43,7 @@ def test_one_login_per_batch_and_logout_ends_it(sapb1_sandbox):
         "GET", "BusinessPartners", {"B1SESSION": cookie, "ROUTEID": ".node1"}
     )
     assert answer.status_code == 401
-    assert [d["NumAtCard"] for d in posted(sapb1_sandbox)] == [
+    assert [d["JournalMemo"] for d in posted(sapb1_sandbox)] == [
         invoice(f"INV-{n}").external_ref for n in range(5)
     ]
 
@@ -65,7 +65,7 @@ def test_session_expiry_mid_batch_relogins_once_without_duplicate(sapb1_sandbox)
         adapter.post_invoice(invoice("INV-3"))
     assert len(calls(sapb1_sandbox, "/Login")) == 2
     assert len(calls(sapb1_sandbox, POST, "POST")) == 4  # 1, the refused 2, 2 again, 3
-    assert [d["NumAtCard"] for d in posted(sapb1_sandbox)] == [
+    assert [d["JournalMemo"] for d in posted(sapb1_sandbox)] == [
         invoice(f"INV-{n}").external_ref for n in (1, 2, 3)
     ]
 

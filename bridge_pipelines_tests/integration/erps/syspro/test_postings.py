@@ -26,11 +26,10 @@ def test_posted_invoice_carries_amounts_lines_and_reference(syspro_sandbox):
     [doc] = syspro_sandbox.admin.documents()
     assert doc["Reference"] == "BRG-0001" and doc["OrigInvValue"] == "1150.00"
     assert [(line["ledger_code"], line["debit"], line["credit"]) for line in doc["lines"]] == [
-        ("10-6100", "1000.00", "0.00"),
-        ("10-2310", "150.00", "0.00"),
+        ("10-6100", "1150.00", "0.00"),  # tax expensed with the line (issue 16)
         ("10-2000", "0.00", "1150.00"),
     ]
-    assert doc["lines"][0]["analysis"] == [{"AnalysisCode1": "CC-EAST", "EntryAmount": "1000.00"}]
+    assert doc["lines"][0]["analysis"] == [{"AnalysisCode1": "CC-EAST", "EntryAmount": "1150.00"}]
 
 
 def test_long_external_ref_is_written_hashed_and_found_again(syspro_sandbox):

@@ -52,3 +52,15 @@ def test_build_adapter_refuses_incomplete_erp_section(syspro_sandbox, tenant_key
     tenant = _tenant(syspro_sandbox, tenant_keyring, password=None)
     with pytest.raises(ConfigError, match=r"erp\.password"):
         build_adapter(tenant, keyring=tenant_keyring)
+
+
+def test_the_tenant_tax_account_reaches_the_payload(syspro_sandbox, tenant_keyring):
+    tenant = _tenant(syspro_sandbox, tenant_keyring, syspro_tax_account="10-6200")
+    with build_adapter(tenant, keyring=tenant_keyring, read_timeout=2.0) as adapter:
+        assert adapter.tax_account == "10-6200"
+        adapter.post_invoice(invoice())  # 1000.00 + 150.00 tax
+    [doc] = syspro_sandbox.admin.documents()
+    assert [(line["ledger_code"], line["debit"]) for line in doc["lines"][:2]] == [
+        ("10-6100", "1000.00"),
+        ("10-6200", "150.00"),
+    ]

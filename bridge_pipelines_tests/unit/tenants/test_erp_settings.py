@@ -115,16 +115,19 @@ def test_every_erp_takes_a_ca_bundle(erp: Any) -> None:
         ("base_url", "http://10.0.0.7:8080/SYSPROWCFService/Rest"),
         ("base_url", "HTTP://erp.example"),
         ("base_url", "http://127.0.0.1.example.com"),
-        ("odata_url", "http://erp.example/SYSPRO8Odata/SYSPROOData"),
     ],
 )
 def test_plain_http_off_this_machine_is_refused_naming_the_field(
     erp: Any, field: str, url: str
 ) -> None:
-    if field == "odata_url" and erp is sap:
-        pytest.skip("odata_url is SYSPRO's")
     ((loc, message),) = problems_of(tenant_dict(erp(**{field: url})))
     assert loc == f"erp.{field}" and "https" in message and "allow_plaintext" in message
+
+
+def test_every_erp_url_is_held_to_https_not_only_base_url() -> None:
+    url = "http://erp.example/SYSPRO8Odata/SYSPROOData"
+    ((loc, message),) = problems_of(tenant_dict(syspro(odata_url=url)))
+    assert loc == "erp.odata_url" and "https" in message
 
 
 @pytest.mark.parametrize(

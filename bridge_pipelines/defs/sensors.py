@@ -7,11 +7,15 @@ It also resumes what a run left behind (P3), once no run of the tenant is active
 batch whose run ended without taking them (the process was killed, the SFTP connection
 dropped, a file was still changing) are requested again under a new run key, at most
 `MAX_BATCH_RUNS` runs per batch; postings still open once their leases have run out (a worker
-died mid-posting, a lookup sent one back to `planned`) get a posting run. Without this a
-crashed run's files and postings waited for an operator's replay.
+died mid-posting, a lookup sent one back to `planned`) get a posting run, with an
+exponential backoff over the recent posting runs (an unreachable ERP leaves them planned run
+after run: `_postings_backoff`). Without this a crashed run's files and postings waited for
+an operator's replay.
 """
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -25,6 +29,11 @@ from bridge_pipelines.tenants.models import MASTER_KINDS, TenantConfig
 
 # Runs of one batch, the first included, before its files are left for an operator.
 MAX_BATCH_RUNS = 5
+# Posting runs for postings left open: 1 min after one such run, doubling up to an hour.
+POSTINGS_BACKOFF_BASE = 60.0
+POSTINGS_BACKOFF_MAX = 3600.0
+POSTINGS_BACKOFF_WINDOW = timedelta(days=1)
+_clock = time.time  # the instant backoffs are judged at (tests move it forward)
 OPEN_POSTINGS = (PostingState.PLANNED, PostingState.SENDING, PostingState.UNKNOWN)
 
 
@@ -132,6 +141,27 @@ def _runs_tagged(instance: dg.DagsterInstance, tags: dict[str, str]) -> int:
     return instance.get_runs_count(dg.RunsFilter(tags=tags))
 
 
+def _postings_backoff(instance: dg.DagsterInstance, tags: dict[str, str]) -> float | None:
+    """Seconds still to wait before another posting run, or None to ask now.
+
+    A posting run an unreachable ERP fails, or ends with the postings still `planned`, would
+    otherwise be asked for again every tick. Each posting run the sensor asked for in the last
+    `POSTINGS_BACKOFF_WINDOW` doubles the wait after the newest one ended, from
+    `POSTINGS_BACKOFF_BASE` up to `POSTINGS_BACKOFF_MAX`.
+    """
+    now = _clock()
+    since = datetime.fromtimestamp(now - POSTINGS_BACKOFF_WINDOW.total_seconds(), UTC)
+    recent = instance.get_run_records(
+        filters=dg.RunsFilter(tags=tags, created_after=since), limit=64
+    )
+    if not recent:
+        return None
+    newest = max(r.end_time or r.update_timestamp.timestamp() for r in recent)
+    wait = min(POSTINGS_BACKOFF_BASE * 2 ** (len(recent) - 1), POSTINGS_BACKOFF_MAX)
+    left = newest + wait - now
+    return left if left > 0 else None
+
+
 def _resumed(
     instance: dg.DagsterInstance,
     ledger: Ledger,
@@ -191,6 +221,13 @@ def _resumed(
         if day is None:
             return
         tags = {"bridge/tenant": tenant.id, "bridge/resume": "postings"}
+        wait = _postings_backoff(instance, tags)
+        if wait is not None:
+            given_up.append(
+                f"{len(open_postings)} open postings: the last posting runs left them open "
+                f"(the ERP unreachable?); the next in {wait:.0f}s"
+            )
+            return
         runs = _runs_tagged(instance, tags)
         yield dg.RunRequest(
             run_key=f"{tenant.id}:postings:resume:{runs}",

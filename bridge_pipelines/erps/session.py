@@ -32,7 +32,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
@@ -46,7 +45,13 @@ from bridge_pipelines.erps.http import (
     with_backoff,
     write_extensions,
 )
-from bridge_pipelines.errors import BridgeError, ConfigError, NeedsLookupError, RetryableError
+from bridge_pipelines.errors import (
+    BadInputError,
+    BridgeError,
+    ConfigError,
+    NeedsLookupError,
+    RetryableError,
+)
 from bridge_pipelines.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -97,22 +102,6 @@ class Answer:
 
 class _DeadlineError(Exception):
     """The outer deadline passed while the answer was still arriving."""
-
-
-def ca_bundle_problem(path: str) -> str | None:
-    """Why `path` cannot serve as a CA bundle (None when it loads as one)."""
-    file = Path(path)
-    if not file.is_file():
-        return f"{path} is not a file on this machine" if file.exists() else f"{path} not found"
-    try:
-        ssl.create_default_context(cafile=path)
-    except PermissionError:
-        return f"{path} is not readable by this user"
-    except (ssl.SSLError, ValueError, UnicodeDecodeError):
-        return f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-    except OSError as exc:
-        return f"{path} cannot be read: {exc.strerror or exc}"
-    return None
 
 
 def new_http_client(settings: ClientSettings) -> httpx.Client:
@@ -276,6 +265,10 @@ class HttpChannel(Closing):
                     if time.monotonic() > ends:
                         raise _DeadlineError
                 raw = b"".join(chunks)
+        except httpx.InvalidURL:
+            # Nothing was sent: a code that cannot travel in a URL (`values.path_segment`).
+            # The URL is not quoted: its query may hold a credential.
+            raise BadInputError(f"{self.erp_name} {what}: not a valid URL") from None
         except httpx.ConnectError as exc:
             if _untrusted_certificate(exc):
                 # Retrying cannot make a certificate trusted: a clear config error instead.

@@ -5,9 +5,12 @@ amounts as text or numbers; connectors read them through these so that a blank n
 `""` in a code, a float never touches money, and an unreadable value is None, not a crash.
 """
 
+import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from urllib.parse import quote
 
+from bridge_pipelines.errors import BadInputError
 from bridge_pipelines.redaction import redact
 
 
@@ -76,3 +79,54 @@ def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
     if len(cleaned) > limit:
         cleaned = cleaned[:limit] + "..."
     return redact(cleaned)
+
+
+# --- codes going into a URL -------------------------------------------------------------------
+#
+# A supplier code, an invoice number or a reference comes from Stampli, where a user controls
+# it (`ErpVendorCode`). Put into a URL as it is, `/../Orders(1)#` names another entity. Every
+# connector puts a code into a path through `odata_key` (or `path_segment`) and into a filter
+# through `odata_literal`; both refuse control characters first (`checked_code`).
+
+_CONTROL = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def checked_code(value: str, what: str) -> str:
+    """`value` unchanged when it may travel to an ERP as a code.
+
+    Raises:
+        BadInputError: it is empty or holds a control, format, unassigned or line/paragraph
+            separator character (no ERP code holds one; in a URL or XML it would split or
+            break the request).
+    """
+    if not value:
+        raise BadInputError(f"{what} is empty")
+    bad = next((c for c in value if unicodedata.category(c) in _CONTROL), None)
+    if bad is not None:
+        raise BadInputError(f"{what} {value!r} holds the control character U+{ord(bad):04X}")
+    return value
+
+
+def path_segment(value: str, what: str) -> str:
+    """`value` as one URL path segment: checked, then every reserved character escaped.
+
+    `/`, `?`, `#`, `%`, `.` sequences and the like cannot leave the segment: `/../Orders(1)#`
+    becomes `%2F..%2FOrders%281%29%23`.
+    """
+    return quote(checked_code(value, what), safe="")
+
+
+def odata_literal(value: str, what: str) -> str:
+    """`value` as an OData string literal for a `$filter`: checked, quoted, `'` doubled.
+
+    The `$filter` travels as a query parameter, which the HTTP client percent-encodes.
+    """
+    return "'" + checked_code(value, what).replace("'", "''") + "'"
+
+
+def odata_key(entity_set: str, value: str, what: str) -> str:
+    """The path of one entity by its string key, `EntitySet('value')`, safe in a URL path.
+
+    The literal's quotes stay readable; everything inside is escaped as in `path_segment`.
+    """
+    return f"{entity_set}({quote(odata_literal(value, what), safe=chr(39))})"

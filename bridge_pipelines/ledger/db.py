@@ -3,10 +3,20 @@
 On SQLite every write transaction starts with `BEGIN IMMEDIATE`: writers queue on the busy
 timeout instead of failing when a read snapshot cannot be upgraded. On PostgreSQL rows are
 locked with `SELECT ... FOR UPDATE` before they are checked and changed.
+
+A lost PostgreSQL connection (a restart, a failover, a killed backend, a dropped socket) does
+not fail the step: the pool pings a connection before lending it, and a ledger method whose
+connection is lost or refused while it runs is run again on a new connection
+(`reconnecting_methods`, after `RECONNECT_DELAYS`). Every ledger method is one transaction
+that is safe to run again: an interrupted one was rolled back, and one whose COMMIT answer was
+lost finds its own work done (state checks and unique indexes make it a no-op).
 """
 
+import functools
+import inspect
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +29,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger(__name__)
@@ -35,8 +45,68 @@ MIGRATION_LOCK_KEY = 0x6272_6964_6765  # "bridge"
 IN_CHUNK = 500
 # A lost race on a unique index is retried from the start, in a new transaction.
 RACE_ATTEMPTS = 3
+# After a lost connection, a ledger method runs again after each of these waits (seconds):
+# long enough for a restarting server to accept connections again.
+RECONNECT_DELAYS = (0.5, 2.0)
+# What libpq and the server say when the connection itself is gone or refused.
+_LOST = (
+    "could not connect",
+    "connection refused",
+    "connection to server",
+    "closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "server closed",
+    "connection already closed",
+)
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether `exc` is the database connection lost or refused (not a statement's error)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig or exc).lower()
+    return isinstance(exc, OperationalError) and any(lost in text for lost in _LOST)
+
+
+_depth = threading.local()
+
+
+def reconnecting_methods(cls: C) -> C:
+    """Every public method of the ledger class `cls`, run again after a lost connection.
+
+    Only the outermost ledger call retries (a method calling another does not multiply the
+    attempts). `cls` has a `_db: LedgerDb`.
+    """
+    for name in dir(cls):
+        if name.startswith("_") or name in ("dispose", "migrate"):
+            continue
+        attr = inspect.getattr_static(cls, name)
+        if not inspect.isfunction(attr):
+            continue
+        setattr(cls, name, _reconnecting(attr))
+    return cls
+
+
+def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> T:
+        if getattr(_depth, "value", 0):
+            return method(self, *args, **kwargs)
+        _depth.value = 1
+        try:
+            db: LedgerDb = self._db
+            return db.reconnecting(lambda: method(self, *args, **kwargs), method.__name__)
+        finally:
+            _depth.value = 0
+
+    return run
 
 
 def utcnow() -> datetime:
@@ -139,6 +209,33 @@ class LedgerDb:
     def insert(self, table: sa.Table) -> Any:
         """A dialect INSERT that supports ON CONFLICT DO NOTHING."""
         return (sqlite.insert if self.sqlite else postgresql.insert)(table)
+
+    def reconnecting(self, work: Callable[[], T], what: str) -> T:
+        """`work()`, run again on a new connection when the connection was lost or refused.
+
+        SQLite has no server connection to lose: `work()` once.
+
+        Raises:
+            DBAPIError: the database stayed unreachable after `RECONNECT_DELAYS`, or any other
+                database error (at once).
+        """
+        if self.sqlite:
+            return work()
+        for delay in (*RECONNECT_DELAYS, None):
+            try:
+                return work()
+            except DBAPIError as exc:
+                if delay is None or not lost_connection(exc):
+                    raise
+                log.warning(
+                    "ledger %s: the database connection was lost (%s); reconnecting and "
+                    "running it again in %.1fs",
+                    what,
+                    type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+                    delay,
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def race_safe(self, work: Callable[[sa.Connection], T]) -> T:
         """Run `work` in a write transaction; a lost race on a unique index runs it again."""

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from bridge_pipelines.ledger.attention import AttentionRoom
 from bridge_pipelines.ledger.audit import DEFAULT_ACTOR, AuditRoom
-from bridge_pipelines.ledger.db import LedgerDb, utcnow
+from bridge_pipelines.ledger.db import LedgerDb, reconnecting_methods, utcnow
 from bridge_pipelines.ledger.files import batch_id_for
 from bridge_pipelines.ledger.postings import PostingRoom
 from bridge_pipelines.ledger.queries import QueryRoom
@@ -27,6 +27,7 @@ from bridge_pipelines.ledger.records import RecordRoom, changed_fields
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 
 
+@reconnecting_methods
 class Ledger(RecordRoom, PostingRoom, QueryRoom, AuditRoom, AttentionRoom):
     """Files, records, row errors, batches and audit events of every tenant.
 

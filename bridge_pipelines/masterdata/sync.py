@@ -8,7 +8,10 @@ separate export on the tenant's own schedule (`schedules.open_purchase_orders_cr
 Stampli → ERP: a vendor is pushed only under a supplier code someone chose (the tenant's mapping
 file, or `ErpVendorCode` in Stampli). A vendor without one is reported, never given an invented
 code: a guessed code would be a second supplier for the same company. The adapter's upsert
-looks before it writes, so running the sync again is safe and changes nothing.
+looks before it writes, so running the sync again is safe and changes nothing. When the ERP's
+answer to an upsert is lost (`NeedsLookupError`: a timeout or a 5xx after the write was sent),
+the supplier is read back and compared with the change: holding it, the vendor counts as
+synced; otherwise it is reported failed, with what the read-back showed.
 
 The caller owns the adapter (and its `with` block, which ends the ERP session).
 """
@@ -22,9 +25,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from bridge_pipelines.erps.base import ErpAdapter, VendorChange
+from bridge_pipelines.erps.base import ErpAdapter, ErpVendor, VendorChange
 from bridge_pipelines.errors import (
     BadInputError,
+    BridgeError,
     ConfigError,
     NeedsLookupError,
     NotSupportedError,
@@ -373,6 +377,36 @@ def erp_code_for(
     return None, None
 
 
+def read_back(adapter: ErpAdapter, change: VendorChange) -> str | None:
+    """None when the ERP's supplier `change.code` holds the change; else what differs.
+
+    Compared: the name, whether it is on hold, and each of currency, terms, tax id and e-mail
+    that the change sets and the ERP shows (a connector that does not list a field cannot
+    contradict it). A supplier that cannot be read back is not assumed synced.
+    """
+    try:
+        found: ErpVendor | None = next(
+            (v for v in adapter.read_vendors() if v.code == change.code), None
+        )
+    except BridgeError as exc:
+        return f"the supplier could not be read ({exc})"
+    if found is None:
+        return f"no supplier {change.code} in the ERP"
+    pairs: list[tuple[str, object, object]] = [
+        ("name", change.name, found.name),
+        ("on hold", change.on_hold, not found.active),
+    ]
+    optional = (
+        ("currency", change.currency, found.currency),
+        ("terms", change.terms_code, found.terms_code),
+        ("tax id", change.tax_id, found.tax_id),
+        ("email", change.email, found.email),
+    )
+    pairs += [(n, want, got) for n, want, got in optional if want is not None and got is not None]
+    differs = [f"{n} is {got!r}, not {want!r}" for n, want, got in pairs if want != got]
+    return "; ".join(differs) if differs else None
+
+
 def sync_stampli_vendors(
     ctx: Runtime,
     tenant: TenantConfig,
@@ -405,9 +439,33 @@ def sync_stampli_vendors(
                 VendorOutcome(vendor_id, name, None, "needs_erp_code", record.id, None, NEEDS_CODE)
             )
             continue
+        change = vendor_change(tenant.id, payload, code, terms)
         try:
-            result = adapter.upsert_vendor(vendor_change(tenant.id, payload, code, terms))
-        except (RejectedByErpError, BadInputError, NeedsLookupError) as exc:
+            result = adapter.upsert_vendor(change)
+        except NeedsLookupError as exc:
+            differs = read_back(adapter, change)
+            if differs is None:
+                log.info(
+                    "tenant %s: vendor %s -> %s: the answer was lost (%s); read back, the "
+                    "supplier holds the change",
+                    tenant.id, vendor_id, code, exc,
+                )  # fmt: skip
+                report.outcomes.append(
+                    VendorOutcome(
+                        vendor_id, name, code, "updated", record.id, origin,
+                        f"the ERP's answer was lost ({exc}); read back: the supplier holds "
+                        "the change",
+                    )
+                )  # fmt: skip
+                continue
+            detail = f"{exc}; read back: {differs}"
+            log.warning("tenant %s: vendor %s -> %s not synced: %s", tenant.id, vendor_id, code,
+                        detail)  # fmt: skip
+            report.outcomes.append(
+                VendorOutcome(vendor_id, name, code, "failed", record.id, origin, detail)
+            )
+            continue
+        except (RejectedByErpError, BadInputError) as exc:
             log.warning(
                 "tenant %s: vendor %s -> %s not synced: %s", tenant.id, vendor_id, code, exc
             )

@@ -17,9 +17,12 @@ reads; it never writes anywhere. Each invariant of reliability.md §1 becomes on
   total differs from the source invoice's.
 
 With `day`, the ledger side is that partition day: its files, its records, their postings and
-the ERP documents carrying their references. ERP documents carrying a reference the ledger
-does not know belong to no day, so they are reported whatever the day; files on the server
-have no day yet either, so they are always compared.
+the ERP documents carrying their references. The ERP is asked only for documents dated in
+the window that day needs (`since` = the earliest invoice or posting date of its records), so a
+day's check stays fast after years of history. ERP documents carrying a reference the ledger
+does not know belong to no day, so those in that window are reported whatever the day (a
+verification without `day` reads them all); files on the server have no day yet either, so
+they are always compared.
 """
 
 from collections import Counter, defaultdict
@@ -188,7 +191,7 @@ def verify_tenant(
         try:
             docs = [
                 d
-                for d in adapter.read_posted_documents()
+                for d in adapter.read_posted_documents(since=_window_start(day, day_records))
                 if d.external_ref and is_external_ref(d.external_ref)
             ]
         except NotSupportedError as exc:
@@ -243,6 +246,27 @@ def verify_tenant(
         **report.counts,
     }
     return report
+
+
+def _window_start(day: date | None, day_records: list[RecordRow]) -> date | None:
+    """The earliest ERP document date a day's check needs (None: everything, no day).
+
+    A document is dated by its invoice or posting date, which may lie before the partition day
+    (an invoice approved late): the window starts at the earliest of these among the day's
+    records, so the ERP is asked for that window only, not for years of history.
+    """
+    if day is None:
+        return None
+    dates = [day]
+    for record in day_records:
+        if record.document_day is not None:
+            dates.append(record.document_day)
+        for name in ("invoice_date", "posting_date"):
+            try:
+                dates.append(date.fromisoformat(str(record.payload.get(name) or "")[:10]))
+            except ValueError:
+                continue
+    return min(dates)
 
 
 def _relevant_documents(

@@ -82,8 +82,10 @@ class ListingErp(AdapterBase):
 
     def __init__(self, documents: Sequence[ErpDocumentRef] = ()) -> None:
         self.documents = list(documents)
+        self.asked_since: list[date | None] = []
 
     def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        self.asked_since.append(since)
         return iter(list(self.documents))
 
     def read_vendors(self) -> Iterator[ErpVendor]:

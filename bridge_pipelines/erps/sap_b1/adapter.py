@@ -49,7 +49,13 @@ from bridge_pipelines.erps.sap_b1.client import (
 )
 from bridge_pipelines.erps.sap_b1.settings import SapB1ErpSettings
 from bridge_pipelines.erps.session import Answer, post_with_lookup
-from bridge_pipelines.erps.values import day_or_none, decimal_or_zero, text_or_none
+from bridge_pipelines.erps.values import (
+    checked_code,
+    day_or_none,
+    decimal_or_zero,
+    odata_key,
+    text_or_none,
+)
 from bridge_pipelines.errors import ConfigError, NeedsLookupError
 from bridge_pipelines.redaction import redact
 
@@ -226,7 +232,7 @@ class SapB1Adapter(AdapterBase):
         """
         body = payloads.business_partner(vendor, create=True)  # validates the code first
         assert vendor.code
-        key = f"BusinessPartners({payloads.literal(vendor.code)})"
+        key = odata_key("BusinessPartners", vendor.code, "supplier code")
         try:
             self.client.get_json(key, "BusinessPartners get", {"$select": "CardCode,CardType"})
             exists = True
@@ -246,6 +252,8 @@ class SapB1Adapter(AdapterBase):
     # --- postings ---------------------------------------------------------------------------
 
     def _documents(self, entity_set: str, ref: ExternalRef) -> list[ErpDocumentRef]:
+        checked_code(ref.vendor_code, "supplier code")
+        checked_code(ref.value, "reference")
         rows = list(
             self.client.entities(
                 entity_set,
@@ -273,6 +281,7 @@ class SapB1Adapter(AdapterBase):
         in a way we parse); a server without `PurchaseCreditNotes` counts as holding none.
         """
         if self.posting_mode == "journal_entry":
+            checked_code(ref.value, "reference")
             rows = self.client.entities(
                 payloads.JOURNAL_ENTRIES,
                 select=JOURNAL_COLUMNS,
@@ -410,10 +419,8 @@ def build_adapter(
     tax_account = overrides.pop("tax_account", settings.sap_b1_tax_account)
     if settings.max_requests_per_minute:
         overrides.setdefault("max_requests_per_minute", settings.max_requests_per_minute)
-    if settings.ca_bundle and "ca_bundle" not in overrides:
-        for name, problem in settings.machine_problems():
-            raise ConfigError(f"{owner}: erp.{name}: {problem}")
-        overrides["ca_bundle"] = settings.ca_bundle
+    if "ca_bundle" not in overrides:
+        overrides.update(settings.tls_settings(owner))
     client_settings = SapB1Settings(
         base_url=settings.base_url,
         company=settings.company,

@@ -46,7 +46,13 @@ from bridge_pipelines.erps.syspro import errors, payloads
 from bridge_pipelines.erps.syspro.client import SysproClient, SysproSettings
 from bridge_pipelines.erps.syspro.odata import ODataReader
 from bridge_pipelines.erps.syspro.settings import SysproErpSettings
-from bridge_pipelines.erps.values import day_or_none, decimal_or_none, text_or_none
+from bridge_pipelines.erps.values import (
+    checked_code,
+    day_or_none,
+    decimal_or_none,
+    odata_literal,
+    text_or_none,
+)
 from bridge_pipelines.errors import BadInputError, ConfigError, NeedsLookupError, RetryableError
 from bridge_pipelines.redaction import register_secret
 
@@ -156,6 +162,8 @@ class SysproAdapter(AdapterBase):
         when its `Reference` is ours: an invoice someone else keyed under the same number is
         not ours (posting ours is then refused by SYSPRO as a duplicate and goes to review).
         """
+        checked_code(ref.vendor_code, "supplier code")
+        checked_code(ref.document_number, "invoice number")
         written = payloads.reference_for(ref.value)
         xml_in = payloads.query(
             "ApInvoice",
@@ -249,9 +257,10 @@ class SysproAdapter(AdapterBase):
                 yield doc
 
     def _posted_rows_odata(self, since: date | None) -> Iterator[Mapping[str, Any]]:
-        where = f"startswith(Reference,'{EXTERNAL_REF_PREFIX}')"
+        prefix = odata_literal(EXTERNAL_REF_PREFIX, "reference prefix")
+        where = f"startswith(Reference,{prefix})"
         if since is not None:
-            where += f" and JournalDate ge '{since.isoformat()}'"
+            where += f" and JournalDate ge {odata_literal(since.isoformat(), 'day')}"
         yield from self._odata.entities("ApInvoice", select=POSTED_COLUMNS, filter=where)
 
     def _posted_rows_comfnd(self, since: date | None) -> Iterator[Mapping[str, Any]]:
@@ -314,6 +323,7 @@ class SysproAdapter(AdapterBase):
             raise BadInputError(
                 f"vendor {vendor.name!r}: SYSPRO needs a supplier code; map the vendor first"
             )
+        checked_code(vendor.code, "supplier code")
         xml_in = payloads.supplier(vendor.code, payloads.supplier_fields(vendor))
         exists = self._supplier_exists(vendor.code)
         action: Literal["Add", "Update"] = "Update" if exists else "Add"
@@ -342,11 +352,12 @@ def build_adapter(
 ) -> SysproAdapter:
     """The registry's factory: a SYSPRO adapter from a tenant's `erp:` block and its secrets.
 
-    `overrides` are `SysproSettings` fields (timeouts, `odata_url`, `max_requests_per_minute`)
-    and `tax_account` (default: the tenant's `erp.syspro_tax_account`).
+    `overrides` are `SysproSettings` fields (timeouts, `odata_url`, `max_requests_per_minute`,
+    `ca_bundle`) and `tax_account` (default: the tenant's `erp.syspro_tax_account`).
 
     Raises:
-        ConfigError: the ERP block lacks the URL, operator, password or company.
+        ConfigError: the ERP block lacks the URL, operator, password or company, or
+            `erp.ca_bundle` is not a readable PEM file here.
     """
     require(settings, owner, "base_url", "username", "password", "company")
     assert settings.base_url and settings.username and settings.company
@@ -356,6 +367,8 @@ def build_adapter(
         configured["odata_url"] = settings.odata_url
     if settings.max_requests_per_minute:
         configured["max_requests_per_minute"] = settings.max_requests_per_minute
+    if "ca_bundle" not in overrides:
+        configured.update(settings.tls_settings(owner))
     client_settings = SysproSettings(
         rest_url=settings.base_url,
         operator=settings.username,

@@ -341,7 +341,8 @@ class SapB1Sandbox(ErpSandbox):
         record = CREATORS[entity.name](self.store, body, config)
         key = record[entity.key]
         root = f"{str(request.base_url).rstrip('/')}{SERVICE_ROOT}/{version}"
-        location = f"{root}/{entity.name}({_key_literal(key)})"
+        # A key is percent-encoded in the Location header, as in any URL ('/' and Unicode too).
+        location = f"{root}/{entity.name}({quote(_key_literal(key), safe=chr(39))})"
         etag = 'W/"' + hashlib.sha256(dumps(record).encode()).hexdigest()[:16] + '"'
         fragment = entity.name + ("/@Element" if version == "v1" else "/$entity")
         return _json(

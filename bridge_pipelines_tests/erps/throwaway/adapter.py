@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -31,6 +30,7 @@ from bridge_pipelines.erps.external_ref import PREFIX, is_external_ref
 from bridge_pipelines.erps.http import RequestLimiter
 from bridge_pipelines.erps.plugin import ErpSecrets, require
 from bridge_pipelines.erps.session import post_with_lookup
+from bridge_pipelines.erps.values import path_segment
 from bridge_pipelines.errors import BadInputError, NeedsLookupError
 from bridge_pipelines.redaction import redact
 from bridge_pipelines_tests.erps.throwaway.client import (
@@ -86,7 +86,7 @@ class ThrowawayAdapter(AdapterBase):
         """PUT `vendors/<code>` when it exists (a GET decides), else POST `vendors`."""
         if not vendor.code:
             raise BadInputError(f"vendor {vendor.name!r}: Throwaway needs a vendor code")
-        key = f"vendors/{quote(vendor.code, safe='')}"
+        key = f"vendors/{path_segment(vendor.code, 'vendor code')}"
         try:
             self.client.get_json(key, "vendor")
             exists = True
@@ -176,6 +176,8 @@ def build_adapter(
     assert settings.base_url and settings.username
     if settings.max_requests_per_minute:
         overrides.setdefault("max_requests_per_minute", settings.max_requests_per_minute)
+    if "ca_bundle" not in overrides:
+        overrides.update(settings.tls_settings(owner))
     client_settings = ThrowawaySettings(
         base_url=settings.base_url,
         username=settings.username,

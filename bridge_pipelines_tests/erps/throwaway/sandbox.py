@@ -118,7 +118,10 @@ class ThrowawaySandbox(ErpSandbox):
             Route(f"{API_ROOT}/login", guarded(self.login), methods=["POST"]),
             Route(f"{API_ROOT}/logout", guarded(self.logout), methods=["POST"]),
             Route(f"{API_ROOT}/vendors", guarded(self.vendors), methods=["GET", "POST"]),
-            Route(f"{API_ROOT}/vendors/{{code}}", guarded(self.vendor), methods=["GET", "PUT"]),
+            # `path`: a code with an escaped `/` arrives decoded and stays one code.
+            Route(
+                f"{API_ROOT}/vendors/{{code:path}}", guarded(self.vendor), methods=["GET", "PUT"]
+            ),
             Route(f"{API_ROOT}/accounts", guarded(self.listing), methods=["GET"]),
             Route(f"{API_ROOT}/cost_centers", guarded(self.listing), methods=["GET"]),
             Route(f"{API_ROOT}/bills", guarded(self.bills), methods=["GET", "POST"]),

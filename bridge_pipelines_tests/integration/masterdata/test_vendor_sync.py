@@ -112,3 +112,35 @@ def test_since_leaves_out_vendors_recorded_before_it(world: MasterWorld) -> None
         assert "SUP00060" not in suppliers(adapter)
         earlier = later - timedelta(hours=1)
         assert sync_stampli_vendors(world.ctx, world.tenant, adapter, since=earlier).created == 1
+
+
+def test_a_lost_answer_is_resolved_by_reading_the_supplier_back(world: MasterWorld) -> None:
+    """Issue 16.14: the ERP applied the change, then its answer was lost (500 after commit)."""
+    world.receive_vendors(
+        "vendors_20261121_143000.csv",
+        [vendor("V-0060", "Readback Supplies", "SUP00060")],
+    )
+    world.sandbox.admin.arm_fault("error_after_commit", path="*/Setup/*", status=500)
+    with world.adapter() as adapter:
+        report = sync_stampli_vendors(world.ctx, world.tenant, adapter)
+        after = suppliers(adapter)
+    ((outcome, code, detail),) = [(o.outcome, o.erp_code, o.detail) for o in report.outcomes]
+    assert (outcome, code) == ("updated", "SUP00060") and report.failed == []
+    assert "read back" in (detail or "")
+    assert after["SUP00060"].name == "Readback Supplies"
+    assert setups(world).count("Add") == 1, "read back, never sent again"
+
+
+def test_a_lost_answer_the_read_back_contradicts_is_a_failure(world: MasterWorld) -> None:
+    """A 500 before the ERP applied anything: the read-back finds no supplier."""
+    world.receive_vendors(
+        "vendors_20261121_143500.csv",
+        [vendor("V-0061", "Never Landed Ltd", "SUP00061")],
+    )
+    world.sandbox.admin.arm_fault("error_before_commit", path="*/Setup/*", status=500)
+    with world.adapter() as adapter:
+        report = sync_stampli_vendors(world.ctx, world.tenant, adapter)
+        after = suppliers(adapter)
+    (failed,) = report.failed
+    assert failed.vendor_id == "V-0061" and "no supplier SUP00061" in (failed.detail or "")
+    assert "SUP00061" not in after

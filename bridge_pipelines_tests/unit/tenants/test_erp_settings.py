@@ -84,15 +84,89 @@ def test_sap_b1_tax_account_and_ca_bundle_are_kept() -> None:
     ("extra", "needle"),
     [
         ({"sap_b1_tax_account": "2300"}, "sap_b1_tax_account"),
-        ({"ca_bundle": "/x.pem"}, "ca_bundle"),
+        # Issue 16.12: `ca_bundle` is every connector's now (see test_every_erp_takes_...).
     ],
 )
 def test_sap_b1_fields_on_another_erp_are_refused_not_ignored(
     extra: dict[str, str], needle: str
 ) -> None:
-    erp = {"kind": "syspro", "base_url": "http://s", "company": "C", "username": "u", **extra}
+    # https: since issue 16.12 a plain-HTTP URL off loopback is a problem of its own.
+    erp = {"kind": "syspro", "base_url": "https://s", "company": "C", "username": "u", **extra}
     ((loc, message),) = problems_of(tenant_dict(erp))
     assert loc == "erp" and needle in message and "SAP B1" in message
+
+
+def syspro(**extra: Any) -> dict[str, Any]:
+    return {"kind": "syspro", "base_url": "https://s.example", "company": "C", "username": "u",
+            "password": FAKE, **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize("erp", [sap, syspro])
+def test_every_erp_takes_a_ca_bundle(erp: Any) -> None:
+    kept = TenantConfig.model_validate(tenant_dict(erp(ca_bundle="/etc/erp/ca.pem"))).erp
+    assert kept.ca_bundle == "/etc/erp/ca.pem"
+
+
+@pytest.mark.parametrize("erp", [sap, syspro])
+@pytest.mark.parametrize(
+    ("field", "url"),
+    [
+        ("base_url", "http://erp.example:50000"),
+        ("base_url", "http://10.0.0.7:8080/SYSPROWCFService/Rest"),
+        ("base_url", "HTTP://erp.example"),
+        ("base_url", "http://127.0.0.1.example.com"),
+    ],
+)
+def test_plain_http_off_this_machine_is_refused_naming_the_field(
+    erp: Any, field: str, url: str
+) -> None:
+    ((loc, message),) = problems_of(tenant_dict(erp(**{field: url})))
+    assert loc == f"erp.{field}" and "https" in message and "allow_plaintext" in message
+
+
+def test_every_erp_url_is_held_to_https_not_only_base_url() -> None:
+    url = "http://erp.example/SYSPRO8Odata/SYSPROOData"
+    ((loc, message),) = problems_of(tenant_dict(syspro(odata_url=url)))
+    assert loc == "erp.odata_url" and "https" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8101",
+        "http://127.3.2.1/x",
+        "http://localhost:8101",
+        "http://[::1]:8101/SYSPROWCFService/Rest",
+        "https://erp.example",
+    ],
+)
+def test_https_or_loopback_needs_nothing(url: str) -> None:
+    assert TenantConfig.model_validate(tenant_dict(syspro(base_url=url))).erp.base_url == url
+
+
+def test_plain_http_with_a_stated_reason_is_allowed() -> None:
+    erp = syspro(
+        base_url="http://syspro.lan:20080",
+        odata_url="http://syspro.lan:20081/SYSPRO8Odata/SYSPROOData",
+        allow_plaintext=True,
+        plaintext_reason="e.net has no TLS on this install; isolated VLAN, ticket OPS-42",
+    )
+    kept = TenantConfig.model_validate(tenant_dict(erp)).erp
+    assert kept.allow_plaintext and kept.base_url == "http://syspro.lan:20080"
+
+
+def test_allow_plaintext_needs_a_reason_and_a_reason_needs_allow_plaintext() -> None:
+    ((loc, message),) = problems_of(
+        tenant_dict(syspro(base_url="http://syspro.lan", allow_plaintext=True))
+    )
+    assert loc == "erp.base_url" and "plaintext_reason" in message
+    ((loc, message),) = problems_of(tenant_dict(syspro(plaintext_reason="because")))
+    assert loc == "erp.plaintext_reason" and "allow_plaintext" in message
+
+
+def test_a_url_without_scheme_or_host_is_refused() -> None:
+    ((loc, message),) = problems_of(tenant_dict(syspro(base_url="erp.example:8080")))
+    assert loc == "erp.base_url" and "http(s) URL" in message
 
 
 def test_a_relative_ca_bundle_is_refused() -> None:

@@ -254,3 +254,16 @@ def test_a_posting_held_without_any_reason_is_lost(books: TenantLedger) -> None:
     assert books.ledger.get_posting(posting.id).state == PostingState.NEEDS_REVIEW
     assert failing(report) == {"lost": 1}
     assert "without a reason" in report.check("lost").items[0]["message"]
+
+
+def test_a_day_reads_only_the_erp_documents_of_its_window(books: TenantLedger) -> None:
+    """Issue 16.14: `since` is the earliest document date the day needs, not all history."""
+    books.post(books.invoices(2, day=DAY))  # invoices dated 2026-05-01, approved on DAY
+    erp = ListingErp()
+    verify_tenant(books.tenant, books.ledger, day=DAY, adapter=erp, sftp=Listing(), now=NOW)
+    assert erp.asked_since == [min(DAY, date(2026, 5, 1))]
+    empty_day = DAY + timedelta(days=30)
+    verify_tenant(books.tenant, books.ledger, day=empty_day, adapter=erp, sftp=Listing(), now=NOW)
+    everything = verify_tenant(books.tenant, books.ledger, adapter=erp, sftp=Listing(), now=NOW)
+    assert erp.asked_since[1:] == [empty_day, None]
+    assert everything.counts["invoices_approved"] == 2

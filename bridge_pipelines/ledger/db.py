@@ -6,6 +6,7 @@ locked with `SELECT ... FOR UPDATE` before they are checked and changed.
 """
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +49,21 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
     """`items` in slices short enough for one IN list."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _create_private(database: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does.
+
+    SQLite gives its -wal and -shm files the database file's mode; the folder, when we create
+    it, is owner-only too.
+    """
+    if not database.parent.exists():
+        database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -112,7 +128,7 @@ class LedgerDb:
             if not database or database == ":memory:":
                 options["poolclass"] = StaticPool
             else:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(database))
         self.engine = sa.create_engine(self.url, **options)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)

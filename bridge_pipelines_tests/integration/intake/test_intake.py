@@ -129,6 +129,19 @@ def test_oversized_file_is_quarantined_naming_the_limit(world: World) -> None:
     assert "65536" in (reason or "") or "64" in (reason or ""), reason
 
 
+def test_a_server_that_lies_about_a_size_is_cut_at_the_cap_and_quarantined(world: World) -> None:
+    name = "approved_invoices_6.csv"
+    world.server.faults.understate_size = {name: 1_000}
+    world.drop("/outbound/invoices", name, b"x" * (4 * 1024 * 1024))
+    assert world.settle() == [name]
+    world.take()
+    state, reason = world.files()[name]
+    assert state == "quarantined"
+    assert "the limit is 65536 bytes (sftp.max_file_bytes)" in (reason or ""), reason
+    assert [p for p in world.ctx.work_dir.iterdir()] == []
+    assert not world.ctx.archive_dir.exists() or not any(world.ctx.archive_dir.rglob("*"))
+
+
 def test_binary_garbage_is_quarantined_and_its_raw_copy_kept(world: World) -> None:
     garbage = bytes(range(256)) * 10
     world.drop("/outbound/invoices", "approved_invoices_5.csv", garbage)

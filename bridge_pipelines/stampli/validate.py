@@ -258,9 +258,13 @@ def finish(
     refused = frame.filter(reject_mask).select("source_row", key, ROW_BAD)
     covered = {i.row for i in all_issues if i.row is not None}
     # Rows refused only because their document was: one note each, the first few written out.
-    # (A bad row has issues of its own, written out or counted by `check_rows`.)
+    # Once `check_rows` has counted bad rows instead of describing them, a bad row is taken as
+    # accounted for (its failures are in the count), not noted again.
+    quiet = ~pl.col("source_row").is_in(sorted(covered))
+    if omitted:
+        quiet = quiet & ~pl.col(ROW_BAD)
     silent = (
-        refused.filter(~pl.col(ROW_BAD) & ~pl.col("source_row").is_in(sorted(covered)))
+        refused.filter(quiet)
         .select("source_row", key)
         .unique("source_row", keep="first")
         .sort("source_row")

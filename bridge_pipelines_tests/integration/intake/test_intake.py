@@ -16,8 +16,8 @@ from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.settings import Settings
-from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.stampli.invoices import FIELDS as INVOICE_FIELDS
+from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 
 PASSWORD = "correct horse battery staple"

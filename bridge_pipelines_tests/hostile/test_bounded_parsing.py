@@ -4,7 +4,8 @@ Each parse runs in a fresh interpreter (`bounded.py`) whose address space is lim
 already uses plus the budget `limits.py` states, `MEMORY_BASE + MEMORY_MULTIPLE x file size +
 MEMORY_PER_RECORD x records`, plus `VIRTUAL_SLACK` for address space reserved but not used.
 Past it the child dies and prints nothing; within it, the file is refused (naming the file and
-why), or parsed with its errors capped and summarised, and the good invoices still flow. Time bounds are generous for a loaded 2-core machine.
+why), or parsed with its errors capped and summarised, and the good invoices still flow. Time
+bounds are generous for a loaded 2-core machine.
 """
 
 import json

@@ -9,6 +9,7 @@ import sys
 
 BENCHES = [
     "parse",
+    "hostile_parse",
     "sftp_download",
     "listing",
     "defs_load",

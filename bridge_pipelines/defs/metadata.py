@@ -1,5 +1,6 @@
 """Materialization and check metadata: counts, totals, source files, previews, failures."""
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -17,14 +18,34 @@ PREVIEW_ROWS = 10
 MAX_FAILURES_SHOWN = 50
 
 
+# Every ASCII punctuation character may be backslash-escaped in CommonMark, and an escaped one
+# is plain text: no link, image, emphasis, code span, autolink or HTML can start from it.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+def escape_markdown(value: object) -> str:
+    """`value` as literal text inside a Markdown table cell.
+
+    Remote file names and cell text are the tenant's (or an attacker's) bytes: `[x](url)`,
+    `![x](url)`, `<img src=...>` or `**` must show as typed, never as a link, an image fetched
+    by the operator's browser, or markup. Line breaks become spaces (a table row is one line).
+    """
+    text = _LINE_BREAKS.sub(" ", str(value))
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A small Markdown table; cells are escaped so a `|` in a description cannot break it."""
+    """A small Markdown table; headers and cells are escaped (`escape_markdown`)."""
     if not rows:
         return "_nothing_"
     columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = [
+        "| " + " | ".join(escape_markdown(c) for c in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
     for row in rows:
-        cells = [str(row.get(c, "")).replace("|", "\\|").replace("\n", " ") for c in columns]
+        cells = [escape_markdown(row.get(c, "")) for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -143,6 +143,7 @@ def _parse_and_record(ctx: Runtime, tenant: TenantConfig, row: FileRow, report: 
         documents=[_document_in(d) for d in parsed.documents],
         row_errors=[RowErrorIn(e.row, e.field, e.message, e.document) for e in parsed.errors],
         rows_total=parsed.rows_total,
+        rows_rejected=parsed.rows_rejected,
     )
     for error in parsed.errors:
         log.warning("tenant %s: %s", tenant.id, error)

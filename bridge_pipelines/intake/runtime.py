@@ -79,8 +79,10 @@ class Runtime:
 
     @cached_property
     def work_dir(self) -> Path:
+        """Downloads in progress: owner-only, as the tenant files in it may hold anything."""
         path = self.settings.resolved_work_dir
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
         sweep_stale_work_files(path)
         return path
 

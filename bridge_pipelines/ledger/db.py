@@ -15,6 +15,7 @@ lost finds its own work done (state checks and unique indexes make it a no-op).
 import functools
 import inspect
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -120,6 +121,21 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def _create_private(database: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does.
+
+    SQLite gives its -wal and -shm files the database file's mode; the folder, when we create
+    it, is owner-only too.
+    """
+    if not database.parent.exists():
+        database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own transaction handling is switched off so that `_sqlite_on_begin` decides
     # how each transaction starts (SQLAlchemy's documented recipe for pysqlite).
@@ -182,7 +198,7 @@ class LedgerDb:
             if not database or database == ":memory:":
                 options["poolclass"] = StaticPool
             else:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(database))
         self.engine = sa.create_engine(self.url, **options)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)

@@ -42,12 +42,15 @@ class SftpFaults:
         vanish_after_listing: file names deleted right after a listing that showed them.
         readonly_inbound: refuse every write, rename and removal under `/inbound`.
         inbound_full: answer writes under `/inbound` with a failure, as a full disk does.
+        understate_size: file name -> the size listings and stats report for it, whatever its
+            real size (a server that lies; reads still serve the real bytes).
     """
 
     disconnect_after_bytes: int | None = None
     vanish_after_listing: set[str] = field(default_factory=set)
     readonly_inbound: bool = False
     inbound_full: bool = False
+    understate_size: dict[str, int] = field(default_factory=dict)
 
     def clear(self) -> None:
         """Disarm every fault."""
@@ -55,6 +58,7 @@ class SftpFaults:
         self.vanish_after_listing = set()
         self.readonly_inbound = False
         self.inbound_full = False
+        self.understate_size = {}
 
 
 class EmbeddedSftpServer:
@@ -311,10 +315,31 @@ class _FaultySftp(asyncssh.SFTPServer):
                 raise asyncssh.SFTPConnectionLost("connection dropped by fault injection")
         return data
 
+    def _lie(self, name: bytes, attrs: object) -> os.stat_result | asyncssh.SFTPAttrs:
+        # The stock server answers stats synchronously, from the local file system.
+        assert isinstance(attrs, os.stat_result | asyncssh.SFTPAttrs)
+        size = self._owner.faults.understate_size.get(os.fsdecode(posixpath.basename(name)))
+        if size is None:
+            return attrs
+        if isinstance(attrs, os.stat_result):
+            attrs = asyncssh.SFTPAttrs.from_local(attrs)
+        attrs.size = size
+        return attrs
+
+    def stat(self, path: bytes) -> os.stat_result | asyncssh.SFTPAttrs:
+        return self._lie(path, super().stat(path))
+
+    def lstat(self, path: bytes) -> os.stat_result | asyncssh.SFTPAttrs:
+        return self._lie(path, super().lstat(path))
+
     async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
         shown: list[bytes] = []
         async for entry in super().scandir(path):
             shown.append(entry.filename if isinstance(entry.filename, bytes) else b"")
+            if isinstance(entry.filename, bytes) and entry.attrs is not None:
+                lied = self._lie(entry.filename, entry.attrs)
+                if isinstance(lied, asyncssh.SFTPAttrs):
+                    entry.attrs = lied
             yield entry
         vanish = self._owner.faults.vanish_after_listing
         if vanish:

@@ -10,6 +10,7 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 from bridge_pipelines.errors import BadInputError
 
@@ -36,7 +37,8 @@ def file_sha256(path: Path) -> str:
 def archive_file(path: Path, sha256: str, archive_dir: Path) -> Path:
     """Copy `path` into the archive under its digest; return the archived path.
 
-    Idempotent (content already archived is left as is) and atomic (a copy goes to a temporary
+    Owner-only: folders 0700, archived files 0400. Idempotent (content already archived is left
+    as is) and atomic (a copy goes to a temporary
     name in the target folder, is fsynced, then renamed into place), so a crash never leaves a
     half-written archive file under a real digest. The bytes are re-hashed while copying: a
     digest that does not match the content is refused rather than archived under a false name.
@@ -55,11 +57,13 @@ def archive_file(path: Path, sha256: str, archive_dir: Path) -> Path:
     target = archive_path(sha256, archive_dir)
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (archive_dir, target.parent):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(folder, 0o700)
     tmp = target.parent / f".{uuid.uuid4().hex}.tmp"
     try:
         digest = hashlib.sha256()
-        with path.open("rb") as src, tmp.open("xb") as dst:
+        with path.open("rb") as src, private_file(tmp) as dst:
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 dst.write(chunk)
@@ -69,12 +73,18 @@ def archive_file(path: Path, sha256: str, archive_dir: Path) -> Path:
             raise BadInputError(
                 f"archive refused: content of {path.name} does not match its sha256"
             )
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, 0o400)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(target.parent)
     return target
+
+
+def private_file(path: Path) -> BinaryIO:
+    """A new file open for writing, owner-only (0600), never an existing name or a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(path, flags, 0o600), "wb")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -39,6 +39,7 @@ from bridge_pipelines.errors import (
     RetryableError,
 )
 from bridge_pipelines.faultpoints import armed, fault_point
+from bridge_pipelines.sftp.archive import private_file
 from bridge_pipelines.sftp.connection import open_ssh
 from bridge_pipelines.sftp.credentials import SftpCredentials
 from bridge_pipelines.sftp.names import check_remote_name, describe, unsafe_reason
@@ -314,7 +315,7 @@ class SftpClient:
             )
         if first.size > max_bytes:
             raise FileRejectedError(_too_big(shown, first.size, max_bytes))
-        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         local_name = uuid.uuid4().hex
         part = dest_dir / f"{local_name}.part"
         try:
@@ -344,7 +345,7 @@ class SftpClient:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise self._classify(exc, f"opening {shown}") from None
         try:
-            with part.open("xb") as out:
+            with private_file(part) as out:
                 writer = _HashingWriter(out)
                 try:
                     count = read_all(

@@ -11,6 +11,9 @@ from pydantic import Field, field_validator, model_validator
 from bridge_pipelines.config_fields import EncryptedSecret, FrozenModel
 
 _Frozen = FrozenModel
+# The largest file a tenant may allow: a whole file is parsed in memory, at up to 20 times its
+# size plus a part per record (`stampli/limits.py`), so 256 MiB may take about 5 GB at worst.
+MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
 def _embedded_key_type(blob: str) -> str | None:
@@ -50,7 +53,12 @@ class SftpConfig(_Frozen):
         description="A file is stable once unchanged across this interval. Keep it below the "
         "sensor interval: a file is taken two ticks after it is complete at worst.",
     )
-    max_file_bytes: int = Field(200 * 1024 * 1024, gt=0)
+    max_file_bytes: int = Field(
+        200 * 1024 * 1024,
+        gt=0,
+        le=MAX_FILE_BYTES,
+        description="Files larger than this are quarantined unread (at most 256 MiB).",
+    )
     delete_after_download: bool = False
 
     @field_validator("host_key")

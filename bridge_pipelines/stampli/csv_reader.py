@@ -15,6 +15,7 @@ import polars as pl
 from bridge_pipelines.errors import FileRejectedError
 from bridge_pipelines.stampli.encoding import check_not_binary, first_invalid_utf8, require_utf8
 from bridge_pipelines.stampli.fields import Field
+from bridge_pipelines.stampli.limits import MAX_COLUMNS, cap_cells, check_column_count
 from bridge_pipelines.stampli.source import SourceFrame
 from bridge_pipelines.tenants.models import FileTemplate
 
@@ -34,6 +35,7 @@ def read_csv_source(
             unknown or missing columns, or more than `max_rows` data records.
     """
     check_not_binary(data, source)
+    check_column_count(_header_width(data), source, len(fields))
     try:
         cells = pl.read_csv(
             data,
@@ -73,7 +75,27 @@ def read_csv_source(
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(n) for n in missing)
     frame = _drop_blank_records(frame, fields)
-    return SourceFrame(frame=frame, display=display, rows_total=frame.height)
+    frame, too_long = cap_cells(frame, [f.name for f in fields])
+    return SourceFrame(frame=frame, display=display, rows_total=frame.height, refused=too_long)
+
+
+def _header_width(data: bytes) -> int:
+    """The number of columns of the header record, read without reading the rest.
+
+    polars sizes its reader on the first record: 400 KB of commas made it take 710 MB. The
+    commas of the first line bound the count from above (cheap, C speed); only a line with
+    more than `MAX_COLUMNS` of them is read as CSV to count exactly (quoted commas).
+    """
+    end = data.find(b"\n")
+    line = data if end < 0 else data[:end]
+    if line.count(b",") < MAX_COLUMNS:
+        return line.count(b",") + 1
+    text = line.decode("utf-8", "replace").removeprefix("\ufeff")
+    try:
+        first = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:
+        return line.count(b",") + 1
+    return len(first)
 
 
 def _defaults(names: list[str], template: FileTemplate) -> list[str]:

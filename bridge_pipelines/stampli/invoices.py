@@ -8,6 +8,7 @@ ApprovedAt ISO 8601 with offset. A bad line refuses its whole invoice; other inv
 
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import polars as pl
@@ -209,7 +210,7 @@ def document_rules(frame: pl.DataFrame, heads: pl.DataFrame, display: dict[str, 
         return verdict
     runs = flagged.get_column(RUN)
     by_run: dict[int, list[Row]] = {}
-    for row in frame.filter(pl.col(RUN).is_in(runs.to_list())).iter_rows(named=True):
+    for row in _rows_to_explain(frame, runs).iter_rows(named=True):
         by_run.setdefault(row[RUN], []).append(row)
     twins = _identity_twins(groups)
     for group in flagged.iter_rows(named=True):
@@ -222,8 +223,7 @@ def document_rules(frame: pl.DataFrame, heads: pl.DataFrame, display: dict[str, 
         if group["sum_off"]:
             issues.append(_sum_issue(group, display))
         if group["twin"]:
-            others = [t for t in twins[_identity(group)] if t[0] != group["invoice_id"]]
-            listed = ", ".join(f"InvoiceId {i} (row {r})" for i, r in others)
+            listed = _others(twins[_identity(group)], group["invoice_id"])
             issues.append(
                 Issue(
                     group["first_row"],
@@ -239,6 +239,21 @@ def document_rules(frame: pl.DataFrame, heads: pl.DataFrame, display: dict[str, 
     return verdict
 
 
+def _rows_to_explain(frame: pl.DataFrame, runs: pl.Series) -> pl.DataFrame:
+    """The rows of flagged invoices that their messages need, and no more.
+
+    Each invoice's first row, the rows whose header differs from it and the rows of a repeated
+    line number. Only those go to Python: one invoice of 500,000 lines must not become 500,000
+    dicts.
+    """
+    first = (pl.col(RUN) != pl.col(RUN).shift(1)).fill_null(True)
+    differs = pl.any_horizontal(
+        pl.col(f"__raw_{c}").ne_missing(pl.col(f"__raw_{c}").first().over(RUN)) for c in HEADER
+    )
+    repeated = pl.col("line_number").is_not_null() & pl.struct(RUN, "line_number").is_duplicated()
+    return frame.filter(pl.col(RUN).is_in(runs.implode())).filter(first | differs | repeated)
+
+
 def _identity(group: Row) -> tuple[Any, Any, Any]:
     return (group["vendor_id"], group["invoice_number"], group["document_type"])
 
@@ -248,6 +263,15 @@ def _identity_twins(groups: pl.DataFrame) -> dict[tuple[Any, Any, Any], list[tup
     for group in groups.filter(pl.col("twin")).iter_rows(named=True):
         twins.setdefault(_identity(group), []).append((group["invoice_id"], group["first_row"]))
     return twins
+
+
+def _others(twins: list[tuple[Any, int]], invoice_id: Any, shown: int = 5) -> str:
+    """The other invoices of one identity, the first few by name (a file may hold 100,000)."""
+    others = list(islice((t for t in twins if t[0] != invoice_id), shown))
+    listed = ", ".join(f"InvoiceId {i} (row {r})" for i, r in others)
+    if len(twins) > len(others) + 1:
+        listed += f" and {len(twins) - len(others) - 1:,} more"
+    return listed
 
 
 def _inconsistent_header(rows: list[Row], display: dict[str, str]) -> list[Issue]:

@@ -73,6 +73,7 @@ class ParseResult:
     rows_total: int
     _build_documents: Callable[[], list[ParsedDocument]] = field(repr=False, default=list)
     _documents: list[ParsedDocument] | None = field(repr=False, default=None)
+    rows_rejected_count: int | None = None
 
     @property
     def documents(self) -> list[ParsedDocument]:
@@ -89,4 +90,7 @@ class ParseResult:
 
     @property
     def rows_rejected(self) -> int:
+        """Rows refused; counted from the frame when the errors were capped (`limits.py`)."""
+        if self.rows_rejected_count is not None:
+            return self.rows_rejected_count
         return len({e.row for e in self.errors if e.row is not None})

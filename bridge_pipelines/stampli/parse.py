@@ -10,6 +10,7 @@ document (`ParseResult.documents`). The accepted frame is validated once more wi
 model of its kind; a failure there is a parser bug, and its documents are refused, not passed.
 """
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any, Literal, cast
@@ -33,7 +34,14 @@ from bridge_pipelines.stampli.records import (
 )
 from bridge_pipelines.stampli.schemas import validate_frame
 from bridge_pipelines.stampli.source import SourceFrame
-from bridge_pipelines.stampli.validate import ROW_BAD, Issue, Verdict, check_rows, finish
+from bridge_pipelines.stampli.validate import (
+    ROW_BAD,
+    Issue,
+    Verdict,
+    cap_errors,
+    check_rows,
+    finish,
+)
 from bridge_pipelines.stampli.vendors import VENDORS
 from bridge_pipelines.stampli.xml_reader import read_invoices_xml
 from bridge_pipelines.tenants.models import FILE_KINDS, FileKind, FileTemplate
@@ -112,7 +120,9 @@ def parse_export(
 
 
 def _parse_invoices(src: SourceFrame, source: str, template: FileTemplate) -> ParseResult:
-    grouped = SourceFrame(with_runs(src.frame, "invoice_id"), src.display, src.rows_total)
+    grouped = SourceFrame(
+        with_runs(src.frame, "invoice_id"), src.display, src.rows_total, src.refused
+    )
     checked = check_rows(
         grouped,
         invoices.FIELDS,
@@ -134,12 +144,16 @@ def _parse_invoices(src: SourceFrame, source: str, template: FileTemplate) -> Pa
         verdict=verdict,
         display=display,
         noun="invoice",
+        omitted=checked.omitted,
     )
+    omitted = checked.omitted
     del checked
     frame = invoices.canonical_frame(accepted, source)
     del accepted
     frame, late = _schema_pass("invoices", frame, "invoice_id", invoices.label, display, source)
-    return _result("invoices", source, frame, errors + late, rows_total, invoices.build_documents)
+    return _result(
+        "invoices", source, frame, errors + late, rows_total, invoices.build_documents, omitted
+    )
 
 
 def _parse_records(
@@ -156,6 +170,7 @@ def _parse_records(
         verdict=duplicate_verdict(kind, frame),
         display=src.display,
         noun=kind.noun,
+        omitted=checked.omitted,
     )
     canonical = accepted.with_columns(pl.lit(source, dtype=pl.String).alias("source_file")).select(
         kind.columns
@@ -170,6 +185,7 @@ def _parse_records(
         errors + late,
         src.rows_total,
         lambda f: build_documents(kind, f),
+        checked.omitted,
     )
 
 
@@ -212,13 +228,18 @@ def _result(
     errors: list[RowError],
     rows_total: int,
     build: Callable[[pl.DataFrame], list[ParsedDocument]],
+    omitted: Counter[str],
 ) -> ParseResult:
-    errors.sort(key=lambda e: e.row or 0)
-    return ParseResult(
+    kept, capped = cap_errors(errors, omitted, source)
+    result = ParseResult(
         kind=kind,
         source=source,
         frame=frame,
-        errors=errors,
+        errors=kept,
         rows_total=rows_total,
         _build_documents=lambda: build(frame),
     )
+    if capped:
+        # Not every refused row has an error of its own any more: count them from the frame.
+        result.rows_rejected_count = rows_total - result.rows_accepted
+    return result

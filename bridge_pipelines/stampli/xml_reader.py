@@ -4,6 +4,10 @@ Each `<Line>` becomes one row carrying its invoice's header, exactly like a CSV 
 and the CSV of the same invoices go through the same checks and yield the same documents and
 content hashes. `source_row` is the 1-based `<Invoice>` index. Elements or attributes the
 template does not know are refused (the XML twin of the CSV's unknown-column rule).
+
+The file is read incrementally: each `<Invoice>` is turned into rows as it ends, then cleared
+and dropped with everything before it, and rows go into polars in chunks, so memory follows the
+rows kept (string cells), not libxml2's tree of the whole file or a Python dict per row.
 """
 
 from typing import Any
@@ -14,8 +18,9 @@ from lxml import etree
 from bridge_pipelines.errors import FileRejectedError
 from bridge_pipelines.stampli.encoding import check_not_binary
 from bridge_pipelines.stampli.invoices import FIELDS
+from bridge_pipelines.stampli.limits import cap_cells
 from bridge_pipelines.stampli.source import SourceFrame
-from bridge_pipelines.stampli.xml_safety import parse_safely
+from bridge_pipelines.stampli.xml_safety import iterparse_safely
 
 ROOT = "StampliExport"
 DISPLAY = {
@@ -56,6 +61,39 @@ _ELEMENT_ATTRS = {
 _LINE_ATTRS = {"number": "line_number", "glAccount": "gl_account", "costCenter": "cost_center"}
 _LINE_CHILDREN = {"Description": "line_description", "Amount": "line_amount"}
 _FREE_TEXT = {"line_description"}
+_COLUMNS = [f.name for f in FIELDS]
+_SCHEMA = {**dict.fromkeys(_COLUMNS, pl.String), "source_row": pl.Int64}
+# Rows held as Python objects before they go into polars (a few MB).
+_CHUNK_ROWS = 20_000
+
+
+class _Rows:
+    """Rows gathered column by column, moved into polars every `_CHUNK_ROWS`."""
+
+    def __init__(self) -> None:
+        self._chunks: list[pl.DataFrame] = []
+        self._pending: list[dict[str, Any]] = []
+
+    def extend(self, rows: list[dict[str, Any]]) -> None:
+        self._pending.extend(rows)
+        if len(self._pending) >= _CHUNK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending or not self._chunks:
+            rows = self._pending
+            self._chunks.append(
+                pl.DataFrame(
+                    {name: [r.get(name) for r in rows] for name in _COLUMNS}
+                    | {"source_row": [r["source_row"] for r in rows]},
+                    schema=_SCHEMA,
+                )
+            )
+            self._pending = []
+
+    def frame(self) -> pl.DataFrame:
+        self._flush()
+        return pl.concat(self._chunks, how="vertical") if len(self._chunks) > 1 else self._chunks[0]
 
 
 def read_invoices_xml(data: bytes, *, source: str, max_rows: int) -> SourceFrame:
@@ -66,30 +104,44 @@ def read_invoices_xml(data: bytes, *, source: str, max_rows: int) -> SourceFrame
             or more than `max_rows` invoices.
     """
     check_not_binary(data, source)
-    root = parse_safely(data, source)
-    if _name(root) != ROOT:
-        raise FileRejectedError(f"{source}: root element is <{_name(root)}>, expected <{ROOT}>")
-    invoices = list(root)
-    strangers = sorted({_name(e) for e in invoices if _name(e) != "Invoice"})
+    rows = _Rows()
+    depth = 0
+    count = 0
+    strangers: set[str] = set()
+    for event, element in iterparse_safely(data, source):
+        if event == "start":
+            depth += 1
+            if depth == 1 and _name(element) != ROOT:
+                raise FileRejectedError(
+                    f"{source}: root element is <{_name(element)}>, expected <{ROOT}>"
+                )
+            continue
+        depth -= 1
+        if depth != 1:
+            continue
+        name = _name(element)
+        if name != "Invoice":
+            strangers.add(name)
+        elif not strangers:
+            count += 1
+            if count > max_rows:
+                raise FileRejectedError(
+                    f"{source}: too many invoices (more than {max_rows:,}, the tenant's limit "
+                    "per file)"
+                )
+            rows.extend(_invoice_rows(element, count, source))
+        # Done with this invoice: free it and every sibling before it.
+        element.clear(keep_tail=False)
+        parent = element.getparent()
+        while element.getprevious() is not None:
+            del parent[0]
     if strangers:
         raise FileRejectedError(
-            f"{source}: unknown element(s) {', '.join(f'<{s}>' for s in strangers)} under "
-            f"<{ROOT}>; expected only <Invoice>"
+            f"{source}: unknown element(s) {', '.join(f'<{s}>' for s in sorted(strangers))} "
+            f"under <{ROOT}>; expected only <Invoice>"
         )
-    if len(invoices) > max_rows:
-        raise FileRejectedError(
-            f"{source}: too many invoices (more than {max_rows:,}, the tenant's limit per file)"
-        )
-    records: list[dict[str, Any]] = []
-    for index, invoice in enumerate(invoices, start=1):
-        records.extend(_invoice_rows(invoice, index, source))
-    columns = [f.name for f in FIELDS]
-    frame = pl.DataFrame(
-        {name: [r.get(name) for r in records] for name in columns}
-        | {"source_row": [r["source_row"] for r in records]},
-        schema={**dict.fromkeys(columns, pl.String), "source_row": pl.Int64},
-    )
-    return SourceFrame(frame=frame, display=dict(DISPLAY), rows_total=len(invoices))
+    frame, too_long = cap_cells(rows.frame(), _COLUMNS)
+    return SourceFrame(frame=frame, display=dict(DISPLAY), rows_total=count, refused=too_long)
 
 
 def _name(element: Any) -> str:

@@ -4,10 +4,14 @@ A Stampli XML export never needs a DTD, so any DOCTYPE is refused before the par
 bytes (scanning the prolog: XML declaration, comments, processing instructions, whitespace).
 The parser is configured so that even a DOCTYPE that slipped through could not expand an entity,
 load a file or reach the network; after parsing, any DTD or entity node left in the tree is
-refused too. `iterparse` is never used: it has its own, weaker, defaults.
+refused too. Exports are read incrementally (`iterparse_safely`) with the same parser options
+spelled out, never with `iterparse`'s own, weaker, defaults; `parse_safely` builds a whole tree
+for small documents.
 """
 
+import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
@@ -38,17 +42,50 @@ def reject_doctype(data: bytes, source: str) -> None:
         )
 
 
+_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "dtd_validation": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
+
 def safe_parser() -> etree.XMLParser:
     """The one parser configuration used for Stampli XML."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return etree.XMLParser(**_OPTIONS)
+
+
+def iterparse_safely(data: bytes, source: str) -> Iterator[tuple[str, Any]]:
+    """`(event, element)` for each start and end of an element, refusing what `parse_safely` does.
+
+    The caller clears what it has read (`element.clear()` and the siblings before it), so memory
+    stays near one element's size whatever the file's. An entity node is refused as it ends.
+
+    Raises:
+        FileRejectedError: not UTF-8, a DOCTYPE or entity, or not well-formed.
+    """
+    require_utf8(data, source)
+    reject_doctype(data, source)
+    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), **_OPTIONS)
+    try:
+        for event, element in events:
+            if event == "start" and element.getparent() is None:
+                docinfo: Any = element.getroottree().docinfo
+                if docinfo.doctype or docinfo.internalDTD is not None:
+                    raise FileRejectedError(f"{source}: XML with a DOCTYPE is refused")
+            if event == "end":
+                for node in element.iterchildren(etree.Entity):
+                    raise FileRejectedError(
+                        f"{source}: XML entity reference {node.text!r} at line "
+                        f"{node.sourceline} is refused"
+                    )
+            yield event, element
+    except etree.XMLSyntaxError as exc:
+        line = f" at line {exc.lineno}" if exc.lineno else ""
+        raise FileRejectedError(f"{source}: malformed XML{line}: {exc.msg}") from exc
 
 
 def parse_safely(data: bytes, source: str) -> etree._Element:

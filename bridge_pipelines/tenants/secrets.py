@@ -21,6 +21,8 @@ import binascii
 import json
 import os
 import re
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
@@ -107,16 +109,9 @@ class Keyring:
                 return cls._parse(env, source=ENV_VAR, path=None)
             path = get_settings().resolved_key_file
         try:
-            mode = path.stat().st_mode
+            text = _read_private(path)
         except FileNotFoundError:
             raise ConfigError(f"no key file at {path}: {_KEYGEN_HINT}") from None
-        if os.name == "posix" and mode & 0o077:
-            raise ConfigError(
-                f"key file {path} is accessible by group or others (mode {mode & 0o777:04o}); "
-                f"run `chmod 600 {path}`"
-            )
-        try:
-            text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read key file {path}: {exc.__class__.__name__}") from None
         return cls._parse(text, source=str(path), path=path)
@@ -266,8 +261,10 @@ class Keyring:
     def _save(self) -> None:
         if self._path is None:
             raise ConfigError(f"the keys come from {ENV_VAR}: add the new key there and redeploy")
-        temporary = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A fresh random name, created exclusively and never through a symlink: a name planted
+        # beforehand (a link to a file of the attacker's) makes the save fail, never leak.
+        temporary = self._path.with_name(f".{self._path.name}.{secrets.token_hex(16)}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 os.fchmod(handle.fileno(), 0o600)
@@ -278,6 +275,31 @@ class Keyring:
         finally:
             temporary.unlink(missing_ok=True)
         _fsync_dir(self._path.parent)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _read_private(path: Path) -> str:
+    """The key file's text, refused unless the file read is regular and owner-only.
+
+    The mode is checked on the open file (`fstat`), so the file checked is the file read.
+
+    Raises:
+        ConfigError: group or others may access it, or it is not a regular file.
+        OSError: it cannot be opened or read (FileNotFoundError when missing).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"key file {path} is not a regular file")
+        if os.name == "posix" and info.st_mode & 0o077:
+            raise ConfigError(
+                f"key file {path} is accessible by group or others (mode "
+                f"{info.st_mode & 0o777:04o}); run `chmod 600 {path}`"
+            )
+        return handle.read().decode("utf-8")
 
 
 def _aad(tenant_id: str, field: str, key_id: str) -> bytes:

@@ -16,6 +16,7 @@ from bridge_pipelines.intake.scan import scan_tenant
 from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.stampli_sim import StampliSimulator
 from bridge_pipelines.settings import Settings
+from bridge_pipelines.stampli.invoices import FIELDS as INVOICE_FIELDS
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 
@@ -127,6 +128,37 @@ def test_oversized_file_is_quarantined_naming_the_limit(world: World) -> None:
     state, reason = world.files()["approved_invoices_4.csv"]
     assert state == "quarantined"
     assert "65536" in (reason or "") or "64" in (reason or ""), reason
+
+
+def test_a_server_that_lies_about_a_size_is_cut_at_the_cap_and_quarantined(world: World) -> None:
+    name = "approved_invoices_6.csv"
+    world.server.faults.understate_size = {name: 1_000}
+    world.drop("/outbound/invoices", name, b"x" * (4 * 1024 * 1024))
+    assert world.settle() == [name]
+    world.take()
+    state, reason = world.files()[name]
+    assert state == "quarantined"
+    assert "the limit is 65536 bytes (sftp.max_file_bytes)" in (reason or ""), reason
+    assert [p for p in world.ctx.work_dir.iterdir()] == []
+    assert not world.ctx.archive_dir.exists() or not any(world.ctx.archive_dir.rglob("*"))
+
+
+def test_a_file_of_bad_rows_writes_a_thousand_row_errors_and_a_summary(world: World) -> None:
+    # Before: every located error went to the ledger (13 per row here: 15,600 rows).
+    header = ",".join(f.column for f in INVOICE_FIELDS)
+    rows = "".join(f"X{n}" + "," * (len(INVOICE_FIELDS) - 1) + "\n" for n in range(1_200))
+    name = "approved_invoices_7.csv"
+    world.drop("/outbound/invoices", name, f"{header}\n{rows}".encode())
+    world.settle()
+    world.take()
+    (file,) = [f for f in world.ctx.ledger.files(world.tenant.id) if f.name == name]
+    assert file.state.value == "parsed"
+    assert (file.rows_total, file.rows_rejected) == (1_200, 1_200)
+    errors = world.ctx.ledger.row_errors(world.tenant.id, file_id=file.id)
+    assert len(errors) == 1_001
+    assert errors[0].row == 1 and errors[0].field == "InvoiceNumber"
+    assert errors[-1].row is None
+    assert errors[-1].message.startswith("and 14,600 more row errors of these kinds: field ")
 
 
 def test_binary_garbage_is_quarantined_and_its_raw_copy_kept(world: World) -> None:

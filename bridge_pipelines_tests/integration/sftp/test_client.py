@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -261,6 +262,38 @@ def test_oversized_file_is_rejected_with_the_limit(target: Target, tmp_path: Pat
     with target.connect() as client, pytest.raises(FileRejectedError, match="limit is 4096 bytes"):
         client.download(target.remote(INVOICES), "huge.csv", tmp_path, max_bytes=4096)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_size_the_server_understates_is_cut_at_the_byte_cap(
+    embedded: EmbeddedSftpServer, client_keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    from bridge_pipelines_tests.integration.sftp.conftest import _embedded_target
+
+    target = _embedded_target(embedded, client_keys)
+    _put(target, INVOICES, "liar.csv", b"0" * (8 * 1024 * 1024))
+    embedded.faults.understate_size = {"liar.csv": 100}
+    with target.connect() as client:
+        entries, _ = client.list_files(INVOICES)
+        assert [(e.name, e.size) for e in entries] == [("liar.csv", 100)]
+        with pytest.raises(FileRejectedError, match="larger than that; the limit is 65536 bytes"):
+            client.download(INVOICES, "liar.csv", tmp_path, max_bytes=65536, expected=entries[0])
+        assert client.is_alive()  # cut cleanly: the connection is still usable
+        assert client.stat(INVOICES, "liar.csv") is not None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_is_owner_only_whatever_the_umask(target: Target, tmp_path: Path) -> None:
+    _put(target, INVOICES, "a.csv", b"InvoiceId\nSTI-1\n")
+    old = os.umask(0o022)
+    try:
+        with target.connect() as client:
+            got = client.download(
+                target.remote(INVOICES), "a.csv", tmp_path / "work", max_bytes=100
+            )
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(got.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "work").stat().st_mode) == 0o700
 
 
 def test_disconnect_mid_download_leaves_no_partial_file(target: Target, tmp_path: Path) -> None:

@@ -163,3 +163,46 @@ def test_secret_fields_are_found_by_type():
         "erp.password",
         "erp.company_password",
     ]
+
+
+def test_load_refuses_a_group_readable_key_file(tenant_keyring, key_file):
+    os.chmod(key_file, 0o640)
+    with pytest.raises(ConfigError, match=r"accessible by group or others \(mode 0640\)"):
+        Keyring.load(key_file)
+
+
+def test_load_refuses_a_key_file_that_is_not_a_regular_file(key_file):
+    key_file.parent.mkdir(parents=True)
+    os.mkfifo(key_file, 0o600)  # opening a FIFO to read would block a run forever
+    with pytest.raises(ConfigError, match="not a regular file"):
+        Keyring.load(key_file)
+
+
+def test_save_never_writes_through_a_link_planted_at_a_temporary_name(tenant_keyring, key_file):
+    # Before: the temporary was `.keys.json.<pid>.tmp`, opened without O_EXCL or O_NOFOLLOW,
+    # so a link planted there received the whole keyring.
+    stolen = key_file.parent / "stolen"
+    stolen.touch(mode=0o644)
+    os.symlink(stolen, key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp"))
+    tenant_keyring.add_key()
+    assert stolen.read_bytes() == b""
+    assert Keyring.load(key_file).key_ids == ["k1", "k2"]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    leftovers = [p.name for p in key_file.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == [f".{key_file.name}.{os.getpid()}.tmp"]  # the planted link, untouched
+
+
+def test_save_creates_its_temporary_exclusively_and_without_following_links(
+    tenant_keyring, key_file, monkeypatch
+):
+    flags_seen: list[int] = []
+    real_open = os.open
+
+    def spy(path, flags, *args, **kwargs):
+        if str(path).endswith(".tmp"):
+            flags_seen.append(flags)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    tenant_keyring.add_key()
+    assert flags_seen and all(f & os.O_EXCL and f & os.O_NOFOLLOW for f in flags_seen)

@@ -5,19 +5,15 @@ Each registered connector's sandbox app is served in-process over HTTPS with a c
 a private CA. Nothing here names an ERP.
 """
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.sandbox.erp_base.runner import _load_factory
-from bridge_pipelines.sandbox.sshd import free_port
 from bridge_pipelines_tests.erps.harness import ErpUnderTest
-from bridge_pipelines_tests.support.tls import Pki, make_pki
+from bridge_pipelines_tests.support.tls import Pki, make_pki, serve_https
 
 pytestmark = pytest.mark.conformance
 
@@ -26,29 +22,8 @@ pytestmark = pytest.mark.conformance
 def https_sandbox(erp: ErpUnderTest, tmp_path: Path) -> Iterator[tuple[str, Pki]]:
     """The connector's sandbox app over HTTPS on 127.0.0.1, its certificate from a private CA."""
     pki = make_pki(tmp_path / "pki")
-    port = free_port()
-    app = _load_factory(erp.profile.app)(tmp_path / "https-state")
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(pki.server_cert),
-        ssl_keyfile=str(pki.server_key),
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "HTTPS sandbox did not start"
-        time.sleep(0.02)
-    try:
-        yield f"https://127.0.0.1:{port}", pki
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with serve_https(_load_factory(erp.profile.app)(tmp_path / "https-state"), pki) as url:
+        yield url, pki
 
 
 def https_tenant_erp(erp: ErpUnderTest, url: str) -> dict[str, object]:

@@ -1,18 +1,27 @@
-"""A private CA and a server certificate signed by it, as a self-signed SAP B1 install has.
+"""A private CA and a server certificate signed by it, as a self-signed ERP install has.
 
 `make_pki(folder)` writes `ca.pem` (what a tenant's `erp.ca_bundle` names), `server.pem` and
-`server.key` (for a TLS server on 127.0.0.1 / localhost).
+`server.key` (for a TLS server on 127.0.0.1 / localhost); `serve_https(app, pki)` serves an
+ASGI app (a sandbox) with them.
 """
 
 import datetime as dt
 import ipaddress
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from bridge_pipelines.sandbox.sshd import free_port
 
 
 @dataclass(frozen=True)
@@ -95,3 +104,33 @@ def make_pki(folder: Path) -> Pki:
         )
     )
     return pki
+
+
+@contextmanager
+def serve_https(app: Any, pki: Pki) -> Iterator[str]:
+    """`app` (an ASGI app) served in-process over HTTPS on 127.0.0.1 with `pki`'s certificate.
+
+    Yields the base URL; the server stops when the block ends.
+    """
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        ssl_certfile=str(pki.server_cert),
+        ssl_keyfile=str(pki.server_key),
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "HTTPS server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)

@@ -5,26 +5,23 @@ TLS: the sandbox app is served over HTTPS in-process with a certificate from a p
 adapter trusts it only when the tenant names that CA's PEM file, and never turns checking off.
 """
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from bridge_pipelines.erps.sap_b1.adapter import SapB1Adapter
 from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.sandbox.sap_b1.app import create_app
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED, account_code
-from bridge_pipelines.sandbox.sshd import free_port
 from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.secrets import Keyring
 from bridge_pipelines_tests.integration.erps.sap_b1.helpers import invoice
 from bridge_pipelines_tests.support.erp_sandboxes import SapB1SandboxHandle
-from bridge_pipelines_tests.support.tls import Pki, make_pki
+from bridge_pipelines_tests.support.tls import Pki, make_pki, serve_https
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 FAST = {"connect_timeout": 2.0, "read_timeout": 2.0, "call_deadline": 4.0, "max_attempts": 3,
@@ -64,28 +61,8 @@ def keyring(tmp_path: Path) -> Keyring:
 def https_b1(tmp_path: Path) -> Iterator[tuple[str, Pki]]:
     """The SAP B1 sandbox app over HTTPS on 127.0.0.1, its certificate from a private CA."""
     pki = make_pki(tmp_path / "pki")
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(tmp_path / "b1-state"),
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(pki.server_cert),
-        ssl_keyfile=str(pki.server_key),
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "HTTPS sandbox did not start"
-        time.sleep(0.02)
-    try:
-        yield f"https://127.0.0.1:{port}", pki
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with serve_https(create_app(tmp_path / "b1-state"), pki) as url:
+        yield url, pki
 
 
 def test_a_service_layer_behind_a_private_ca_is_trusted_through_ca_bundle(

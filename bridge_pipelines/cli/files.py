@@ -7,6 +7,7 @@ decisions are audit events on the file, with the operator as actor.
 
 import getpass
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -125,6 +126,14 @@ def show(tenant_id: str, file_ref: str, as_json: bool) -> None:
         )
 
 
+def _decided(decision: Callable[[], object]) -> None:
+    """Record an operator's decision; a refusal (wrong state, unknown file) is a CLI error."""
+    try:
+        decision()
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @group.command()
 @click.argument("tenant_id")
 @click.argument("file_ref", metavar="FILE")
@@ -133,10 +142,7 @@ def dismiss(tenant_id: str, file_ref: str, reason: str) -> None:
     """Say a quarantined file needs nothing more (audited); verify stops counting it."""
     ctx = _ctx()
     row = _file(ctx.ledger, tenant_id, file_ref)
-    try:
-        ctx.ledger.dismiss_file(row.id, reason=reason, actor=_actor())
-    except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+    _decided(lambda: ctx.ledger.dismiss_file(row.id, reason=reason, actor=_actor()))
     click.echo(f"file #{row.id} {row.name} dismissed: {reason}")
 
 
@@ -150,10 +156,7 @@ def replace(tenant_id: str, file_ref: str, by_ref: str, reason: str) -> None:
     ctx = _ctx()
     row = _file(ctx.ledger, tenant_id, file_ref)
     new = _file(ctx.ledger, tenant_id, by_ref)
-    try:
-        ctx.ledger.replace_file(row.id, by=new.id, reason=reason, actor=_actor())
-    except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+    _decided(lambda: ctx.ledger.replace_file(row.id, by=new.id, reason=reason, actor=_actor()))
     click.echo(f"file #{row.id} {row.name} replaced by file #{new.id} {new.name}")
 
 
@@ -165,8 +168,5 @@ def reopen(tenant_id: str, file_ref: str, reason: str) -> None:
     """Take back a dismissal or replacement (audited): the file needs attention again."""
     ctx = _ctx()
     row = _file(ctx.ledger, tenant_id, file_ref)
-    try:
-        ctx.ledger.reopen_file(row.id, reason=reason, actor=_actor())
-    except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+    _decided(lambda: ctx.ledger.reopen_file(row.id, reason=reason, actor=_actor()))
     click.echo(f"file #{row.id} {row.name} needs attention again")

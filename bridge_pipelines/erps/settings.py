@@ -141,12 +141,22 @@ class ErpSettings(FrozenModel):
         Raises:
             ConfigError: `erp.ca_bundle` is not a readable PEM file on this machine.
         """
-        if self.ca_bundle is None:
-            return {}
-        problem = ca_bundle_problem(self.ca_bundle)
-        if problem:
-            raise ConfigError(f"{owner}: erp.ca_bundle: {problem}")
-        return {"ca_bundle": self.ca_bundle}
+        for name, problem in ErpSettings.machine_problems(self):
+            raise ConfigError(f"{owner}: erp.{name}: {problem}")
+        return {} if self.ca_bundle is None else {"ca_bundle": self.ca_bundle}
+
+    def client_options(self, owner: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The `ClientSettings` fields this block sets (rate limit, CA bundle), under `overrides`.
+
+        Raises:
+            ConfigError: `erp.ca_bundle` is not a readable PEM file on this machine.
+        """
+        options: dict[str, Any] = {}
+        if self.max_requests_per_minute:
+            options["max_requests_per_minute"] = self.max_requests_per_minute
+        if "ca_bundle" not in overrides:
+            options.update(self.tls_settings(owner))
+        return {**options, **overrides}
 
     def machine_problems(self) -> list[tuple[str, str]]:
         """`(field, problem)` pairs only this machine can see (a CA file that is not there).

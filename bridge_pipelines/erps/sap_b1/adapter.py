@@ -417,16 +417,12 @@ def build_adapter(
     assert settings.base_url and settings.username and settings.company
     posting_mode = overrides.pop("posting_mode", settings.sap_b1_posting_mode)
     tax_account = overrides.pop("tax_account", settings.sap_b1_tax_account)
-    if settings.max_requests_per_minute:
-        overrides.setdefault("max_requests_per_minute", settings.max_requests_per_minute)
-    if "ca_bundle" not in overrides:
-        overrides.update(settings.tls_settings(owner))
     client_settings = SapB1Settings(
         base_url=settings.base_url,
         company=settings.company,
         username=settings.username,
         password=secrets["password"],
-        **overrides,
+        **settings.client_options(owner, overrides),
     )
     return SapB1Adapter(
         client_settings,

@@ -362,19 +362,14 @@ def build_adapter(
     require(settings, owner, "base_url", "username", "password", "company")
     assert settings.base_url and settings.username and settings.company
     tax_account = overrides.pop("tax_account", settings.syspro_tax_account)
-    configured: dict[str, Any] = {}
     if settings.odata_url:
-        configured["odata_url"] = settings.odata_url
-    if settings.max_requests_per_minute:
-        configured["max_requests_per_minute"] = settings.max_requests_per_minute
-    if "ca_bundle" not in overrides:
-        configured.update(settings.tls_settings(owner))
+        overrides.setdefault("odata_url", settings.odata_url)
     client_settings = SysproSettings(
         rest_url=settings.base_url,
         operator=settings.username,
         password=secrets["password"],
         company=settings.company,
         company_password=secrets.get("company_password", SecretStr("")),
-        **{**configured, **overrides},
+        **settings.client_options(owner, overrides),
     )
     return SysproAdapter(client_settings, http, rate_limiter=rate_limiter, tax_account=tax_account)

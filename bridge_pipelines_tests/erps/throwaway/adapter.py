@@ -174,15 +174,11 @@ def build_adapter(
     """
     require(settings, owner, "base_url", "username", "password")
     assert settings.base_url and settings.username
-    if settings.max_requests_per_minute:
-        overrides.setdefault("max_requests_per_minute", settings.max_requests_per_minute)
-    if "ca_bundle" not in overrides:
-        overrides.update(settings.tls_settings(owner))
     client_settings = ThrowawaySettings(
         base_url=settings.base_url,
         username=settings.username,
         password=secrets["password"],
-        **overrides,
+        **settings.client_options(owner, overrides),
     )
     return ThrowawayAdapter(
         client_settings, http, book=settings.throwaway_book, rate_limiter=rate_limiter

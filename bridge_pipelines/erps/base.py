@@ -22,7 +22,7 @@ adapter must pick the class by what may have reached the ERP, never by convenien
 - `BadInputError`: the adapter cannot express the document (a field too long); nothing sent.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -391,6 +391,112 @@ class ErpPayment:
         _money("ErpPayment", "amount", self.amount)
 
 
+@dataclass(frozen=True)
+class PaymentApplication:
+    """One posted document a payment settles, and how much of it.
+
+    `invoice` is the document's own reference as it was posted (our external reference, the
+    ERP supplier code and the vendor's invoice number); `erp_doc_id` is the ERP document it
+    became, from the ledger. A payment is only ever applied to a document the ledger knows as
+    posted, never to one found by guessing. `amount` is positive and in the payment's currency;
+    for a credit memo it is the credit taken, and `document_type` carries the direction.
+    """
+
+    invoice: ExternalRef
+    document_type: DocumentType
+    amount: Decimal
+    erp_doc_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _money("PaymentApplication", "amount", self.amount)
+        object.__setattr__(self, "document_type", DocumentType(self.document_type))
+        if self.amount <= 0:
+            raise BadInputError(
+                f"payment on {self.invoice.document_number}: applied amount {self.amount} "
+                "must be positive"
+            )
+
+
+@dataclass(frozen=True)
+class PostablePayment:
+    """A Stampli payment, mapped and ready to record in the ERP against posted documents.
+
+    One payment (Stampli's `payment_id`) may settle several documents of one vendor; each is
+    an application. `total` is what leaves the bank: invoices applied minus credit memos taken.
+    `external_ref` is the payment's own deterministic reference (`payment_external_ref`),
+    written into a searchable field of the ERP payment, so `find_payment` finds it after a
+    crash, exactly as for invoices.
+
+    Raises:
+        BadInputError: no applications, or the applications net to zero or less.
+    """
+
+    tenant: str
+    external_ref: str
+    record_ids: tuple[int, ...]
+    payment_id: str
+    vendor_code: str
+    payment_date: date
+    currency: str
+    method: str
+    reference: str | None
+    applications: tuple[PaymentApplication, ...]
+    lineage: SourceLineage
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "applications", tuple(self.applications))
+        object.__setattr__(self, "record_ids", tuple(self.record_ids))
+        if not self.applications:
+            raise BadInputError(f"payment {self.payment_id}: settles no document")
+        if self.total <= 0:
+            raise BadInputError(
+                f"payment {self.payment_id}: applications net to {self.total}; "
+                "a payment must pay out a positive amount"
+            )
+
+    @property
+    def total(self) -> Decimal:
+        """The amount paid: invoices applied minus credit memos taken."""
+        signs = {DocumentType.INVOICE: 1, DocumentType.CREDIT_MEMO: -1}
+        return sum((a.amount * signs[a.document_type] for a in self.applications), Decimal(0))
+
+    @property
+    def posting_period(self) -> PostingPeriod:
+        """The ERP period the payment belongs in: its payment date's month."""
+        return PostingPeriod.of(self.payment_date)
+
+    @property
+    def ref(self) -> ExternalRef:
+        """The reference to search this payment by in the ERP."""
+        return ExternalRef(self.external_ref, self.vendor_code, self.payment_id)
+
+
+@dataclass(frozen=True)
+class ErpOpenBalance:
+    """A posted AP document's balance as the ERP holds it, to compare with Stampli's view.
+
+    `total` and `open_amount` are positive amounts of the document as issued (a credit memo
+    too); `open_amount` is zero once it is fully paid (or fully taken).
+    """
+
+    doc_id: str
+    external_ref: str | None
+    vendor_code: str | None
+    document_number: str | None
+    currency: str
+    total: Decimal
+    open_amount: Decimal
+
+    def __post_init__(self) -> None:
+        _money("ErpOpenBalance", "total", self.total)
+        _money("ErpOpenBalance", "open_amount", self.open_amount)
+
+    @property
+    def paid(self) -> bool:
+        """Whether nothing is left open."""
+        return self.open_amount == 0
+
+
 def rejected_by_erp(message: str, response: str | None) -> RejectedByErpError:
     """A `RejectedByErpError` carrying the ERP's answer as `response` (kept in the ledger)."""
     return RejectedByErpError(message, response)
@@ -471,6 +577,46 @@ class ErpAdapter(Protocol):
         """
         ...
 
+    def post_payment(self, payment: PostablePayment) -> ErpDocumentRef:
+        """Record the payment once against its posted documents, its reference searchable.
+
+        Fails exactly as `post_invoice` does (the same error classes decide the same next
+        step). An ERP that refuses an over-payment answers `RejectedByErpError`.
+
+        Raises:
+            NotSupportedError: the connector does not record payments in this ERP.
+        """
+        ...
+
+    def find_payment(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        """Every ERP payment carrying `ref.value`: none, one, or (a past duplicate) several.
+
+        Raises:
+            NotSupportedError: the connector does not record payments in this ERP.
+            BridgeError: the lookup could not be answered; the caller must not assume "none".
+        """
+        ...
+
+    def read_open_balances(self, refs: Sequence[ExternalRef]) -> Iterator[ErpOpenBalance]:
+        """The open balance of each posted document among `refs` the ERP holds.
+
+        A reference the ERP does not hold is simply absent from the answer.
+
+        Raises:
+            NotSupportedError: the ERP exposes no balances to us.
+            BridgeError: the ERP could not be read.
+        """
+        ...
+
+    def read_posted_payments(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        """Every ERP payment carrying one of our references (payment-side reconciliation).
+
+        Raises:
+            NotSupportedError: the connector does not record payments in this ERP.
+            BridgeError: the ERP could not be read; the caller must not assume "none".
+        """
+        ...
+
     def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
         """Every document carrying one of our references, for the ERP-to-ledger reconciliation.
 
@@ -519,8 +665,10 @@ class Closing:
 class AdapterBase(Closing):
     """Behaviour every adapter shares: the context manager and the optional capabilities.
 
-    Subclass it and override what the ERP has; `read_open_pos`, `read_payments` and
-    `read_posted_documents` raise `NotSupportedError` until overridden. Lookups are assumed
+    Subclass it and override what the ERP has; the optional calls (`read_open_pos`,
+    `read_payments`, `read_posted_documents` and the payment calls `post_payment`,
+    `find_payment`, `read_open_balances`, `read_posted_payments`) raise `NotSupportedError`
+    until overridden. Lookups are assumed
     not read-after-write consistent unless the adapter says otherwise: the safe default sends
     uncertain postings to review.
     """
@@ -534,6 +682,22 @@ class AdapterBase(Closing):
     def read_payments(self, since: datetime) -> Iterator[ErpPayment]:
         """No payments unless the adapter overrides this."""
         raise NotSupportedError(f"{type(self).__name__} does not read payments")
+
+    def post_payment(self, payment: PostablePayment) -> ErpDocumentRef:
+        """No payments recorded unless the adapter overrides this."""
+        raise NotSupportedError(f"{type(self).__name__} does not record payments")
+
+    def find_payment(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        """No payments recorded unless the adapter overrides this."""
+        raise NotSupportedError(f"{type(self).__name__} does not record payments")
+
+    def read_open_balances(self, refs: Sequence[ExternalRef]) -> Iterator[ErpOpenBalance]:
+        """No balances unless the adapter overrides this."""
+        raise NotSupportedError(f"{type(self).__name__} does not read open balances")
+
+    def read_posted_payments(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        """No payments recorded unless the adapter overrides this."""
+        raise NotSupportedError(f"{type(self).__name__} does not record payments")
 
     def read_posted_documents(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
         """Not readable unless the adapter overrides this: reconciliation says so."""

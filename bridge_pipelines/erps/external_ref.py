@@ -71,7 +71,31 @@ def external_ref(
     if not all(parts):
         raise ValueError("tenant, vendor, invoice number, type and currency must not be empty")
     text = "\x1f".join([_VERSION, *parts[:4], invoice_date.isoformat(), parts[4].upper()])
-    text += "\x1f" + _amount(gross)
+    return _encode(text + "\x1f" + _amount(gross))
+
+
+def payment_external_ref(
+    tenant: str, vendor: str, payment_id: str, payment_date: date, currency: str, gross: Decimal
+) -> str:
+    """The 20-character reference of one source payment, in the same shape as invoices'.
+
+    Computed from Stampli's payment (tenant, source vendor, payment id, date, currency and the
+    amount paid out), under its own version tag, so a payment never shares a reference with
+    an invoice. A reversal exported later is a different payment (its own id or negative
+    amount) and gets a different reference.
+
+    Raises:
+        ValueError: an empty identifying field.
+        TypeError: `gross` is not a finite Decimal.
+    """
+    parts = [f.strip() for f in (tenant, vendor, payment_id, currency)]
+    if not all(parts):
+        raise ValueError("tenant, vendor, payment id and currency must not be empty")
+    text = "\x1f".join(["p1", *parts[:3], payment_date.isoformat(), parts[3].upper()])
+    return _encode(text + "\x1f" + _amount(gross))
+
+
+def _encode(text: str) -> str:
     bits = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:12], "big")
     bits >>= 96 - 5 * _BODY
     body = "".join(_ALPHABET[(bits >> (5 * i)) & 31] for i in reversed(range(_BODY)))

@@ -111,6 +111,13 @@ class ErpPlugin:
             return None
         return adapter_class.read_open_pos is not AdapterBase.read_open_pos
 
+    def records_payments(self) -> bool | None:
+        """Whether the adapter overrides `post_payment`; None when it cannot be told."""
+        adapter_class = self.adapter_class()
+        if adapter_class is None:
+            return None
+        return adapter_class.post_payment is not AdapterBase.post_payment
+
     def sandbox_profile(self) -> Any:
         """The sandbox profile, imported on first use.
 

@@ -45,6 +45,8 @@ from bridge_pipelines.erps.session import post_with_lookup
 from bridge_pipelines.erps.syspro import errors, payloads
 from bridge_pipelines.erps.syspro.client import SysproClient, SysproSettings
 from bridge_pipelines.erps.syspro.odata import ODataReader
+from bridge_pipelines.erps.syspro.payment_payloads import DEFAULT_PAYMENT_RUNS
+from bridge_pipelines.erps.syspro.payments import SysproPayments
 from bridge_pipelines.erps.syspro.settings import SysproErpSettings
 from bridge_pipelines.erps.values import (
     checked_code,
@@ -88,7 +90,7 @@ def _posted_document(row: Mapping[str, Any]) -> ErpDocumentRef | None:
     )
 
 
-class SysproAdapter(AdapterBase):
+class SysproAdapter(SysproPayments, AdapterBase):
     """One SYSPRO company, for one batch. Use it as a context manager."""
 
     lookup_is_read_after_write_consistent: bool = True
@@ -100,6 +102,7 @@ class SysproAdapter(AdapterBase):
         analysis_types: Mapping[int, DimensionType] = DEFAULT_ANALYSIS_TYPES,
         rate_limiter: RequestLimiter | None = None,
         tax_account: str | None = None,
+        payment_runs: Mapping[str, str] = DEFAULT_PAYMENT_RUNS,
     ) -> None:
         register_secret(settings.password.get_secret_value())
         register_secret(settings.company_password.get_secret_value())
@@ -109,6 +112,8 @@ class SysproAdapter(AdapterBase):
         self._odata = ODataReader(self.client.http, settings, self.client.pacer)
         self._analysis_types = dict(analysis_types)
         self.tax_account = tax_account
+        # Payments (payments.py): the payment run a check is captured in, by currency.
+        self.payment_runs = {k.upper(): v for k, v in payment_runs.items()}
 
     # --- master data (OData) ----------------------------------------------------------------
 
@@ -353,7 +358,8 @@ def build_adapter(
     """The registry's factory: a SYSPRO adapter from a tenant's `erp:` block and its secrets.
 
     `overrides` are `SysproSettings` fields (timeouts, `odata_url`, `max_requests_per_minute`,
-    `ca_bundle`) and `tax_account` (default: the tenant's `erp.syspro_tax_account`).
+    `ca_bundle`), `tax_account` (default: the tenant's `erp.syspro_tax_account`) and
+    `payment_runs` (default: `erp.syspro_payment_runs`, else `MANLOC` for every currency).
 
     Raises:
         ConfigError: the ERP block lacks the URL, operator, password or company, or
@@ -362,6 +368,9 @@ def build_adapter(
     require(settings, owner, "base_url", "username", "password", "company")
     assert settings.base_url and settings.username and settings.company
     tax_account = overrides.pop("tax_account", settings.syspro_tax_account)
+    payment_runs = overrides.pop(
+        "payment_runs", settings.syspro_payment_runs or DEFAULT_PAYMENT_RUNS
+    )
     if settings.odata_url:
         overrides.setdefault("odata_url", settings.odata_url)
     client_settings = SysproSettings(
@@ -372,4 +381,10 @@ def build_adapter(
         company_password=secrets.get("company_password", SecretStr("")),
         **settings.client_options(owner, overrides),
     )
-    return SysproAdapter(client_settings, http, rate_limiter=rate_limiter, tax_account=tax_account)
+    return SysproAdapter(
+        client_settings,
+        http,
+        rate_limiter=rate_limiter,
+        tax_account=tax_account,
+        payment_runs=payment_runs,
+    )

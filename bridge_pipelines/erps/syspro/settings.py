@@ -23,3 +23,8 @@ class SysproErpSettings(ErpSettings):
         "'Sales tax' line; unset (the US default), the tax is expensed with the lines, spread "
         "over them in proportion.",
     )
+    syspro_payment_runs: dict[str, str] | None = Field(
+        None,
+        description="SYSPRO: the payment run (PaymentNumber) Stampli's payments are recorded in "
+        "as manual checks, by currency ('USD': 'MANLOC'; '*' for any other); unset, 'MANLOC'.",
+    )

@@ -55,6 +55,8 @@ class SandboxProfile:
         write_match: the fault-rule match (`method`, `path`, ...) of the request posting an
             AP invoice, for `SandboxAdmin.arm_fault`.
         login_match: the same for the login request.
+        payment_write_match: the same for the request recording a payment (issue 15); None
+            when the sandbox records no payments.
         documents: `/_sandbox/documents` rows -> the AP documents in one shape.
         schedules: tenant `schedules:` the demo sets for this ERP (a PO file where it has POs).
         wrong_password: a password the seeded user does not have (for auth-failure tests).
@@ -69,3 +71,4 @@ class SandboxProfile:
     documents: Callable[[list[dict[str, Any]]], list[SandboxDocument]]
     schedules: Mapping[str, object] = field(default_factory=dict)
     wrong_password: str = "not-the-password-0"
+    payment_write_match: Mapping[str, str] | None = None

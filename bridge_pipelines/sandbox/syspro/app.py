@@ -29,7 +29,7 @@ from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
-from bridge_pipelines.sandbox.syspro import apstin, business_objects, odata
+from bridge_pipelines.sandbox.syspro import appay, apstin, business_objects, odata
 from bridge_pipelines.sandbox.syspro.apsssp import SetupAction
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.sandbox.syspro.store import SCHEMA, Sessions, write_seed
@@ -53,14 +53,14 @@ class SysproSandbox(ErpSandbox):
     """SYSPRO e.net Solutions REST and OData over the demo company."""
 
     name: ClassVar[str] = "syspro"
-    schema: ClassVar[str] = SCHEMA
+    schema: ClassVar[str] = SCHEMA + appay.SCHEMA
     period_rule: ClassVar[calendar.CalendarRule] = apstin.PERIOD_RULE
     default_config: ClassVar[dict[str, Any]] = {
         "session_idle_minutes": 20,  # [I] server setting; one client assumes 20 minutes
         "logon_response_format": "json",  # "json": "\"<guid>\"", "plain": <guid>
         "invalid_session_message": "ERROR: Invalid UserId",  # [I] exact text not found
         "unlicensed_message": "e.net exception 100000",  # [C] the text; [I] nothing around it
-        "licensed_business_objects": ["APSTIN", "APSSSP", "COMFND"],
+        "licensed_business_objects": ["APSTIN", "APSSSP", "COMFND", appay.BUSINESS_OBJECT],
         "closed_periods": [],  # "YYYY-MM" periods closed for AP/GL posting
         "posting_period_source": "parameter",  # [I] "parameter" (C/P) or "invoice_date"
         "odata_page_size": 5000,  # [I] from a third-party catalog
@@ -72,6 +72,7 @@ class SysproSandbox(ErpSandbox):
 
     def seed(self) -> None:
         write_seed(self.store, SYSPRO_SEED)
+        appay.seed(self.store)
 
     def seed_info(self) -> dict[str, Any]:
         return {
@@ -81,7 +82,7 @@ class SysproSandbox(ErpSandbox):
         }
 
     def documents(self) -> list[dict[str, Any]]:
-        return apstin.documents(self.store)
+        return apstin.documents(self.store) + appay.documents(self.store)
 
     def routes(self) -> list[BaseRoute]:
         rest: list[BaseRoute] = [

@@ -13,6 +13,7 @@ which is where a client writes its own reference so it can find the invoice agai
 from lxml import etree
 
 from bridge_pipelines.sandbox.erp_base.store import StateStore
+from bridge_pipelines.sandbox.syspro import appay
 from bridge_pipelines.sandbox.syspro.xml_codec import XmlInError, element, parse, render, sub, text
 
 # Logical column -> SQL column, per table; numeric columns compare as numbers.
@@ -65,10 +66,12 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "GenMaster": {c: c for c in ["GlCode", "Description", "AccountType", "AccountOnHold"]},
     "GenAnalysisCode": {c: c for c in ["AnalysisType", "AnalysisCode", "Description"]},
+    "ApInvoicePay": {c: c for c in appay.COLUMNS},
 }
 NUMERIC = frozenset(
     {"Journal", "EntryNumber", "OrigInvValue", "MthInvBal1", "CurrentBalance", "AnalysisType"}
     | {"InvoiceYear", "InvoiceMonth"}
+    | appay.MONEY_COLUMNS
 )
 CONDITIONS = {"EQ": "=", "NE": "<>", "LT": "<", "LE": "<=", "GT": ">", "GE": ">=", "LIKE": "LIKE"}
 MAX_ROWS = 10_000

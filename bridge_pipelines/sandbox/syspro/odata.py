@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
+from bridge_pipelines.sandbox.syspro import appay
 
 ODATA_ROOT = "/SYSPRO8Odata/SYSPROOData"
 ENTITY_SETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -80,12 +81,16 @@ ENTITY_SETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "OrigInvValue",
             "TaxValue",
             "InvoiceStatus",
+            "MthInvBal1",  # the open balance [C column], paid when 0 [I]: APSTPM lowers it
         ),
         ("Supplier", "Invoice"),
     ),
+    # [I] payments against invoices (APSTPM), read-only: ours by `PaymentReference`.
+    "ApInvoicePay": ("ApInvoicePay", appay.COLUMNS, appay.KEY),
 }
-DECIMAL_COLUMNS = frozenset({"CurrentBalance", "OrigInvValue", "TaxValue"})
-INT_COLUMNS = frozenset({"AnalysisType"})
+DECIMAL_COLUMNS = frozenset({"CurrentBalance", "OrigInvValue", "TaxValue", "MthInvBal1"})
+DECIMAL_COLUMNS |= appay.MONEY_COLUMNS
+INT_COLUMNS = frozenset({"AnalysisType", "TrnYear", "TrnMonth"})
 KNOWN_OPTIONS = frozenset({"$filter", "$top", "$skip", "$select", "$orderby", "$count", "$format"})
 
 _TOKEN = re.compile(

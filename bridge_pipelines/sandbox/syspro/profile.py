@@ -5,6 +5,7 @@ from typing import Any
 
 from bridge_pipelines.sandbox.erp_base.profile import Encrypt, SandboxDocument, SandboxProfile
 from bridge_pipelines.sandbox.syspro.app import APP_FACTORY, REST_ROOT
+from bridge_pipelines.sandbox.syspro.appay import PAYMENT_RUNS
 from bridge_pipelines.sandbox.syspro.odata import ODATA_ROOT
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 
@@ -18,6 +19,8 @@ def _erp_section(base_url: str, encrypt: Encrypt) -> dict[str, object]:
         "company": SYSPRO_SEED.company_id,
         "username": operator.operator,
         "password": encrypt("erp.password", operator.password),
+        # the demo company's manual payment runs, one per currency (issue 15)
+        "syspro_payment_runs": {currency: run for run, _, currency, _ in PAYMENT_RUNS},
     }
 
 
@@ -55,4 +58,5 @@ PROFILE = SandboxProfile(
     write_match={"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTIN"},
     login_match={"method": "GET", "path": "*/Logon"},
     documents=_documents,
+    payment_write_match={"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTPM"},
 )

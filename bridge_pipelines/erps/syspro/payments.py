@@ -53,7 +53,7 @@ class SysproPayments:
         """
         checked_code(payment.vendor_code, "supplier code")
         run = pay.payment_run_for(payment.currency, self.payment_runs)
-        cheque = pay.cheque_number(payment)
+        cheque = checked_code(pay.cheque_number(payment), "check number")
         parameters = pay.manual_payment_parameters(payment.posting_period)
         xml_in = pay.manual_payment(payment, run, cheque)
 

@@ -112,8 +112,8 @@ class _Check:
     processed: bool = False
 
 
-def _money(raw: str, what: str, errors: list[str], *, required: bool = True) -> Decimal:
-    return apstin._money(raw, what, errors, required=required)
+_money = apstin._money  # SYSPRO reads amounts the same way in every posting object
+Pending = dict[tuple[str, str], Decimal]
 
 
 def _read(node: etree._Element, today: date) -> _Check:
@@ -184,7 +184,8 @@ def _validate_header(store: StateStore, check: _Check, seen: set[tuple[str, str,
         errors.append("At least one released invoice is required")
 
 
-def _validate_releases(store: StateStore, check: _Check) -> None:
+def _validate_releases(store: StateStore, check: _Check, pending: Pending) -> None:
+    """Each release against the invoice's balance less what earlier Items of the post pay."""
     errors = check.errors
     invoices: set[str] = set()
     for release in check.releases:
@@ -203,7 +204,8 @@ def _validate_releases(store: StateStore, check: _Check) -> None:
         if not row:
             errors.append(f"Invoice '{release.invoice}' not found for supplier '{check.supplier}'")
             continue
-        balance = release.balance = Decimal(row[0]["MthInvBal1"])
+        key = (check.supplier, release.invoice)
+        balance = release.balance = Decimal(row[0]["MthInvBal1"]) - pending.get(key, ZERO)
         if balance == 0:
             errors.append(f"Invoice '{release.invoice}' is fully paid")
         elif release.gross == 0 or (release.gross > 0) != (balance > 0):
@@ -221,6 +223,10 @@ def _validate_releases(store: StateStore, check: _Check) -> None:
     net = sum((r.gross - r.discount for r in check.releases), ZERO)
     if check.releases and not errors and net != check.value:
         errors.append(f"Cheque value {check.value} does not equal the net value released {net}")
+    if not errors:
+        for release in check.releases:
+            key = (check.supplier, release.invoice)
+            pending[key] = pending.get(key, ZERO) + release.gross
 
 
 def _apply(store: StateStore, checks: list[_Check], operator: str, now: str) -> None:
@@ -272,9 +278,10 @@ def post_manual_payment(ctx: apstin.PostContext, xml_parameters: str, xml_in: st
     today = ctx.now.date()
     checks = [_read(node, today) for node in root.findall("Item")]
     seen: set[tuple[str, str, str]] = set()
+    pending: Pending = {}
     for check in checks:
         _validate_header(ctx.store, check, seen)
-        _validate_releases(ctx.store, check)
+        _validate_releases(ctx.store, check, pending)
         if choice.error:
             check.errors.append(choice.error)
             continue

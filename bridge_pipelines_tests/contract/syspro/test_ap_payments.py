@@ -240,3 +240,16 @@ def test_syspro_apstpm_validation_fault_answers_in_its_own_root(syspro_sandbox):
     assert parse(response.content).tag == "postapmanualpay"
     assert errors(response.content) == ["Bank on hold"]
     assert _balance(syspro_sandbox) == Decimal("1150.00")
+
+
+def test_syspro_apstpm_two_checks_in_one_post_cannot_overpay_together(syspro_sandbox):
+    user_id = syspro_sandbox.logon()
+    _invoice(syspro_sandbox, user_id)
+    one = manual_pay((("INV-1001", "1000.00"),), cheque="CHK-1")
+    two = manual_pay((("INV-1001", "1000.00"),), cheque="CHK-2")
+    both = one.removesuffix("</PostApManualPay>") + two.removeprefix("<PostApManualPay>")
+    response = _pay(syspro_sandbox, user_id, both)
+    assert errors(response.content) == [
+        "Gross pay value 1000.00 exceeds the balance 150.00 of invoice 'INV-1001'"
+    ]
+    assert _balance(syspro_sandbox) == Decimal("1150.00") and _payments(syspro_sandbox) == []

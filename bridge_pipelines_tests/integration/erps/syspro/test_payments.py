@@ -20,7 +20,9 @@ from bridge_pipelines.erps.base import (
 from bridge_pipelines.erps.external_ref import external_ref, is_external_ref, payment_external_ref
 from bridge_pipelines.erps.syspro.plugin import PLUGIN
 from bridge_pipelines.errors import BadInputError, NeedsLookupError, RejectedByErpError
+from bridge_pipelines.tenants.erp import build_adapter
 from bridge_pipelines_tests.integration.erps.syspro.helpers import adapter_for, calls, invoice
+from bridge_pipelines_tests.integration.erps.syspro.test_registry_factory import _tenant
 
 APSTPM_MATCH = {"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTPM"}
 
@@ -222,3 +224,15 @@ def test_check_number_that_does_not_fit_is_bad_input(syspro_sandbox):
 
 def test_syspro_records_payments():
     assert PLUGIN.records_payments() is True
+
+
+def test_tenant_payment_runs_choose_the_run_by_currency(syspro_sandbox, tenant_keyring):
+    runs = {"USD": "MANLOC", "EUR": "MANEUR"}
+    tenant = _tenant(syspro_sandbox, tenant_keyring, syspro_payment_runs=runs)
+    eur_invoice = invoice("INV-E1", vendor="SUP00002", ref="BPEURINVOICE00000001")
+    with build_adapter(tenant, keyring=tenant_keyring, read_timeout=2.0) as adapter:
+        adapter.post_invoice(eur_invoice)
+        doc = adapter.post_payment(
+            payment(applied(eur_invoice, "100.00"), vendor="SUP00002", currency="EUR")
+        )
+    assert doc.doc_id == "MANEUR/SUP00002/CHK-1001"

@@ -253,3 +253,17 @@ def test_syspro_apstpm_two_checks_in_one_post_cannot_overpay_together(syspro_san
         "Gross pay value 1000.00 exceeds the balance 150.00 of invoice 'INV-1001'"
     ]
     assert _balance(syspro_sandbox) == Decimal("1150.00") and _payments(syspro_sandbox) == []
+
+
+def test_syspro_apstpm_payment_and_balance_survive_a_crash(syspro_sandbox):
+    user_id = syspro_sandbox.logon()
+    _invoice(syspro_sandbox, user_id)
+    _pay(syspro_sandbox, user_id, manual_pay())
+    syspro_sandbox.running.kill()  # a crash, not a clean stop
+    syspro_sandbox.running.start()
+    assert _balance(syspro_sandbox) == Decimal("750.00") and len(_payments(syspro_sandbox)) == 1
+    # the duplicate guard holds across the restart
+    again = _pay(syspro_sandbox, user_id, manual_pay())
+    assert errors(again.content) == [
+        "Cheque 'CHK-1' already captured for supplier 'SUP00001' in payment run 'MANLOC'"
+    ]

@@ -455,7 +455,9 @@ class SapB1Sandbox(ErpSandbox):
         return Response(status_code=204)
 
     async def create(self, request: Request, entity: EntitySet, version: str) -> Response:
-        body = await self._body(request)
+        # [I] a null property in a create means "no value": generic OData clients send every
+        # property they know, unset ones as null.
+        body = {k: v for k, v in (await self._body(request)).items() if v is not None}
         config = {**self.config, "today": self.clock.now().date().isoformat()}
         record = CREATORS[entity.name](self.store, body, config)
         key = record[entity.key]

@@ -46,9 +46,13 @@ PROPERTY_TYPES: dict[str, str] = {
     "DocRate": EDM_DOUBLE,
     "DiscountPercent": EDM_DOUBLE,
 }
-# [I] the properties B1 assigns on create, marked Computed so generic clients leave them out.
-_COMPUTED = frozenset({"DocEntry", "DocNum", "JdtNum", "CardName", "DocTotal", "VatSum",
-                       "Cancelled", "DocumentStatus"})  # fmt: skip
+# [I] the properties B1 assigns on create, per entity type, marked Computed so generic clients
+# leave them out of a create.
+_COMPUTED: Mapping[str, frozenset[str]] = {
+    "Document": frozenset({"DocEntry", "DocNum", "CardName", "DocTotal", "VatSum", "Cancelled",
+                           "DocumentStatus"}),
+    "JournalEntry": frozenset({"JdtNum"}),
+}  # fmt: skip
 # Document -> the partner it names: `$expand=BusinessPartner` [I: B1 v2 navigation].
 _NAVIGATIONS: Mapping[str, tuple[Navigation, ...]] = {
     "Document": (
@@ -58,14 +62,14 @@ _NAVIGATIONS: Mapping[str, tuple[Navigation, ...]] = {
 
 
 def _props(
-    names: frozenset[str], key: str, read_only: frozenset[str], types: Mapping[str, str]
+    names: frozenset[str], key: str, computed: frozenset[str], types: Mapping[str, str]
 ) -> tuple[Prop, ...]:
     return tuple(
         Prop(
             name,
             types.get(name, PROPERTY_TYPES.get(name, "Edm.String")),
             nullable=name != key,
-            computed=name in read_only or name in _COMPUTED,
+            computed=name in computed,
         )
         for name in sorted(names, key=lambda n: (n != key, n))
     )
@@ -81,7 +85,9 @@ def entity_type(entity: EntitySet) -> EntityType:
     return EntityType(
         name=entity.type_name,
         key=(entity.key,),
-        properties=_props(scalars, entity.key, entity.read_only, {}),
+        properties=_props(
+            scalars, entity.key, entity.read_only | _COMPUTED.get(entity.type_name, frozenset()), {}
+        ),
         collections=collections,
         navigations=_NAVIGATIONS.get(entity.type_name, ()),
     )

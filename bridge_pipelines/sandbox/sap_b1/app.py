@@ -364,11 +364,11 @@ class SapB1Sandbox(ErpSandbox):
                 partner = get_record(self.store, "BusinessPartners", row.get("CardCode"))
                 expanded[name] = with_balances(self.store, partner) if partner else None
         if options.select is not None:
-            row = {name: row.get(name) for name in options.select}
             # [I] an expanded complex collection is answered even when `$select` leaves it out.
             for name in options.expand:
                 if name in entity.collection_properties():
                     expanded.setdefault(name, row.get(name) or [])
+            row = {name: row.get(name) for name in options.select}
         return {**row, **expanded}
 
     def single(self, request: Request, entity: EntitySet, key: Any, version: str) -> Response:

@@ -85,7 +85,10 @@ def test_syspro_fault_expire_session_ends_the_session(syspro_sandbox):
     assert syspro_sandbox.post(user_id, payloads.ap_invoice()).text == "ERROR: Invalid UserId"
     assert _invoices(syspro_sandbox) == []
     fresh = syspro_sandbox.logon()
-    assert first(syspro_sandbox.post(fresh, payloads.ap_invoice()).content, "ItemsProcessed") == "000001"
+    assert (
+        first(syspro_sandbox.post(fresh, payloads.ap_invoice()).content, "ItemsProcessed")
+        == "000001"
+    )
 
 
 def test_syspro_fault_auth_fail_is_the_bad_password_answer(syspro_sandbox):

@@ -59,7 +59,9 @@ class _CaseInsensitiveRoute(Route):
     """Every path under `prefix`, whatever its case, as `path_params["call"]`."""
 
     def __init__(self, prefix: str, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
-        super().__init__(prefix + "/{call:path}", endpoint)
+        # Every verb reaches the endpoint, which answers 405 itself for a call's wrong verb.
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        super().__init__(prefix + "/{call:path}", endpoint, methods=methods)
         self._prefix = prefix.lower() + "/"
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

@@ -139,7 +139,9 @@ class SysproSandbox(ErpSandbox):
             return _text("Endpoint not found.", 404)
         method, handler = calls[call]
         if request.method != method:
-            return _text("Method not allowed.", 405)
+            refused = _text("Method not allowed.", 405)
+            refused.headers["Allow"] = method
+            return refused
         return await handler(request)
 
     # --- e.net calls -------------------------------------------------------------------

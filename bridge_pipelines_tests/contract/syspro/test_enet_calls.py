@@ -239,3 +239,32 @@ def test_syspro_rest_paths_match_whatever_their_case(syspro_sandbox):
 def test_syspro_unknown_rest_path_is_endpoint_not_found(syspro_sandbox):
     response = syspro_sandbox.call("Transaction/Nope")
     assert response.status_code == 404 and response.text == "Endpoint not found."
+
+
+# --- APSSSP rows of erp-facts not held elsewhere ---------------------------------------------
+
+
+def test_syspro_apsssp_add_defaults_supplier_type_on_hold_and_grn_matching(syspro_sandbox):
+    user_id = syspro_sandbox.logon()
+    added = syspro_sandbox.setup("Add", user_id, payloads.supplier(
+        "SUP00020", SupplierName="Defaults Ltd", Currency="USD"))  # fmt: skip
+    assert errors(added.content) == []
+    fetched = syspro_sandbox.call("Query/Fetch", UserId=user_id, XmlIn=(
+        "<Fetch><TableName>ApSupplier</TableName><Key>SUP00020</Key></Fetch>"))  # fmt: skip
+    root = parse(fetched.content)
+    assert (root.findtext("SupplierType"), root.findtext("OnHold"), root.findtext("GrnMatchReqd")) \
+        == ("P", "N", "Y")  # fmt: skip
+
+
+def test_syspro_apsssp_setup_delete_removes_a_supplier_without_transactions(syspro_sandbox):
+    user_id = syspro_sandbox.logon()
+    syspro_sandbox.setup("Add", user_id, payloads.supplier(
+        "SUP00021", SupplierName="Short Lived", Currency="USD"))  # fmt: skip
+    deleted = syspro_sandbox.setup("Delete", user_id, payloads.supplier("SUP00021"))
+    assert errors(deleted.content) == [] and first(deleted.content, "ItemsProcessed") == "000001"
+    gone = syspro_sandbox.call("Query/Fetch", UserId=user_id, XmlIn=(
+        "<Fetch><TableName>ApSupplier</TableName><Key>SUP00021</Key></Fetch>"))  # fmt: skip
+    assert gone.text.startswith("ERROR")
+    syspro_sandbox.post(user_id, payloads.ap_invoice())
+    refused = syspro_sandbox.setup("Delete", user_id, payloads.supplier("SUP00001"))
+    assert any("has transactions" in e for e in errors(refused.content))

@@ -510,7 +510,9 @@ class SapB1Sandbox(ErpSandbox):
                 400,
                 body=dumps(error_body(version, -1000, f"Invalid batch URL '{sub.url}'")).encode(),
             )
-        headers = [(k.encode(), v.encode()) for k, v in sub.headers.items() if k != "cookie"]
+        # [C] the Service Layer ignores If-Match on a request inside a batch (guide, ETag).
+        headers = [(k.encode(), v.encode()) for k, v in sub.headers.items()
+                   if k not in ("cookie", "if-match")]  # fmt: skip
         headers += [(k, v) for k, v in outer.scope["headers"] if k == b"cookie"]
         scope = {**outer.scope, "method": sub.method, "path": unquote(path),
                  "raw_path": path.encode(), "query_string": url.query.encode(),

@@ -142,6 +142,15 @@ def test_sapb1_stale_if_match_blocks_delete_and_cancel(sapb1_sandbox, cookies):
     assert sapb1_sandbox.request("GET", "PurchaseInvoices(1)", cookies).json()["Cancelled"] == "tNO"
 
 
+def test_sapb1_if_none_match_on_get_still_answers_200_with_the_body(sapb1_sandbox, cookies):
+    # [C] the Service Layer never answers 304: If-None-Match on a GET gets the full body.
+    current = sapb1_sandbox.request("GET", "BusinessPartners('V10001')", cookies).headers["ETag"]
+    again = sapb1_sandbox.request(
+        "GET", "BusinessPartners('V10001')", cookies, headers={"If-None-Match": current}
+    )
+    assert again.status_code == 200 and again.json()["CardCode"] == "V10001"
+
+
 def test_sapb1_only_weak_if_match_values_are_checked(sapb1_sandbox, cookies):
     # [C] the Service Layer validates only If-Match values starting W/; others are ignored.
     response = sapb1_sandbox.request(
@@ -231,6 +240,16 @@ def test_sapb1_batch_parts_outside_a_changeset_stand_alone(sapb1_sandbox, cookie
     assert response.status_code == 200
     assert "400 Bad Request" in response.text and "201 Created" in response.text
     assert sapb1_sandbox.request("GET", "BusinessPartners('C31')", cookies).status_code == 200
+
+
+def test_sapb1_batch_ignores_if_match_inside_the_batch(sapb1_sandbox, cookies):
+    # [C] If-Match on a request inside a $batch is ignored by the Service Layer.
+    part = _part("PATCH", "BusinessPartners('V10001')", {"Notes": "batched"})
+    part = part.replace("HTTP/1.1\r\n", 'HTTP/1.1\r\nIf-Match: W/"0000000000000000"\r\n', 1)
+    response = _send_batch(sapb1_sandbox, cookies, _batch([part]))
+    assert "HTTP/1.1 204 No Content" in response.text
+    notes = sapb1_sandbox.request("GET", "BusinessPartners('V10001')", cookies).json()["Notes"]
+    assert notes == "batched"
 
 
 def test_sapb1_batch_runs_under_the_batch_session(sapb1_sandbox):

@@ -45,6 +45,7 @@ class StateStore:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / STATE_FILE
         self._schema = schema
+        self._savepoints = 0
         self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -74,7 +75,23 @@ class StateStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed on exit, rolled back on an exception."""
+        """One write transaction: committed on exit, rolled back on an exception.
+
+        Nested inside another (an OData `$batch` changeset around several creates), it is a
+        savepoint: its work commits or rolls back with the outer transaction.
+        """
+        if self._conn.in_transaction:
+            self._savepoints += 1
+            name = f"nested_{self._savepoints}"
+            self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
+                raise
+            self._conn.execute(f"RELEASE {name}")
+            return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn

@@ -12,7 +12,6 @@ balancer would, 503 without Retry-After (configurable through the shared setting
 """
 
 import asyncio
-import hashlib
 import hmac
 import json
 import re
@@ -20,7 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,15 +29,28 @@ from starlette.routing import BaseRoute, Route
 from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
+from bridge_pipelines.sandbox.erp_base.odata import csdl
+from bridge_pipelines.sandbox.erp_base.odata.batch import (
+    BatchFormatError,
+    BatchRequest,
+    BatchResponse,
+    parse_batch,
+    render_batch,
+)
+from bridge_pipelines.sandbox.erp_base.odata.etag import etag_of, if_match_fails
+from bridge_pipelines.sandbox.erp_base.odata.options import OptionError, QueryOptions, parse_options
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
-from bridge_pipelines.sandbox.sap_b1 import odata
+from bridge_pipelines.sandbox.sap_b1 import metadata, odata
 from bridge_pipelines.sandbox.sap_b1.documents import (
     CREATORS,
     ENTITY_SETS,
     PERIOD_RULE,
     B1Error,
     EntitySet,
+    delete_record,
     patch_record,
+    run_action,
+    with_balances,
 )
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
 from bridge_pipelines.sandbox.sap_b1.store import (
@@ -60,8 +72,22 @@ INVALID_SESSION = "Invalid session or session already timeout."
 LOGIN_FAILED = "Fail to NONE-SSO login from SLD."
 NOT_FOUND = "No matching records found (ODBC -2028)"
 _RESOURCE = re.compile(
-    r"^(?P<set>[A-Za-z]+)(?:\((?P<key>'(?:[^']|'')*'|-?\d+)\))?(?P<count>/\$count)?$"
+    r"^(?P<set>[A-Za-z]+)(?:\((?P<key>'(?:[^']|'')*'|-?\d+)\))?"
+    r"(?:(?P<count>/\$count)|/(?P<action>[A-Za-z]+))?$"
 )
+STALE_ETAG = "The entity has changed since it was read: its ETag does not match If-Match"
+# System query options each version implements; any other answers 400 / 201, never a silent 200.
+V1_OPTIONS = frozenset({"$filter", "$select", "$orderby", "$top", "$skip", "$inlinecount",
+                        "$expand"})  # fmt: skip
+V2_OPTIONS = V1_OPTIONS | {"$count"}
+
+
+class _ChangesetFailed(Exception):
+    """A request of a changeset failed: the changeset is rolled back, this is its answer."""
+
+    def __init__(self, response: BatchResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 def error_body(version: str, code: int, message: str) -> dict[str, Any]:
@@ -168,6 +194,15 @@ class SapB1Sandbox(ErpSandbox):
     # --- dispatch ------------------------------------------------------------------------
 
     async def dispatch(self, request: Request) -> Response:
+        response = await self._dispatch(request)
+        # [C] v2 is OData v4 and says so; v1 (OData v3) answers DataServiceVersion.
+        if _version(request) == "v2":
+            response.headers["OData-Version"] = "4.0"
+        else:
+            response.headers["DataServiceVersion"] = "3.0"
+        return response
+
+    async def _dispatch(self, request: Request) -> Response:
         parts = request.path_params["rest"].split("/", 1)
         version = parts[0]
         resource = parts[1] if len(parts) > 1 else ""
@@ -181,16 +216,25 @@ class SapB1Sandbox(ErpSandbox):
         if resource == "Logout" and request.method == "POST":
             self.sessions.end(session["id"])
             return Response(status_code=204)
+        if resource in ("", "$metadata") and request.method == "GET":
+            return self.describe(request, version, resource)
+        if resource == "$batch" and request.method == "POST":
+            return await self.batch(request, version)
         match = _RESOURCE.match(resource)
         entity = ENTITY_SETS.get(match.group("set")) if match else None
         if match is None or entity is None:
             return _error(request, 404, -1000, f"Resource not found for the segment '{resource}'")
         try:
             key = self._key(entity, match.group("key"))
+            action = match.group("action")
             if match.group("count"):
                 if key is not None or request.method != "GET":
                     raise B1Error(400, -1000, "Invalid $count request")
-                return self.count(request, entity)
+                return self.count(request, entity, version)
+            if action is not None:
+                if key is None or request.method != "POST":
+                    raise B1Error(405, -1000, f"Method {request.method} is not allowed")
+                return self.action(request, entity, key, action)
             if key is None:
                 if request.method == "GET":
                     return self.collection(request, entity, version)
@@ -199,12 +243,17 @@ class SapB1Sandbox(ErpSandbox):
             elif request.method == "GET":
                 return self.single(request, entity, key, version)
             elif request.method == "PATCH" and entity.writable:
+                self._check_etag(request, entity, key)
                 patch_record(self.store, entity, key, await self._body(request))
+                return Response(status_code=204)
+            elif request.method == "DELETE":
+                self._check_etag(request, entity, key)
+                delete_record(self.store, entity, key)
                 return Response(status_code=204)
             raise B1Error(405, -1000, f"Method {request.method} is not allowed on '{entity.name}'")
         except B1Error as exc:
             return _error(request, exc.status, exc.code, exc.message)
-        except odata.QueryError as exc:
+        except (odata.QueryError, OptionError) as exc:
             return _error(request, 400, 201, str(exc))
 
     def _session(self, request: Request) -> Any:
@@ -234,7 +283,8 @@ class SapB1Sandbox(ErpSandbox):
             raise B1Error(400, -1000, f"Invalid JSON body: {exc}") from exc
         if not isinstance(body, dict):
             raise B1Error(400, -1000, "The request body must be a JSON object")
-        return body
+        # Instance annotations (`@odata.type`, which generic v4 clients send) are not properties.
+        return {k: v for k, v in body.items() if "@" not in k and not k.startswith("odata.")}
 
     # --- sessions ------------------------------------------------------------------------
 
@@ -287,40 +337,93 @@ class SapB1Sandbox(ErpSandbox):
             return {"odata.metadata": f"{root}/$metadata#{fragment}"}
         return {"@odata.context": f"{root}/$metadata#{fragment}"}
 
+    def describe(self, request: Request, version: str, resource: str) -> Response:
+        """`$metadata` (CSDL from the entity definitions) or the service document at the root."""
+        model = metadata.service_model()
+        odata_version = "4.0" if version == "v2" else "3.0"
+        if resource == "$metadata":
+            return Response(
+                csdl.metadata_document(model, odata_version), media_type="application/xml"
+            )
+        root = f"{str(request.base_url).rstrip('/')}{SERVICE_ROOT}/{version}"
+        return _json(csdl.service_document(model, root, odata_version))
+
+    def _options(self, request: Request, entity: EntitySet, version: str) -> QueryOptions:
+        supported = V2_OPTIONS if version == "v2" else V1_OPTIONS
+        return parse_options(request.query_params, metadata.entity_type(entity), supported)
+
+    def _shape(
+        self, row: dict[str, Any], entity: EntitySet, options: QueryOptions
+    ) -> dict[str, Any]:
+        """A record as answered: balances computed, navigations expanded, `$select` applied."""
+        if entity.name == "BusinessPartners":
+            row = with_balances(self.store, row)
+        expanded: dict[str, Any] = {}
+        for name in options.expand:
+            if name == "BusinessPartner":  # the only navigation property (Document -> partner)
+                partner = get_record(self.store, "BusinessPartners", row.get("CardCode"))
+                expanded[name] = with_balances(self.store, partner) if partner else None
+        if options.select is not None:
+            # [I] an expanded complex collection is answered even when `$select` leaves it out.
+            for name in options.expand:
+                if name in entity.collection_properties():
+                    expanded.setdefault(name, row.get(name) or [])
+            row = {name: row.get(name) for name in options.select}
+        return {**row, **expanded}
+
     def single(self, request: Request, entity: EntitySet, key: Any, version: str) -> Response:
         record = get_record(self.store, entity.name, key)
         if record is None:
             raise B1Error(404, -2028, NOT_FOUND)  # [C]
-        select = odata.parse_select(request.query_params.get("$select"), entity.properties)
-        if select is not None:
-            record = {name: record.get(name) for name in select}
-        entity_fragment = "/@Element" if version == "v1" else "/$entity"
-        return _json({**self._metadata(request, version, entity.name + entity_fragment), **record})
+        options = self._options(request, entity, version)
+        body = self._metadata(
+            request, version, entity.name + ("/@Element" if version == "v1" else "/$entity")
+        )
+        headers: dict[str, str] = {}
+        if entity.etag:
+            # [C] weak ETag header and the entity's etag annotation; [C] If-None-Match on a GET
+            # still answers 200 with the body (SL never answers 304).
+            tag = etag_of(record)
+            headers["ETag"] = tag
+            body["@odata.etag" if version == "v2" else "odata.etag"] = tag
+        return _json({**body, **self._shape(record, entity, options)}, headers=headers)
 
-    def count(self, request: Request, entity: EntitySet) -> Response:
-        where = odata.compile_filter(request.query_params.get("$filter"), entity.scalar_properties)
+    def count(self, request: Request, entity: EntitySet, version: str = "v1") -> Response:
+        options = self._options(request, entity, version)
+        where = odata.compile_filter(options.filter, entity.scalar_properties)
         total = count_records(self.store, entity.name, where.sql, where.params)
         return PlainTextResponse(str(total))
 
-    def collection(self, request: Request, entity: EntitySet, version: str) -> Response:
-        q = request.query_params
-        where = odata.compile_filter(q.get("$filter"), entity.scalar_properties)
-        select = odata.parse_select(q.get("$select"), entity.properties)
-        top = odata.parse_count(q.get("$top"), "$top")
-        skip = odata.parse_count(q.get("$skip"), "$skip") or 0
-        page = int(self.config["default_page_size"])
-        headers: dict[str, str] = {}
+    def _page_size(self, request: Request, headers: dict[str, str]) -> int:
+        """`Prefer: odata.maxpagesize` [C], else the `B1S-PageSize` header [C], else the setting."""
         preferred = odata.max_page_size(request.headers.get("prefer"))
         if preferred is not None:
-            page = preferred
             headers["Preference-Applied"] = f"odata.maxpagesize={preferred}"
+            return preferred
+        b1s = request.headers.get("b1s-pagesize")
+        if b1s is not None:
+            if not b1s.strip().isdigit():
+                raise B1Error(400, -1000, f"Invalid value of header B1S-PageSize '{b1s}'")  # [I]
+            return int(b1s)
+        return int(self.config["default_page_size"])
+
+    def collection(self, request: Request, entity: EntitySet, version: str) -> Response:
+        q = request.query_params
+        options = self._options(request, entity, version)
+        where = odata.compile_filter(options.filter, entity.scalar_properties)
+        top, skip = options.top, options.skip
+        headers: dict[str, str] = {}
+        page = self._page_size(request, headers)
         limit = top if page == 0 else (page if top is None else min(top, page))
+        order = ", ".join(
+            f"json_extract(body, '$.{k.name}') {'DESC' if k.descending else 'ASC'}"
+            for k in options.orderby
+        )
         rows = query_records(self.store, entity.name, where.sql, where.params,
-                             limit=limit, offset=skip)  # fmt: skip
-        if select is not None:
-            rows = [{name: row.get(name) for name in select} for row in rows]
+                             limit=limit, offset=skip, order_by=order or None)  # fmt: skip
+        rows = [self._shape(row, entity, options) for row in rows]
         body: dict[str, Any] = {**self._metadata(request, version, entity.name), "value": rows}
-        if (version == "v2" and q.get("$count") == "true") or q.get("$inlinecount") == "allpages":
+        if options.count:
             total = count_records(self.store, entity.name, where.sql, where.params)
             body["@odata.count" if version == "v2" else "odata.count"] = total
         # [C] a full page carries a nextLink, even when it was the last one.
@@ -335,21 +438,94 @@ class SapB1Sandbox(ErpSandbox):
 
     # --- writes --------------------------------------------------------------------------
 
+    def _check_etag(self, request: Request, entity: EntitySet, key: Any) -> None:
+        """[C] a stale `If-Match` answers 412 and changes nothing; only `W/` values are checked."""
+        if not entity.etag:
+            return
+        record = get_record(self.store, entity.name, key)
+        if record is not None and if_match_fails(
+            request.headers.get("if-match"), etag_of(record), weak_only=True
+        ):
+            raise B1Error(412, -1000, STALE_ETAG)  # [I] code and text
+
+    def action(self, request: Request, entity: EntitySet, key: Any, action: str) -> Response:
+        """`POST <Set>(key)/Cancel` or `/Close`: 204 [I]."""
+        self._check_etag(request, entity, key)
+        run_action(self.store, entity, key, action, self.clock.now().date().isoformat())
+        return Response(status_code=204)
+
     async def create(self, request: Request, entity: EntitySet, version: str) -> Response:
-        body = await self._body(request)
+        # [I] a null property in a create means "no value": generic OData clients send every
+        # property they know, unset ones as null.
+        body = {k: v for k, v in (await self._body(request)).items() if v is not None}
         config = {**self.config, "today": self.clock.now().date().isoformat()}
         record = CREATORS[entity.name](self.store, body, config)
         key = record[entity.key]
         root = f"{str(request.base_url).rstrip('/')}{SERVICE_ROOT}/{version}"
         # A key is percent-encoded in the Location header, as in any URL ('/' and Unicode too).
         location = f"{root}/{entity.name}({quote(_key_literal(key), safe=chr(39))})"
-        etag = 'W/"' + hashlib.sha256(dumps(record).encode()).hexdigest()[:16] + '"'
+        etag = etag_of(get_record(self.store, entity.name, key) or record)
         fragment = entity.name + ("/@Element" if version == "v1" else "/$entity")
         return _json(
             {**self._metadata(request, version, fragment), **record},
             201,
             {"Location": location, "ETag": etag},
         )
+
+    async def batch(self, request: Request, version: str) -> Response:
+        """`POST $batch`: each part run as its own request; a changeset all or nothing [C]."""
+        try:
+            parts = parse_batch(await request.body(), request.headers.get("content-type"))
+        except BatchFormatError as exc:
+            return _error(request, 400, -1000, f"Invalid batch request: {exc}")  # [I] text
+        answers: list[tuple[bool, list[BatchResponse]]] = []
+        for part in parts:
+            if not part.changeset:
+                answers.append(
+                    (False, [await self._sub_request(request, version, part.requests[0])])
+                )
+                continue
+            responses: list[BatchResponse] = []
+            try:
+                with self.store.transaction():
+                    for sub in part.requests:
+                        answer = await self._sub_request(request, version, sub)
+                        if answer.status >= 400:
+                            raise _ChangesetFailed(answer)
+                        responses.append(answer)
+            except _ChangesetFailed as failed:
+                answers.append((False, [failed.response]))
+                continue
+            answers.append((True, responses))
+        body, content_type = render_batch(answers)
+        # [I] v3 batches answer 202 Accepted, v4 ones 200 OK.
+        return Response(body, status_code=202 if version == "v1" else 200, media_type=content_type)
+
+    async def _sub_request(self, outer: Request, version: str, sub: BatchRequest) -> BatchResponse:
+        """One request of a batch, dispatched like any other with the batch's session cookie."""
+        url = urlsplit(sub.url)
+        path = url.path if url.path.startswith("/") else f"{SERVICE_ROOT}/{version}/{url.path}"
+        if not path.startswith(f"{SERVICE_ROOT}/") or path.endswith("/$batch"):
+            return BatchResponse(
+                400,
+                body=dumps(error_body(version, -1000, f"Invalid batch URL '{sub.url}'")).encode(),
+            )
+        # [C] the Service Layer ignores If-Match on a request inside a batch (guide, ETag).
+        headers = [(k.encode(), v.encode()) for k, v in sub.headers.items()
+                   if k not in ("cookie", "if-match")]  # fmt: skip
+        headers += [(k, v) for k, v in outer.scope["headers"] if k == b"cookie"]
+        scope = {**outer.scope, "method": sub.method, "path": unquote(path),
+                 "raw_path": path.encode(), "query_string": url.query.encode(),
+                 "headers": headers,
+                 "path_params": {"rest": unquote(path)[len(SERVICE_ROOT) + 1 :]}}  # fmt: skip
+        payload = sub.body
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        response = await self.dispatch(Request(scope, receive))
+        kept = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        return BatchResponse(response.status_code, kept, bytes(response.body), sub.content_id)
 
     # --- fault answers in the Service Layer's dialect -----------------------------------
 

@@ -4,7 +4,9 @@ Error codes and texts marked [C] are in `erp-facts.md` (SAP B1 table); those mar
 likeliest answer (the code family is right, the exact text is not confirmed).
 """
 
+import dataclasses
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date as Date
 from decimal import Decimal, InvalidOperation
@@ -68,10 +70,24 @@ class EntitySet:
     line_properties: frozenset[str] = frozenset()
     int_key: bool = False
     writable: bool = False
+    # Further collections of complex values (BP addresses, contacts): name -> (type, properties).
+    collections: Mapping[str, tuple[str, frozenset[str]]] = dataclasses.field(default_factory=dict)
+    # Properties the service assigns or computes: refused in a POST or PATCH body.
+    read_only: frozenset[str] = frozenset()
+    deletable: bool = False
+    # Bound actions (`POST <Set>(key)/<Action>`) the set's entities accept.
+    actions: tuple[str, ...] = ()
+    # [C] ETag-enabled objects as of 10.0 FP 2102 (sbo-skills etag-entities-and-metadata.md).
+    etag: bool = False
 
     @property
     def scalar_properties(self) -> frozenset[str]:
-        return self.properties - {self.lines}
+        return self.properties - {self.lines} - set(self.collections)
+
+    def collection_properties(self) -> dict[str, tuple[str, frozenset[str]]]:
+        """Every complex collection: the lines (when the set has them) and the others."""
+        lines = {self.lines: (self.line_type, self.line_properties)} if self.lines else {}
+        return {**lines, **self.collections}
 
 
 _DOC = frozenset(
@@ -99,6 +115,24 @@ _DOC = frozenset(
         "Project",
         "PaymentGroupCode",
         "DocumentLines",
+        # Common header fields of the real Document (widened for generic clients).
+        "DocTime",
+        "Address",
+        "Address2",
+        "DocTotalFc",
+        "DocTotalSys",
+        "PaidToDate",
+        "DiscountPercent",
+        "TotalDiscount",
+        "PaymentMethod",
+        "SalesPersonCode",
+        "DocumentsOwner",
+        "FederalTaxID",
+        "ControlAccount",
+        "Confirmed",
+        "CreationDate",
+        "UpdateDate",
+        "CancelDate",
     ]
 )
 _DOC_LINE = frozenset(
@@ -124,6 +158,10 @@ _DOC_LINE = frozenset(
         "BaseEntry",
         "BaseLine",
         "LineStatus",
+        "Currency",
+        "DiscountPercent",
+        "WarehouseCode",
+        "LineType",
     ]
 )
 _JE = frozenset(
@@ -185,8 +223,42 @@ _BP = frozenset(
         "Frozen",
         "CardForeignName",
         "Notes",
+        # Common fields of the real BusinessPartner (widened for generic clients).
+        "Phone2",
+        "Cellular",
+        "Fax",
+        "Website",
+        "ContactPerson",
+        "MailAddress",
+        "MailCity",
+        "MailZipCode",
+        "MailCountry",
+        "BillToState",
+        "ShipToState",
+        "VatLiable",
+        "DebitorAccount",
+        "CreditLimit",
+        "CurrentAccountBalance",
+        "OpenDeliveryNotesBalance",
+        "OpenOrdersBalance",
+        "BPAddresses",
+        "ContactEmployees",
     ]
 )
+# [I] balances are the company's to compute: read-only, refused in a write.
+_BP_BALANCES = frozenset({"CurrentAccountBalance", "OpenDeliveryNotesBalance", "OpenOrdersBalance"})
+_BP_ADDRESS = frozenset(
+    ["AddressName", "AddressName2", "AddressName3", "Street", "Block", "ZipCode", "City",
+     "County", "Country", "State", "BuildingFloorRoom", "AddressType", "StreetNo", "BPCode",
+     "RowNum", "FederalTaxID", "TaxCode"]
+)  # fmt: skip
+_BP_CONTACT = frozenset(
+    ["CardCode", "Name", "Position", "Address", "Phone1", "Phone2", "MobilePhone", "Fax",
+     "E_Mail", "Remarks1", "Title", "FirstName", "MiddleName", "LastName", "Active",
+     "InternalCode"]
+)  # fmt: skip
+_DOC_READ_ONLY = frozenset({"PaidToDate", "DocTotalFc", "DocTotalSys", "CreationDate",
+                            "UpdateDate", "CancelDate"})  # fmt: skip
 
 ENTITY_SETS: dict[str, EntitySet] = {
     s.name: s
@@ -201,6 +273,9 @@ ENTITY_SETS: dict[str, EntitySet] = {
             _DOC_LINE,
             int_key=True,
             writable=True,
+            read_only=_DOC_READ_ONLY,
+            actions=("Cancel", "Close"),
+            etag=True,
         ),
         EntitySet(
             "PurchaseCreditNotes",
@@ -212,6 +287,9 @@ ENTITY_SETS: dict[str, EntitySet] = {
             _DOC_LINE,
             int_key=True,
             writable=True,
+            read_only=_DOC_READ_ONLY,
+            actions=("Cancel", "Close"),
+            etag=True,
         ),
         EntitySet(
             "PurchaseOrders",
@@ -222,6 +300,9 @@ ENTITY_SETS: dict[str, EntitySet] = {
             "DocumentLine",
             _DOC_LINE,
             int_key=True,
+            read_only=_DOC_READ_ONLY,
+            actions=("Cancel", "Close"),
+            etag=True,
         ),
         EntitySet(
             "JournalEntries",
@@ -234,7 +315,20 @@ ENTITY_SETS: dict[str, EntitySet] = {
             int_key=True,
             writable=True,
         ),
-        EntitySet("BusinessPartners", "CardCode", "BusinessPartner", _BP, writable=True),
+        EntitySet(
+            "BusinessPartners",
+            "CardCode",
+            "BusinessPartner",
+            _BP,
+            writable=True,
+            collections={
+                "BPAddresses": ("BPAddress", _BP_ADDRESS),
+                "ContactEmployees": ("ContactEmployee", _BP_CONTACT),
+            },
+            read_only=_BP_BALANCES,
+            deletable=True,
+            etag=True,
+        ),
         EntitySet(
             "ChartOfAccounts",
             "Code",
@@ -265,16 +359,19 @@ def _unknown_properties(body: dict[str, Any], entity: EntitySet) -> None:
     for name in body:
         if name not in entity.properties:
             raise B1Error(400, -1000, f"Property '{name}' of '{entity.type_name}' is invalid")
-    if entity.lines and entity.lines in body:
-        lines = body[entity.lines]
+    for name in body:
+        if name in entity.read_only:
+            raise B1Error(400, -1000, f"Property '{name}' of '{entity.type_name}' is read-only")
+    for collection, (type_name, allowed) in entity.collection_properties().items():
+        if collection not in body:
+            continue
+        lines = body[collection]
         if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
-            raise B1Error(400, -1000, f"Property '{entity.lines}' has an invalid value")
+            raise B1Error(400, -1000, f"Property '{collection}' has an invalid value")
         for line in lines:
             for name in line:
-                if name not in entity.line_properties:
-                    raise B1Error(
-                        400, -1000, f"Property '{name}' of '{entity.line_type}' is invalid"
-                    )
+                if name not in allowed:
+                    raise B1Error(400, -1000, f"Property '{name}' of '{type_name}' is invalid")
 
 
 def _money(value: Any, where: str) -> Decimal:
@@ -519,7 +616,11 @@ def create_business_partner(
     card_type = body.get("CardType", "cCustomer")
     if card_type not in CARD_TYPES:
         raise B1Error(400, -1000, f"Enum value '{card_type}' is invalid for 'CardType'")
-    record = {"CardName": "", "CardType": card_type, "Valid": "tYES", "Frozen": "tNO", **body}
+    record = {"CardName": "", "CardType": card_type, "Valid": "tYES", "Frozen": "tNO",
+              "BPAddresses": [], "ContactEmployees": [], **body}  # fmt: skip
+    record["BPAddresses"] = [
+        {**address, "BPCode": code, "RowNum": n} for n, address in enumerate(record["BPAddresses"])
+    ]
     try:
         with store.transaction() as conn:
             insert_record(conn, "BusinessPartners", code, record)
@@ -577,3 +678,74 @@ def patch_record(store: StateStore, entity: EntitySet, key: Any, body: dict[str,
         merged[entity.lines] = [by_number[n] for n in sorted(by_number)]
     with store.transaction() as conn:
         replace_record(conn, entity.name, key, merged)
+
+
+# [I] the business partner's documents that keep it from being deleted (B1 refuses to remove
+# a partner with transactions).
+_BP_DOCUMENT_SETS = ("PurchaseInvoices", "PurchaseCreditNotes", "PurchaseOrders")
+
+
+def delete_record(store: StateStore, entity: EntitySet, key: Any) -> None:
+    """DELETE: only where the set allows it; a partner with documents is refused."""
+    if not entity.deletable:
+        raise B1Error(405, -1000, f"Method DELETE is not allowed on '{entity.name}'")  # [I]
+    if get_record(store, entity.name, key) is None:
+        raise B1Error(404, -2028, "No matching records found (ODBC -2028)")
+    if entity.name == "BusinessPartners":
+        where = "json_extract(body, '$.CardCode') = ?"
+        if any(count_records(store, name, where, [key]) for name in _BP_DOCUMENT_SETS):
+            raise B1Error(  # [I] text
+                400, -10, f"Business partner '{key}' has transactions and cannot be removed"
+            )
+    with store.transaction() as conn:
+        conn.execute(
+            "DELETE FROM records WHERE entity_set = ? AND key = ?", (entity.name, str(key))
+        )
+
+
+def run_action(store: StateStore, entity: EntitySet, key: Any, action: str, today: str) -> None:
+    """`Cancel` / `Close` bound to a document: 204 when done, B1's refusal otherwise.
+
+    [I] Cancel marks the document `Cancelled` tYES and closes it (B1 also books a
+    cancellation document, which the sandbox does not model); Close closes an open document.
+    Either on a document already closed or cancelled is refused.
+    """
+    if action not in entity.actions:
+        raise B1Error(404, -1000, f"Resource not found for the segment '{action}'")  # [I]
+    current = get_record(store, entity.name, key)
+    if current is None:
+        raise B1Error(404, -2028, "No matching records found (ODBC -2028)")
+    if current.get("Cancelled") == "tYES":
+        raise B1Error(400, -5006, "Document is already cancelled")  # [I]
+    if current.get("DocumentStatus") == "bost_Close":
+        raise B1Error(400, -5006, "Document is already closed")  # [I]
+    changed = {**current, "DocumentStatus": "bost_Close"}
+    if action == "Cancel":
+        changed |= {"Cancelled": "tYES", "CancelDate": today}
+    changed[entity.lines] = [
+        {**line, "LineStatus": "bost_Close"} for line in current.get(entity.lines) or []
+    ]
+    with store.transaction() as conn:
+        replace_record(conn, entity.name, key, changed)
+
+
+def with_balances(store: StateStore, partner: dict[str, Any]) -> dict[str, Any]:
+    """[I] A partner as read: its balance is what its open A/P documents leave owing."""
+    code = partner.get("CardCode")
+    rows = store.rows(
+        "SELECT entity_set, COALESCE(SUM(json_extract(body, '$.DocTotal')), 0) AS t "
+        "FROM records WHERE entity_set IN ('PurchaseInvoices', 'PurchaseCreditNotes') "
+        "AND json_extract(body, '$.CardCode') = ? AND json_extract(body, '$.Cancelled') = 'tNO' "
+        "GROUP BY entity_set",
+        (code,),
+    )
+    totals = {row["entity_set"]: Decimal(str(row["t"])) for row in rows}
+    balance = totals.get("PurchaseInvoices", Decimal(0)) - totals.get(
+        "PurchaseCreditNotes", Decimal(0)
+    )
+    return {
+        **partner,
+        "CurrentAccountBalance": balance.quantize(Decimal("0.01")),
+        "OpenDeliveryNotesBalance": Decimal("0.00"),
+        "OpenOrdersBalance": Decimal("0.00"),
+    }

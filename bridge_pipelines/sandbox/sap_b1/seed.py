@@ -120,7 +120,13 @@ def _partner(vendor: DemoVendor) -> dict[str, Any]:
         "PayTermsGrpCode": _PAY_TERMS.get(vendor.payment_terms, 3),
         "Valid": "tYES",
         "Frozen": "tNO",
-    }
+        "BPAddresses": [
+            {"AddressName": "Bill to", "Street": vendor.address_line1, "City": vendor.city,
+             "ZipCode": vendor.postal_code, "Country": vendor.country,
+             "AddressType": "bo_BillTo", "BPCode": card_code(vendor.id), "RowNum": 0}
+        ],
+        "ContactEmployees": [],
+    }  # fmt: skip
 
 
 def build_seed(company: DemoCompany = DEMO_COMPANY) -> SapB1Seed:

@@ -93,10 +93,12 @@ def query_records(
     *,
     limit: int | None,
     offset: int,
+    order_by: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Records of a set matching a compiled filter, in creation order."""
+    """Records of a set matching a compiled filter, in `order_by` (SQL) then creation order."""
+    order = f"{order_by}, seq" if order_by else "seq"
     rows = store.rows(
-        f"SELECT body FROM records WHERE entity_set = ? AND ({where}) ORDER BY seq "
+        f"SELECT body FROM records WHERE entity_set = ? AND ({where}) ORDER BY {order} "
         "LIMIT ? OFFSET ?",
         [entity_set, *params, -1 if limit is None else limit, offset],
     )

@@ -15,30 +15,68 @@ default (`rate_limit_status`, `rate_limit_retry_after`). [I] Concurrency over `m
 queues, as WCF service throttling does.
 """
 
+import functools
 import hmac
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+from lxml import etree
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
-from bridge_pipelines.sandbox.syspro import appay, apstin, business_objects, odata
+from bridge_pipelines.sandbox.erp_base.store import StateStore
+from bridge_pipelines.sandbox.syspro import (
+    appay,
+    apstin,
+    browse_fetch,
+    business_objects,
+    gentjl,
+    odata,
+)
 from bridge_pipelines.sandbox.syspro.apsssp import SetupAction
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.sandbox.syspro.store import SCHEMA, Sessions, write_seed
-from bridge_pipelines.sandbox.syspro.xml_codec import CONTENT_TYPE, XmlInError, element, render, sub
+from bridge_pipelines.sandbox.syspro.xml_codec import (
+    CONTENT_TYPE,
+    XmlInError,
+    count_text,
+    element,
+    parse,
+    render,
+    sub,
+)
 
 REST_ROOT = "/SYSPROWCFService/Rest"
 LOGON_PARAMS = ("Operator", "OperatorPassword", "CompanyId", "CompanyPassword")
 POST_PARAMS = ("UserId", "BusinessObject", "XmlParameters", "XmlIn")
 QUERY_PARAMS = ("UserId", "BusinessObject", "XmlIn")
+ENET_VERSION = "8.0.000"  # [I] the form of the Version attribute SYSPRO puts on its output
+
+
+class _CaseInsensitiveRoute(Route):
+    """Every path under `prefix`, whatever its case, as `path_params["call"]`."""
+
+    def __init__(self, prefix: str, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        # Every verb reaches the endpoint, which answers 405 itself for a call's wrong verb.
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        super().__init__(prefix + "/{call:path}", endpoint, methods=methods)
+        self._prefix = prefix.lower() + "/"
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and path.lower().startswith(self._prefix):
+            return Match.FULL, {"endpoint": self.endpoint,
+                                "path_params": {"call": path[len(self._prefix) :]}}  # fmt: skip
+        return Match.NONE, {}
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -53,14 +91,20 @@ class SysproSandbox(ErpSandbox):
     """SYSPRO e.net Solutions REST and OData over the demo company."""
 
     name: ClassVar[str] = "syspro"
-    schema: ClassVar[str] = SCHEMA + appay.SCHEMA
+    schema: ClassVar[str] = SCHEMA + appay.SCHEMA + gentjl.SCHEMA
     period_rule: ClassVar[calendar.CalendarRule] = apstin.PERIOD_RULE
     default_config: ClassVar[dict[str, Any]] = {
         "session_idle_minutes": 20,  # [I] server setting; one client assumes 20 minutes
         "logon_response_format": "json",  # "json": "\"<guid>\"", "plain": <guid>
         "invalid_session_message": "ERROR: Invalid UserId",  # [I] exact text not found
         "unlicensed_message": "e.net exception 100000",  # [C] the text; [I] nothing around it
-        "licensed_business_objects": ["APSTIN", "APSSSP", "COMFND", appay.BUSINESS_OBJECT],
+        "licensed_business_objects": [
+            "APSTIN",
+            "APSSSP",
+            "COMFND",
+            "GENTJL",
+            appay.BUSINESS_OBJECT,
+        ],
         "closed_periods": [],  # "YYYY-MM" periods closed for AP/GL posting
         "posting_period_source": "parameter",  # [I] "parameter" (C/P) or "invoice_date"
         "odata_page_size": 5000,  # [I] from a third-party catalog
@@ -85,14 +129,34 @@ class SysproSandbox(ErpSandbox):
         return apstin.documents(self.store) + appay.documents(self.store)
 
     def routes(self) -> list[BaseRoute]:
-        rest: list[BaseRoute] = [
-            Route(f"{REST_ROOT}/Logon", self.logon, methods=["GET"]),
-            Route(f"{REST_ROOT}/Logoff", self.logoff, methods=["GET"]),
-            Route(f"{REST_ROOT}/Transaction/Post", self.transaction_post, methods=["GET"]),
-            Route(f"{REST_ROOT}/Query/Query", self.query, methods=["GET"]),
-            Route(f"{REST_ROOT}/Setup/{{action}}", self.setup, methods=["GET"]),
-        ]
+        rest: list[BaseRoute] = [_CaseInsensitiveRoute(REST_ROOT, self.rest_call)]
         return rest + list(odata.odata_routes(self))
+
+    async def rest_call(self, request: Request) -> Response:
+        """One e.net call; [I] the path matched without regard to case, as the WCF host does."""
+        call = request.path_params["call"].strip("/").lower()
+        calls: dict[str, tuple[str, Callable[[Request], Awaitable[Response]]]] = {
+            "logon": ("GET", self.logon),
+            "logoff": ("GET", self.logoff),
+            "getversion": ("GET", self.get_version),
+            "transaction/post": ("GET", self.transaction_post),
+            "transaction/postld": ("POST", self.transaction_post_ld),
+            "query/query": ("GET", self.query),
+            "query/browse": ("GET", self.browse),
+            "query/fetch": ("GET", self.fetch),
+            **{
+                f"setup/{action}": ("GET", functools.partial(self.setup, action=action))
+                for action in ("add", "update", "delete")
+            },
+        }
+        if call not in calls:
+            return _text("Endpoint not found.", 404)
+        method, handler = calls[call]
+        if request.method != method:
+            refused = _text("Method not allowed.", 405)
+            refused.headers["Allow"] = method
+            return refused
+        return await handler(request)
 
     # --- e.net calls -------------------------------------------------------------------
 
@@ -124,9 +188,12 @@ class SysproSandbox(ErpSandbox):
             return _text(str(self.config["invalid_session_message"]))
         return Response("true", media_type="application/json; charset=utf-8")
 
+    def _idle(self) -> timedelta:
+        return timedelta(minutes=float(self.config["session_idle_minutes"]))
+
     def _session(self, request: Request) -> Any:
-        idle = timedelta(minutes=float(self.config["session_idle_minutes"]))
-        return self.sessions.touch(request.query_params["UserId"].strip(), self.clock.now(), idle)
+        user_id = request.query_params["UserId"].strip()
+        return self.sessions.touch(user_id, self.clock.now(), self._idle())
 
     def _unlicensed(self, name: str, call: business_objects.CallClass) -> Response | None:
         if business_objects.available(name, call, list(self.config["licensed_business_objects"])):
@@ -137,22 +204,61 @@ class SysproSandbox(ErpSandbox):
         missing = _missing(request, POST_PARAMS)
         if missing:
             return missing
-        session = self._session(request)
+        q = request.query_params
+        return self._post(q["UserId"], q["BusinessObject"], q["XmlParameters"], q["XmlIn"])
+
+    async def transaction_post_ld(self, request: Request) -> Response:
+        """[C] `POST /Transaction/PostLD`: the four parameters in a `TransactionPostLD` body."""
+        try:
+            root = parse((await request.body()).decode("utf-8"), "TransactionPostLD")
+        except (XmlInError, UnicodeDecodeError) as exc:
+            return _text(f"ERROR: {exc}", 400)
+        values = {etree.QName(child).localname: (child.text or "") for child in root}
+        for name in POST_PARAMS:
+            if name not in values:
+                return _text(f"ERROR: Missing parameter '{name}'", 400)
+        return self._post(
+            values["UserId"], values["BusinessObject"], values["XmlParameters"], values["XmlIn"]
+        )
+
+    def _post(self, user_id: str, business_object: str, parameters: str, xml_in: str) -> Response:
+        session = self.sessions.touch(user_id.strip(), self.clock.now(), self._idle())
         if session is None:
             return _text(str(self.config["invalid_session_message"]))
-        q = request.query_params
-        name = q["BusinessObject"].strip().upper()
+        name = business_object.strip().upper()
         refused = self._unlicensed(name, "transaction")
         if refused:
             return refused
         context = apstin.PostContext(self.store, self.clock.now(), session["operator"], self.config)
         try:
-            body = business_objects.TRANSACTION_OBJECTS[name](
-                context, q["XmlParameters"], q["XmlIn"]
-            )
+            body = business_objects.TRANSACTION_OBJECTS[name](context, parameters, xml_in)
         except XmlInError as exc:
             return _text(f"ERROR: {exc}")
         return _xml(body)
+
+    async def get_version(self, request: Request) -> Response:
+        """[C] `GET /GetVersion` answers the e.net version; [I] the value, quoted as Logon's."""
+        if self.config["logon_response_format"] == "plain":
+            return _text(ENET_VERSION)
+        return Response(f'"{ENET_VERSION}"', media_type="application/json; charset=utf-8")
+
+    async def browse(self, request: Request) -> Response:
+        return self._lookup(request, browse_fetch.browse)
+
+    async def fetch(self, request: Request) -> Response:
+        return self._lookup(request, browse_fetch.fetch)
+
+    def _lookup(self, request: Request, run: Callable[[StateStore, str], bytes]) -> Response:
+        """Browse or Fetch: `UserId` and `XmlIn` only [C]; errors as `ERROR:` text [C prefix]."""
+        missing = _missing(request, ("UserId", "XmlIn"))
+        if missing:
+            return missing
+        if self._session(request) is None:
+            return _text(str(self.config["invalid_session_message"]))
+        try:
+            return _xml(run(self.store, request.query_params["XmlIn"]))
+        except (XmlInError, LookupError) as exc:
+            return _text(f"ERROR: {exc.args[0] if exc.args else exc}")
 
     async def query(self, request: Request) -> Response:
         missing = _missing(request, QUERY_PARAMS)
@@ -170,11 +276,7 @@ class SysproSandbox(ErpSandbox):
             return _text(f"ERROR: {exc}")
         return _xml(body)
 
-    async def setup(self, request: Request) -> Response:
-        actions: dict[str, SetupAction] = {"Add": "add", "Update": "update", "Delete": "delete"}
-        action = actions.get(request.path_params["action"])
-        if action is None:
-            return _text("Endpoint not found.", 404)
+    async def setup(self, request: Request, action: SetupAction = "add") -> Response:
         missing = _missing(request, POST_PARAMS)
         if missing:
             return missing
@@ -221,8 +323,8 @@ class SysproSandbox(ErpSandbox):
         root = element(root_tag)
         sub(sub(root, "Item"), "ErrorDescription", message)
         status = sub(root, "StatusOfItems")
-        sub(status, "ItemsProcessed", 0)
-        sub(status, "ItemsInvalid", 1)
+        sub(status, "ItemsProcessed", count_text(0))
+        sub(status, "ItemsInvalid", count_text(1))
         return _xml(render(root))
 
     def answer_server_error(self, request: Request, status: int) -> Response:

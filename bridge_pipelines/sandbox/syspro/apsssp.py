@@ -13,7 +13,15 @@ from lxml import etree
 
 from bridge_pipelines.sandbox.erp_base.store import StateStore
 from bridge_pipelines.sandbox.syspro.seed import LOCAL_CURRENCY
-from bridge_pipelines.sandbox.syspro.xml_codec import XmlInError, element, parse, render, sub, text
+from bridge_pipelines.sandbox.syspro.xml_codec import (
+    XmlInError,
+    count_text,
+    element,
+    parse,
+    render,
+    sub,
+    text,
+)
 
 SetupAction = Literal["add", "update", "delete"]
 MAX_LENGTHS = {
@@ -131,6 +139,6 @@ def setup_supplier(
             _apply(store, action, supplier, fields)
             processed += 1
     status = sub(out, "StatusOfItems")
-    sub(status, "ItemsProcessed", processed)
-    sub(status, "ItemsInvalid", invalid)
+    sub(status, "ItemsProcessed", count_text(processed))
+    sub(status, "ItemsInvalid", count_text(invalid))
     return render(out)

@@ -40,6 +40,7 @@ from bridge_pipelines.sandbox.syspro.seed import (
 from bridge_pipelines.sandbox.syspro.store import next_number
 from bridge_pipelines.sandbox.syspro.xml_codec import (
     XmlInError,
+    count_text,
     decimal,
     element,
     parse,
@@ -376,8 +377,8 @@ def _answer(items: list[_Item], gl_key: tuple[int, int, int] | None, invalid: in
         sub(journal, tag, value)
     sub(journal, "GlJournalError", "")
     sub(journal, "GlJournalMessage", "")
-    sub(status, "ItemsProcessed", sum(1 for i in items if i.key))
-    sub(status, "ItemsInvalid", invalid)
+    sub(status, "ItemsProcessed", count_text(sum(1 for i in items if i.key)))
+    sub(status, "ItemsInvalid", count_text(invalid))
     return render(out)
 
 

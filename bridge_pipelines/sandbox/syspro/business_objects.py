@@ -10,13 +10,14 @@ from collections.abc import Callable, Collection
 from typing import Literal
 
 from bridge_pipelines.sandbox.erp_base.store import StateStore
-from bridge_pipelines.sandbox.syspro import appay, apsssp, apstin, comfnd
+from bridge_pipelines.sandbox.syspro import appay, apsssp, apstin, comfnd, gentjl
 
 CallClass = Literal["transaction", "query", "setup"]
 
 TRANSACTION_OBJECTS: dict[str, Callable[[apstin.PostContext, str, str], bytes]] = {
     "APSTIN": apstin.post_ap_invoice,
     appay.BUSINESS_OBJECT: appay.post_manual_payment,
+    "GENTJL": gentjl.post_gl_journal,
 }
 QUERY_OBJECTS: dict[str, Callable[[StateStore, str], bytes]] = {"COMFND": comfnd.query}
 SETUP_OBJECTS = {"APSSSP": apsssp.setup_supplier}
@@ -26,7 +27,11 @@ ALL_OBJECTS: dict[str, Collection[str]] = {
     "setup": SETUP_OBJECTS,
 }
 # Output roots of the objects' answers, for answers built outside them (validation faults).
-OUTPUT_ROOTS = {"APSTIN": "postapinvoice", "APSSSP": "setupapsupplier"}
+OUTPUT_ROOTS = {
+    "APSTIN": "postapinvoice",
+    "APSSSP": "setupapsupplier",
+    "GENTJL": "postgljournal",
+}
 OUTPUT_ROOTS[appay.BUSINESS_OBJECT] = appay.OUTPUT_ROOT
 
 

@@ -16,13 +16,25 @@ import hmac
 import json
 import re
 import urllib.parse
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bridge_pipelines.sandbox.erp_base.odata import csdl
+from bridge_pipelines.sandbox.erp_base.odata.model import (
+    EDM_DATE,
+    EDM_DECIMAL,
+    EDM_INT32,
+    EDM_STRING,
+    EntitySetDef,
+    EntityType,
+    Prop,
+    ServiceModel,
+)
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
 from bridge_pipelines.sandbox.syspro import appay
 
@@ -91,6 +103,12 @@ ENTITY_SETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 DECIMAL_COLUMNS = frozenset({"CurrentBalance", "OrigInvValue", "TaxValue", "MthInvBal1"})
 DECIMAL_COLUMNS |= appay.MONEY_COLUMNS
 INT_COLUMNS = frozenset({"AnalysisType", "TrnYear", "TrnMonth"})
+DATE_COLUMNS = frozenset({"InvoiceDate", "DueDate", "JournalDate", "ChequeDate"})
+# [I] schema namespace and container of the generated `$metadata`.
+NAMESPACE = "SYSPRO"
+CONTAINER = "SYSPROOData"
+_KEY_PART = re.compile(r"\s*(?:(?P<name>[A-Za-z_]\w*)\s*=\s*)?(?P<value>'(?:[^']|'')*'|-?\d+)\s*")
+_ADDRESSED = re.compile(r"^(?P<set>[A-Za-z_]\w*)\((?P<key>.*)\)$")
 KNOWN_OPTIONS = frozenset({"$filter", "$top", "$skip", "$select", "$orderby", "$count", "$format"})
 
 _TOKEN = re.compile(
@@ -235,6 +253,80 @@ def _json(payload: dict[str, Any], rows: list[dict[str, Any]]) -> bytes:
     return ("{" + head + tail + '"value":[' + body + "]}").encode("utf-8")
 
 
+def _edm_type(column: str) -> str:
+    if column in DECIMAL_COLUMNS:
+        return EDM_DECIMAL
+    if column in INT_COLUMNS:
+        return EDM_INT32
+    if column in DATE_COLUMNS:
+        return EDM_DATE
+    return EDM_STRING
+
+
+def service_model(entity_sets: Mapping[str, tuple[str, tuple[str, ...], tuple[str, ...]]]
+                  | None = None) -> ServiceModel:  # fmt: skip
+    """The read-only model of every set in `ENTITY_SETS` now: one source for `$metadata`.
+
+    A set another module adds to `ENTITY_SETS` (and its money columns to `DECIMAL_COLUMNS`)
+    is described without an edit here.
+    """
+    sets = ENTITY_SETS if entity_sets is None else entity_sets
+    return ServiceModel(
+        namespace=NAMESPACE,
+        container=CONTAINER,
+        entity_sets=tuple(
+            EntitySetDef(
+                name=name,
+                type=EntityType(
+                    name=name,
+                    key=key,
+                    properties=tuple(Prop(c, _edm_type(c), nullable=c not in key) for c in columns),
+                ),
+            )
+            for name, (_table, columns, key) in sets.items()
+        ),
+    )
+
+
+def _key_values(name: str, text: str) -> list[Any]:
+    """The key of `Set(<text>)`: `'K'`, a number, or `Name=value,...` for a composite key."""
+    _table, _columns, key = ENTITY_SETS[name]
+    parts = _split_key(text)
+    if len(parts) != len(key):
+        raise ODataError(f"the key of '{name}' has {len(key)} part(s): {', '.join(key)}")
+    values: dict[str, Any] = {}
+    for position, (given, literal) in enumerate(parts):
+        column = given or key[position]
+        if column not in key or (given is None and len(key) > 1):
+            raise ODataError(f"invalid key segment '{text}' for '{name}'")
+        values[column] = (
+            literal[1:-1].replace("''", "'") if literal.startswith("'") else int(literal)
+        )
+    return [values[k] for k in key]
+
+
+def _split_key(text: str) -> list[tuple[str | None, str]]:
+    parts: list[tuple[str | None, str]] = []
+    position = 0
+    while position < len(text):
+        match = _KEY_PART.match(text, position)
+        if not match or match.end() == position:
+            raise ODataError(f"invalid key segment '{text}'")
+        parts.append((match.group("name"), match.group("value")))
+        position = match.end()
+        if position < len(text):
+            if text[position] != ",":
+                raise ODataError(f"invalid key segment '{text}'")
+            position += 1
+    return parts
+
+
+def _versioned(response: Response) -> Response:
+    # [C] OData v4: every answer names the protocol version.
+    response.headers["OData-Version"] = "4.0"
+    return response
+
+
 def odata_routes(sandbox: ErpSandbox) -> list[Route]:
     """The OData service's routes, bound to the SYSPRO sandbox's store and settings."""
 
@@ -266,30 +358,87 @@ def odata_routes(sandbox: ErpSandbox) -> list[Route]:
 
     async def service_document(request: Request) -> Response:
         if not authorized(request):
-            return unauthorized()
-        return JSONResponse(
-            {
-                "@odata.context": f"{request.base_url}{ODATA_ROOT.lstrip('/')}/$metadata",
-                "value": [{"name": n, "kind": "EntitySet", "url": n} for n in ENTITY_SETS],
-            }
-        )
+            return _versioned(unauthorized())
+        root = f"{request.base_url}{ODATA_ROOT.lstrip('/')}"
+        return _versioned(JSONResponse(csdl.service_document(service_model(), root)))
+
+    async def metadata(request: Request) -> Response:
+        if not authorized(request):
+            return _versioned(unauthorized())
+        body = csdl.metadata_document(service_model())
+        return _versioned(Response(body, media_type="application/xml"))
 
     async def entity_set(request: Request) -> Response:
         if not authorized(request):
-            return unauthorized()
+            return _versioned(unauthorized())
+        segment = request.path_params["entity_set"]
+        addressed = _ADDRESSED.match(segment)
+        name = addressed.group("set") if addressed else segment
+        if name not in ENTITY_SETS:
+            return _versioned(_odata_error(404, f"Resource not found for the segment '{name}'."))
+        try:
+            if addressed:
+                return _versioned(_single(sandbox, request, name, addressed.group("key")))
+            return _versioned(_query(sandbox, request, name))
+        except ODataError as exc:
+            return _versioned(_odata_error(400, str(exc)))
+
+    async def count(request: Request) -> Response:
+        if not authorized(request):
+            return _versioned(unauthorized())
         name = request.path_params["entity_set"]
         if name not in ENTITY_SETS:
-            return _odata_error(404, f"Resource not found for the segment '{name}'.")
+            return _versioned(_odata_error(404, f"Resource not found for the segment '{name}'."))
         try:
-            return _query(sandbox, request, name)
+            where, values = _where(request, name)
         except ODataError as exc:
-            return _odata_error(400, str(exc))
+            return _versioned(_odata_error(400, str(exc)))
+        table = ENTITY_SETS[name][0]
+        rows = sandbox.store.rows(f"SELECT COUNT(*) AS n FROM {table}{where}", values)
+        return _versioned(PlainTextResponse(str(rows[0]["n"])))
 
     return [
         Route(ODATA_ROOT, service_document, methods=["GET"]),
         Route(ODATA_ROOT + "/", service_document, methods=["GET"]),
+        Route(ODATA_ROOT + "/$metadata", metadata, methods=["GET"]),
+        Route(ODATA_ROOT + "/{entity_set}/$count", count, methods=["GET"]),
         Route(ODATA_ROOT + "/{entity_set}", entity_set, methods=["GET"]),
     ]
+
+
+def _where(request: Request, name: str) -> tuple[str, list[Any]]:
+    text = request.query_params.get("$filter")
+    if not text:
+        return "", []
+    parser = _FilterParser(text, ENTITY_SETS[name][1])
+    return " WHERE " + parser.parse(), parser.params
+
+
+def _single(sandbox: ErpSandbox, request: Request, name: str, key_text: str) -> Response:
+    """`Set('K')` or `Set(A=1,B='x')`: one entity, or 404 [C standard OData key access]."""
+    table, columns, key = ENTITY_SETS[name]
+    unknown = {p for p in request.query_params if p.startswith("$")} - {"$select", "$format"}
+    if unknown:
+        raise ODataError(f"unsupported query option {sorted(unknown)[0]}")
+    selected = list(columns)
+    if request.query_params.get("$select"):
+        selected = [c.strip() for c in request.query_params["$select"].split(",")]
+        for column in selected:
+            if column not in columns:
+                raise ODataError(f"could not find a property named '{column}'")
+    values = _key_values(name, key_text)
+    where = " AND ".join(f"{k} = ?" for k in key)
+    rows = sandbox.store.rows(f"SELECT {', '.join(selected)} FROM {table} WHERE {where}", values)
+    if not rows:
+        return _odata_error(404, f"No entity of '{name}' has the key ({key_text}).")
+    row = dict(rows[0])
+    for column in INT_COLUMNS & row.keys():
+        row[column] = int(row[column])
+    base = f"{request.base_url}{ODATA_ROOT.lstrip('/')}"
+    head = json.dumps({"@odata.context": f"{base}/$metadata#{name}/$entity"})[1:-1]
+    fields = ",".join(f"{json.dumps(k)}:{_json_value(k, v)}" for k, v in row.items())
+    return Response(("{" + head + "," + fields + "}").encode(),
+                    media_type="application/json; odata.metadata=minimal")  # fmt: skip
 
 
 def _int_option(params: dict[str, str], name: str) -> int | None:

@@ -91,6 +91,15 @@ def sub(parent: etree._Element, tag: str, value: object = None) -> etree._Elemen
     return node
 
 
+def count_text(n: int) -> str:
+    """A count as business objects write it: six digits, zero-padded (`000001`).
+
+    [C] SYSPRO's output, e.g. `<ItemsProcessed>000001</ItemsProcessed>` in unit tests run
+    against a live SYSPRO (Zindaar/SYSPROIntegration, TestSysproIntegration/...Test.vb).
+    """
+    return f"{n:06d}"
+
+
 def render(root: etree._Element) -> bytes:
     """Windows-1252 bytes with a matching declaration; other characters as char references."""
     body = etree.tostring(root, encoding=ENCODING, xml_declaration=False, pretty_print=True)

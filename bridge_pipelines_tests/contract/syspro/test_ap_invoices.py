@@ -19,7 +19,7 @@ def _post(sandbox, xml_in: str, **parameters: str):
 def _refused(sandbox, xml_in: str, **parameters: str) -> list[str]:
     response = _post(sandbox, xml_in, **parameters)
     assert response.status_code == 200
-    assert first(response.content, "ItemsInvalid") == "1"
+    assert first(response.content, "ItemsInvalid") == "000001"
     assert sandbox.admin.documents() == []
     return errors(response.content)
 
@@ -37,7 +37,7 @@ def test_syspro_apstin_posts_invoice_with_journal_numbers(syspro_sandbox):
     assert key.findtext("Journal") == "1" and key.findtext("EntryNumber") == "1"
     assert root.findtext("Item/Transaction/Invoice") == "INV-1001"
     assert root.findtext("StatusOfItems/GlJournal/GlJournal") == "1"
-    assert root.findtext("StatusOfItems/ItemsProcessed") == "1"
+    assert root.findtext("StatusOfItems/ItemsProcessed") == "000001"
     assert root.find("Item/ErrorDescription") is None
     second = _post(syspro_sandbox, payloads.ap_invoice(invoice="INV-1002"))
     assert first(second.content, "Journal") == "2"
@@ -106,7 +106,7 @@ def test_syspro_apstin_value_must_equal_distribution_plus_tax(syspro_sandbox):
     [message] = _refused(syspro_sandbox, payloads.ap_invoice(value="1150.01"))
     assert "does not equal the distribution total 1000.00 plus tax 150.00" in message
     response = _post(syspro_sandbox, payloads.ap_invoice(value="1000.00", tax=None))
-    assert first(response.content, "ItemsProcessed") == "1"
+    assert first(response.content, "ItemsProcessed") == "000001"
 
 
 def test_syspro_apstin_duplicate_invoice_per_supplier_is_refused(syspro_sandbox):
@@ -114,7 +114,7 @@ def test_syspro_apstin_duplicate_invoice_per_supplier_is_refused(syspro_sandbox)
     response = _post(syspro_sandbox, payloads.ap_invoice(reference="OTHER"))
     assert errors(response.content) == ["Invoice 'INV-1001' already exists for supplier 'SUP00001'"]
     other_supplier = _post(syspro_sandbox, payloads.ap_invoice(supplier="SUP00004"))
-    assert first(other_supplier.content, "ItemsProcessed") == "1"
+    assert first(other_supplier.content, "ItemsProcessed") == "000001"
     assert len(syspro_sandbox.admin.documents()) == 2
 
 
@@ -129,17 +129,17 @@ def test_syspro_apstin_whole_document_not_applied_when_one_item_invalid(syspro_s
     )  # fmt: skip
     xml_in = f"<PostApInvoice>{good}{bad}</PostApInvoice>"
     response = _post(syspro_sandbox, xml_in, whole="Y")
-    assert first(response.content, "ItemsProcessed") == "0"
+    assert first(response.content, "ItemsProcessed") == "000000"
     assert syspro_sandbox.admin.documents() == []
     partial = _post(syspro_sandbox, xml_in, whole="N")
-    assert first(partial.content, "ItemsProcessed") == "1"
+    assert first(partial.content, "ItemsProcessed") == "000001"
     assert [d["Invoice"] for d in syspro_sandbox.admin.documents()] == ["A-1"]
 
 
 def test_syspro_apstin_validate_only_posts_nothing(syspro_sandbox):
     response = _post(syspro_sandbox, payloads.ap_invoice(), validate="Y")
     assert errors(response.content) == []
-    assert first(response.content, "ItemsProcessed") == "0"
+    assert first(response.content, "ItemsProcessed") == "000000"
     assert syspro_sandbox.admin.documents() == []
 
 

@@ -25,7 +25,7 @@ def test_syspro_fault_error_before_commit_writes_nothing(syspro_sandbox, status)
     assert response.status_code == status
     assert _invoices(syspro_sandbox) == []
     retry = syspro_sandbox.post(user_id, payloads.ap_invoice())  # count=1: the fault is spent
-    assert first(retry.content, "ItemsProcessed") == "1"
+    assert first(retry.content, "ItemsProcessed") == "000001"
     assert _invoices(syspro_sandbox) == ["INV-1001"]
 
 
@@ -85,7 +85,10 @@ def test_syspro_fault_expire_session_ends_the_session(syspro_sandbox):
     assert syspro_sandbox.post(user_id, payloads.ap_invoice()).text == "ERROR: Invalid UserId"
     assert _invoices(syspro_sandbox) == []
     fresh = syspro_sandbox.logon()
-    assert first(syspro_sandbox.post(fresh, payloads.ap_invoice()).content, "ItemsProcessed") == "1"
+    assert (
+        first(syspro_sandbox.post(fresh, payloads.ap_invoice()).content, "ItemsProcessed")
+        == "000001"
+    )
 
 
 def test_syspro_fault_auth_fail_is_the_bad_password_answer(syspro_sandbox):
@@ -120,7 +123,7 @@ def test_syspro_fault_latency_delays_the_answer(syspro_sandbox):
     started = time.monotonic()
     response = syspro_sandbox.post(user_id, payloads.ap_invoice())
     assert time.monotonic() - started >= 0.4
-    assert first(response.content, "ItemsProcessed") == "1"
+    assert first(response.content, "ItemsProcessed") == "000001"
 
 
 def test_syspro_fault_count_and_query_match(syspro_sandbox):

@@ -79,7 +79,7 @@ def test_syspro_apsssp_add_creates_supplier(syspro_sandbox):
     )  # fmt: skip
     response = syspro_sandbox.setup("Add", user_id, xml_in)
     assert response.status_code == 200
-    assert errors(response.content) == [] and first(response.content, "ItemsProcessed") == "1"
+    assert errors(response.content) == [] and first(response.content, "ItemsProcessed") == "000001"
     query = payloads.comfnd(
         "ApSupplier", [("Supplier", "EQ", "SUP00012")], ("SupplierName", "OnHold")
     )
@@ -87,7 +87,7 @@ def test_syspro_apsssp_add_creates_supplier(syspro_sandbox):
         {"SupplierName": "Hooli Cloud Services", "OnHold": "N"}
     ]
     posted = syspro_sandbox.post(user_id, payloads.ap_invoice(supplier="SUP00012"))
-    assert first(posted.content, "ItemsProcessed") == "1"
+    assert first(posted.content, "ItemsProcessed") == "000001"
 
 
 def test_syspro_apsssp_add_of_existing_supplier_is_refused(syspro_sandbox):

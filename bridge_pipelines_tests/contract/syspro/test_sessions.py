@@ -65,7 +65,7 @@ def test_syspro_sessions_are_reused_for_many_calls(syspro_sandbox):
     user_id = syspro_sandbox.logon()
     for number in range(3):
         response = syspro_sandbox.post(user_id, payloads.ap_invoice(invoice=f"R-{number}"))
-        assert first(response.content, "ItemsProcessed") == "1"
+        assert first(response.content, "ItemsProcessed") == "000001"
 
 
 def test_syspro_logoff_returns_true_and_ends_session(syspro_sandbox):

@@ -40,7 +40,15 @@ from lxml import etree
 from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.store import StateStore
 from bridge_pipelines.sandbox.syspro import apstin
-from bridge_pipelines.sandbox.syspro.xml_codec import XmlInError, element, parse, render, sub, text
+from bridge_pipelines.sandbox.syspro.xml_codec import (
+    XmlInError,
+    count_text,
+    element,
+    parse,
+    render,
+    sub,
+    text,
+)
 
 BUSINESS_OBJECT = "APSTPM"
 XML_ROOT = "PostApManualPay"
@@ -322,8 +330,8 @@ def _answer(checks: list[_Check], invalid: int) -> bytes:
         for message in check.errors:
             sub(node, "ErrorDescription", message)
     status = sub(out, "StatusOfItems")
-    sub(status, "ItemsProcessed", sum(1 for c in checks if c.processed))
-    sub(status, "ItemsInvalid", invalid)
+    sub(status, "ItemsProcessed", count_text(sum(1 for c in checks if c.processed)))
+    sub(status, "ItemsInvalid", count_text(invalid))
     return render(out)
 
 

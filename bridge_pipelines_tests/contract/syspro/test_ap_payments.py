@@ -54,7 +54,7 @@ def _invoice(sandbox, user_id: str, number: str = "INV-1001", value: str = "1150
     lines = (("10-6100", net, "CC-EAST"),)
     xml_in = payloads.ap_invoice(invoice=number, value=value, tax="150.00", code=code, lines=lines)
     response = sandbox.post(user_id, xml_in, xml_parameters=payloads.post_parameters())
-    assert first(response.content, "ItemsProcessed") == "1", response.text
+    assert first(response.content, "ItemsProcessed") == "000001", response.text
 
 
 def _pay(sandbox, user_id: str, xml_in: str, period: str = "C", validate: str = "N"):
@@ -90,7 +90,7 @@ def test_syspro_apstpm_partial_payment_answers_like_syspros_sample(syspro_sandbo
     # SYSPRO right-aligns these numbers in spaces, as in its sample output.
     assert root.findtext("Item/NumberOfInvoicesReleased") == "         1"
     assert root.findtext("Item/GrossValueReleased").strip() == "400.00"
-    assert root.findtext("StatusOfItems/ItemsProcessed") == "1"
+    assert root.findtext("StatusOfItems/ItemsProcessed") == "000001"
     assert root.find("Item/ErrorDescription") is None
     assert _balance(syspro_sandbox) == Decimal("750.00")
     [payment] = _payments(syspro_sandbox)
@@ -106,7 +106,7 @@ def test_syspro_apstpm_over_payment_is_refused_in_xml(syspro_sandbox):
     _pay(syspro_sandbox, user_id, manual_pay((("INV-1001", "1000.00"),), cheque="CHK-1"))
     response = _pay(syspro_sandbox, user_id, manual_pay((("INV-1001", "150.01"),), cheque="CHK-2"))
     assert response.status_code == 200
-    assert first(response.content, "ItemsInvalid") == "1"
+    assert first(response.content, "ItemsInvalid") == "000001"
     assert errors(response.content) == [
         "Gross pay value 150.01 exceeds the balance 150.00 of invoice 'INV-1001'"
     ]
@@ -194,7 +194,7 @@ def test_syspro_apstpm_validate_only_and_closed_period_apply_nothing(syspro_sand
     user_id = syspro_sandbox.logon()
     _invoice(syspro_sandbox, user_id)
     checked = _pay(syspro_sandbox, user_id, manual_pay(), validate="Y")
-    assert errors(checked.content) == [] and first(checked.content, "ItemsProcessed") == "0"
+    assert errors(checked.content) == [] and first(checked.content, "ItemsProcessed") == "000000"
     today = date.today()
     syspro_sandbox.admin.configure(closed_periods=[f"{today.year:04d}-{today.month:02d}"])
     closed = _pay(syspro_sandbox, user_id, manual_pay())

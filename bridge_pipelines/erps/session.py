@@ -37,7 +37,13 @@ from typing import Any, ClassVar, Literal, TypeVar
 import httpx
 
 from bridge_pipelines.erps import registry
-from bridge_pipelines.erps.base import Closing, ErpDocumentRef, ExternalRef, PostableInvoice
+from bridge_pipelines.erps.base import (
+    Closing,
+    ErpDocumentRef,
+    ExternalRef,
+    PostableInvoice,
+    PostablePayment,
+)
 from bridge_pipelines.erps.http import (
     Pacer,
     RequestLimiter,
@@ -492,7 +498,7 @@ def post_with_lookup(
     client: SessionClient,
     send: Callable[[], ErpDocumentRef],
     find: Callable[[ExternalRef], list[ErpDocumentRef]],
-    invoice: PostableInvoice,
+    invoice: PostableInvoice | PostablePayment,
     what: str,
 ) -> ErpDocumentRef:
     """Send a document once; after an expired session, log in, look it up, only then resend.

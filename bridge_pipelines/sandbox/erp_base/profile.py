@@ -34,11 +34,33 @@ class SandboxDocument:
     credits: Decimal
     total: Decimal
     period: str = ""
+    open_amount: Decimal | None = None  # what is left to pay, where the sandbox tracks it
 
     @property
     def balanced(self) -> bool:
         """Debits equal credits, and equal the document's gross."""
         return self.debits == self.credits == self.total and self.total >= 0
+
+
+@dataclass(frozen=True)
+class SandboxPayment:
+    """One payment the sandbox ERP holds (issue 15), in the shape every harness reads.
+
+    `reference` is the searchable field our payment reference is written to; `applied` maps
+    each settled document's `doc_id` (as `SandboxDocument.doc_id`) to the amount applied.
+    """
+
+    doc_id: str
+    reference: str
+    vendor_code: str
+    total: Decimal
+    applied: Mapping[str, Decimal] = field(default_factory=dict)
+    cancelled: bool = False
+
+
+def no_payments(rows: list[dict[str, Any]]) -> list[SandboxPayment]:
+    """A sandbox that records no payments."""
+    return []
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,8 @@ class SandboxProfile:
         documents: `/_sandbox/documents` rows -> the AP documents in one shape.
         schedules: tenant `schedules:` the demo sets for this ERP (a PO file where it has POs).
         wrong_password: a password the seeded user does not have (for auth-failure tests).
+        payments: `/_sandbox/documents` rows -> the payments it holds (none by default).
+        payment_match: the fault-rule match of the request recording a payment.
     """
 
     app: str
@@ -69,3 +93,5 @@ class SandboxProfile:
     documents: Callable[[list[dict[str, Any]]], list[SandboxDocument]]
     schedules: Mapping[str, object] = field(default_factory=dict)
     wrong_password: str = "not-the-password-0"
+    payments: Callable[[list[dict[str, Any]]], list[SandboxPayment]] = no_payments
+    payment_match: Mapping[str, str] = field(default_factory=dict)

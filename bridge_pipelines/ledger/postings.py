@@ -191,11 +191,9 @@ class PostingRoom:
                         f"{ref} already belongs to posting #{row.id} "
                         f"of {row.tenant} to {row.target}"
                     )
-                if row.state == PostingState.WAITING:
-                    if row.record_id == item.record_id:
-                        moved = self._still_waiting(conn, row, item, now, events)
-                        by_ref[ref] = moved
-                        continue
+                if row.state == PostingState.WAITING and row.record_id == item.record_id:
+                    by_ref[ref] = self._still_waiting(conn, row, item, now, events)
+                    continue
                 if row.record_id != item.record_id and row.state != PostingState.PLANNED:
                     raise ExternalRefConflictError(
                         f"{ref} already belongs to record #{row.record_id} ({row.state}), "

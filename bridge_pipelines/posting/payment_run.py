@@ -11,6 +11,7 @@ payments are made in the ERP, e.g. Acumatica) is reconcile-only: nothing is plan
 and `bridge verify` compares Stampli's payments with the ERP's (`verify/payments.py`).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -138,7 +139,7 @@ def _plan(
     tenant: TenantConfig,
     target: str,
     assessments: list[Assessment],
-    build: object,
+    build: Callable[[RecordRow], PostablePayment] | None,
     report: PaymentsReport,
 ) -> None:
     items = []
@@ -149,7 +150,6 @@ def _plan(
         elif assessment.waiting or build is None:
             digest = held_hash("waiting", [assessment.external_ref])
         else:
-            assert callable(build)
             try:
                 digest = payment_payload_hash(build(anchor))
             except BadInputError as exc:  # an unmapped vendor: the engine holds it
@@ -162,7 +162,7 @@ def _plan(
         report.planned = sum(1 for r in rows if r.state == PostingState.PLANNED)
 
 
-def _file_names(ctx: Runtime) -> "object":
+def _file_names(ctx: Runtime) -> Callable[[int], str]:
     @cache
     def name(file_id: int) -> str:
         return ctx.ledger.get_file(file_id).name

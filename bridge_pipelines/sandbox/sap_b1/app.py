@@ -31,7 +31,7 @@ from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
-from bridge_pipelines.sandbox.sap_b1 import odata
+from bridge_pipelines.sandbox.sap_b1 import odata, payments
 from bridge_pipelines.sandbox.sap_b1.documents import (
     CREATORS,
     ENTITY_SETS,
@@ -59,6 +59,7 @@ B1_VERSION = "1000110"
 INVALID_SESSION = "Invalid session or session already timeout."
 LOGIN_FAILED = "Fail to NONE-SSO login from SLD."
 NOT_FOUND = "No matching records found (ODBC -2028)"
+payments.register()  # VendorPayments (issue 15)
 _RESOURCE = re.compile(
     r"^(?P<set>[A-Za-z]+)(?:\((?P<key>'(?:[^']|'')*'|-?\d+)\))?(?P<count>/\$count)?$"
 )
@@ -143,6 +144,7 @@ class SapB1Sandbox(ErpSandbox):
                     "NumAtCard": doc["NumAtCard"], "JournalMemo": doc.get("JournalMemo"),
                     "DocDate": doc["DocDate"],
                     "DocTotal": total, "Cancelled": doc["Cancelled"],
+                    "PaidToDate": f"{Decimal(str(doc.get('PaidToDate') or 0)):.2f}",
                     "lines": doc["DocumentLines"], "debits": debits, "credits": credits,
                 })  # fmt: skip
         for entry in query_records(self.store, "JournalEntries", "1", [], limit=None, offset=0):
@@ -154,6 +156,7 @@ class SapB1Sandbox(ErpSandbox):
                 "debits": f"{sum(float(x['Debit']) for x in lines):.2f}",
                 "credits": f"{sum(float(x['Credit']) for x in lines):.2f}",
             })  # fmt: skip
+        result.extend(payments.sandbox_documents(self.store))
         return result
 
     def routes(self) -> list[BaseRoute]:

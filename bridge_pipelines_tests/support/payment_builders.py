@@ -125,7 +125,7 @@ def post_invoice(
 ) -> PostingRow:
     """The invoice planned and marked posted as `doc` (an ERP that answered)."""
     ref = f"BP{invoice_record.id:018d}"
-    [row] = ledger.plan_postings(TENANT, TARGET, [PlannedPosting(invoice_record.id, ref, "h")])
+    ledger.plan_postings(TENANT, TARGET, [PlannedPosting(invoice_record.id, ref, "h")])
     [claimed] = ledger.claim_postings(
         TENANT, TARGET, owner="test", ttl=timedelta(minutes=5), limit=1
     )

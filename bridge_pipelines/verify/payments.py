@@ -154,7 +154,7 @@ def payment_checks(
     if recorded:
         _recorded_checks(report, ledger, book, payments, adapter, day)
     else:
-        _reconcile_only(report, book, payments, balances, relevant, adapter, day)
+        _reconcile_only(report, payments, balances, relevant, adapter, day)
     _open_balance_check(report, relevant, adapter, recorded=recorded)
 
 
@@ -262,43 +262,58 @@ def _recorded_checks(
 
 def _reconcile_only(
     report: VerifyReport,
-    book: PaymentBook,
     payments: list[SourcePayment],
     balances: dict[str, InvoiceBalance],
     relevant: list[InvoiceBalance],
     adapter: ErpAdapter | None,
     day: date | None,
 ) -> None:
-    """Stampli's payments against the ERP's own (`read_payments`), per invoice number."""
+    """Stampli's payments against the ERP's own (`read_payments`), per invoice number.
+
+    Only invoices the ERP holds (posted) are compared: the ERP cannot have paid one it does
+    not hold, so a Stampli payment of an invoice not posted yet is a lag, counted, not failed.
+    """
     applied = report.check(PAYMENTS_APPLIED)
     unknown = report.check(PAYMENTS_UNKNOWN_TO_LEDGER)
     unknown.status = CheckStatus.SKIPPED
     unknown.note = "reconcile-only: the bridge records no payment in this ERP"
     applied.note = "reconcile-only: the ERP makes payments; compared with Stampli's"
+    held = {
+        invoice_id: b
+        for invoice_id, b in balances.items()
+        if b.posting is not None and b.posting.state == PostingState.POSTED
+    }
+    stampli: dict[str, Decimal] = defaultdict(Decimal)
+    names: dict[str, str] = {}
+    pending = 0
+    for payment in payments:
+        for row in payment.rows:
+            balance = held.get(row.invoice_id)
+            if balance is None:
+                pending += 1
+                continue
+            number = balance.document.invoice_number
+            stampli[number] += row.amount
+            names[number] = f"invoice {number} of vendor {row.vendor_id}"
+    report.counts["payment_rows_not_comparable"] = pending
     if adapter is None:
-        _unseen(applied, bool(payments), "the ERP was not read")
+        _unseen(applied, bool(stampli), "the ERP was not read")
         return
     since = _since(day, payments)
     start = datetime.combine(since or date(1970, 1, 1), time(), UTC) - timedelta(days=1)
     try:
         erp_payments = list(adapter.read_payments(start))
     except NotSupportedError as exc:
-        _unseen(
-            applied, bool(payments), f"reconcile-only; the ERP adapter reads no payments: {exc}"
-        )
+        _unseen(applied, bool(stampli), f"reconcile-only; the ERP adapter reads no payments: {exc}")
         return
-    number_of = {invoice_id: b.document.invoice_number for invoice_id, b in balances.items()}
-    stampli: dict[str, Decimal] = defaultdict(Decimal)
-    names: dict[str, str] = {}
-    for payment in payments:
-        for row in payment.rows:
-            number = number_of.get(row.invoice_id) or row.invoice_number or row.invoice_id
-            stampli[number] += row.amount
-            names[number] = f"invoice {number} of vendor {row.vendor_id}"
     erp: dict[str, Decimal] = defaultdict(Decimal)
     for made in erp_payments:
         erp[made.invoice_number] += made.amount
-    ours = {b.document.invoice_number for b in relevant} | set(stampli)
+    ours = {
+        b.document.invoice_number
+        for b in relevant
+        if b.posting is not None and b.posting.state == PostingState.POSTED
+    } | set(stampli)
     for number in sorted(ours):
         s, e = stampli.get(number), erp.get(number)
         label = names.get(number, f"invoice {number}")

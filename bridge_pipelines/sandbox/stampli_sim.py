@@ -212,24 +212,41 @@ class StampliSimulator:
         self._issued.extend(i for i in invoices if i.document_type == "Invoice")
         self._credits.extend(i for i in invoices if i.document_type == "CreditMemo")
 
+    @property
+    def issued_ids(self) -> frozenset[str]:
+        """Stampli ids of every invoice written so far (credit memos included)."""
+        with self._lock:
+            return frozenset(i.invoice_id for i in (*self._issued, *self._credits))
+
     def write_payments(
-        self, n_payments: int | None = None, *, messy: bool = True, vendor_id: str | None = None
+        self,
+        n_payments: int | None = None,
+        *,
+        messy: bool = True,
+        vendor_id: str | None = None,
+        only: frozenset[str] | None = None,
     ) -> Path:
         """Pay invoices written earlier; header only when none is left to pay.
 
         Now and then a payment settles two invoices of a vendor (and takes one of its credit
         memos), or pays part of an invoice (the rest in a later payment); never more than is
-        open, never an invoice whose export was spoiled. `vendor_id`: that vendor's only.
+        open, never an invoice whose export was spoiled. `vendor_id`: that vendor's only;
+        `only`: those invoices (Stampli ids) only.
         """
         with self._lock:
-            data = self._payments_bytes(n_payments, messy=messy, vendor_id=vendor_id)
+            data = self._payments_bytes(n_payments, messy=messy, vendor_id=vendor_id, only=only)
             return self._write("payments", data)
 
     def _left(self, invoice: _Invoice) -> Decimal:
         return abs(invoice.total) - self._settled.get(invoice.invoice_id, Decimal(0))
 
     def _payments_bytes(
-        self, n_payments: int | None, *, messy: bool, vendor_id: str | None = None
+        self,
+        n_payments: int | None,
+        *,
+        messy: bool,
+        vendor_id: str | None = None,
+        only: frozenset[str] | None = None,
     ) -> bytes:
         with self._lock:
             unpaid = [
@@ -238,6 +255,7 @@ class StampliSimulator:
                 if i.invoice_id not in self._spoiled
                 and self._left(i) > 0
                 and (vendor_id is None or i.vendor.id == vendor_id)
+                and (only is None or i.invoice_id in only)
             ]
             count = len(unpaid) if n_payments is None else min(n_payments, len(unpaid))
             chosen = self._rng.sample(unpaid, count)
@@ -278,6 +296,7 @@ class StampliSimulator:
                         and c.currency == invoices[0].currency
                         and c.invoice_id not in self._settled
                         and c.invoice_id not in self._spoiled
+                        and (only is None or c.invoice_id in only)
                         and abs(c.total) < paid
                     ),
                     None,

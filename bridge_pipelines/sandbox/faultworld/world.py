@@ -341,8 +341,9 @@ class Case:
 
         The invoices they pay were approved earlier and are not part of this case's files.
         """
+        before = self.sim.issued_ids
         self.sim.write_invoices(count, lines=(1, 1), messy=False).unlink()
-        return self.sim.write_payments(count, messy=False)
+        return self.sim.write_payments(count, messy=False, only=self.sim.issued_ids - before)
 
     def pay(self, count: int | None = None) -> Path:
         """A payments export paying invoices delivered earlier (some in part, some together).

@@ -10,7 +10,7 @@ from bridge_pipelines.ledger.models import DocumentIn, PlannedPosting, PostingRo
 from bridge_pipelines.ledger.repository import Ledger
 
 TENANT = "acme"
-TARGET = "fake:C1"
+TARGET = "syspro:DEMO"  # `posting_target` of verify_builders.tenant_config()
 DAY = date(2026, 11, 20)
 _files = itertools.count(1)
 

@@ -18,10 +18,10 @@ matrix drives it. Faults are drawn with the seeded random generator at `--fault-
 - process: each pass is killed at a random kill point with probability 1 - (1 - R)^M (R per
   tenant run it serves), at a random occurrence of that point.
 
-Payments are mixed in (issue 15) for tenants whose ERP records them: each tenant-round, with
-probability 1/2, a Stampli payments export pays some of the invoices delivered so far (in part,
-several together, a credit memo taken), and the ERP faults are armed on the payment request
-as well. Each payment must end recorded once in the ERP or waiting with its reason.
+Payments are mixed in (issue 15) for tenants whose ERP records them: each tenant-round a
+Stampli payments export pays some of the invoices delivered so far (in part, several together,
+a credit memo taken), and the ERP faults are armed on the payment request as well. Each
+payment must end recorded once in the ERP or waiting with its reason.
 
 Bounded: after the last round the faults are cleared and clean passes run until every tenant
 is settled or `--max-minutes` is spent. Then `bridge verify` and the independent ground truth
@@ -113,6 +113,8 @@ class Soak:
     pass_no: int = 0
     growing: list[tuple[Case, threading.Thread, list[Path]]] = field(default_factory=list)
     payers: frozenset[str] = field(default_factory=lambda: frozenset(paying_erp_kinds()))
+    # Its own generator: mixing payments in leaves the seed's draws of faults as they were.
+    pay_rng: random.Random = field(default_factory=random.Random)
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -168,9 +170,9 @@ class Soak:
                 continue
             case.deliver(count)
             self.delivered += count
-            if self.args.payments and case.erp in self.payers and self.rng.random() < 0.5:
+            if self.args.payments and case.erp in self.payers:
                 before = len(case.payments_owed)
-                case.pay(self.rng.randint(1, max(1, count)))
+                case.pay(self.pay_rng.randint(1, max(1, count)))
                 self.payments += len(case.payments_owed) - before
             if self.rng.random() < rate:
                 self._file_fault(case)
@@ -263,7 +265,13 @@ def run(args: argparse.Namespace, world: World | None = None) -> int:
     own_world = world is None
     world = world or World.start()
     home = world.root / f"soak-{args.seed}-{int(time.time())}"
-    soak = Soak(args=args, world=world, rng=random.Random(args.seed), home=home)
+    soak = Soak(
+        args=args,
+        world=world,
+        rng=random.Random(args.seed),
+        home=home,
+        pay_rng=random.Random(args.seed + 1),
+    )
     try:
         soak.add_tenants()
         soak.arm_erp_faults()

@@ -185,6 +185,7 @@ def replay(
     every open posting, looking each up in the ERP first where a previous try may have landed.
     """
     from bridge_pipelines.intake.process import process_pending
+    from bridge_pipelines.posting.payment_run import post_tenant_payments
     from bridge_pipelines.posting.run import post_tenant_day
 
     if sum(x is not None for x in (invoice_number, file_name, partition)) != 1:
@@ -203,6 +204,7 @@ def replay(
             continue
         try:
             report = post_tenant_day(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
+            paid = post_tenant_payments(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
         except BridgeError as exc:
             click.echo(f"{day}: FAILED: {exc}", err=True)
             failed = True
@@ -213,6 +215,11 @@ def replay(
             + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "(nothing open)")
             + (f"; stopped early: {report.aborted}" if report.aborted else "")
         )
+        if paid.outcomes or paid.waiting:
+            click.echo(
+                f"{day}: payments: {len(paid.outcomes)} handled, {paid.waiting} waiting for "
+                "their invoices" + (f"; stopped early: {paid.aborted}" if paid.aborted else "")
+            )
     sys.exit(1 if failed else 0)
 
 

@@ -128,6 +128,19 @@ class PaymentBook:
     invoice_postings: dict[int, PostingRow]
     payment_postings: dict[int, PostingRow]
     file_names: dict[int, str] = field(default_factory=dict)
+    # Per Stampli invoice id: (payment anchor, amount as exported) of every payment row.
+    _rows_by_invoice: dict[str, list[tuple[int, Decimal]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _by_anchor: dict[int, SourcePayment] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rows: dict[str, list[tuple[int, Decimal]]] = defaultdict(list)
+        for payment in self.payments:
+            self._by_anchor[payment.anchor.id] = payment
+            for row in payment.rows:
+                rows[row.invoice_id].append((payment.anchor.id, row.amount))
+        self._rows_by_invoice = dict(rows)
 
     @classmethod
     def load(cls, ledger: Ledger, tenant: str, target: str) -> "PaymentBook":
@@ -162,10 +175,8 @@ class PaymentBook:
 
     def assessment_of(self, record_id: int) -> Assessment | None:
         """The payment whose posting hangs on `record_id`, judged now."""
-        for payment in self.payments:
-            if payment.anchor.id == record_id:
-                return self.assess(payment)
-        return None
+        payment = self._by_anchor.get(record_id)
+        return None if payment is None else self.assess(payment)
 
     def assess(self, payment: SourcePayment) -> Assessment:
         """Waiting reasons and problems of one payment (see the module docstring)."""
@@ -257,13 +268,14 @@ class PaymentBook:
     ) -> str | None:
         """More applied to the invoice than its total, counting payments recorded earlier."""
         sign = _SIGN[DocumentType(document.document_type)]
-        earlier = ZERO
-        for other in self.payments:
-            if other.anchor.id >= payment.anchor.id:
-                continue
-            for previous in other.rows:
-                if previous.invoice_id == row.invoice_id:
-                    earlier += previous.amount * sign
+        earlier = sum(
+            (
+                amount * sign
+                for anchor, amount in self._rows_by_invoice.get(row.invoice_id, [])
+                if anchor < payment.anchor.id
+            ),
+            ZERO,
+        )
         total = abs(document.total)
         applied = row.amount * sign
         if earlier + applied <= total:

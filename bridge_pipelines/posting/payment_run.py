@@ -26,6 +26,7 @@ from bridge_pipelines.posting.engine import PAYMENTS, Outcome, PostingOutcome, p
 from bridge_pipelines.posting.payments import (
     Assessment,
     PaymentBook,
+    SourcePayment,
     build_payment,
     held_hash,
     payment_payload_hash,
@@ -89,17 +90,22 @@ def post_tenant_payments(
         report.mode = RECONCILE_ONLY
         return report
     book = PaymentBook.load(ledger, tenant.id, target)
-    assessments = book.assess_all()
-    report.payments = len(assessments)
-    report.waiting = sum(1 for a in assessments if a.waiting_reason)
-    report.held = sum(1 for a in assessments if a.problems)
-    plannable = [a for a in assessments if _state(book, a) in PLANNABLE]
+    # Only payments not yet sent or held are judged again; the engine judges a recovered one.
+    plannable = [book.assess(p) for p in book.payments if _state(book, p) in PLANNABLE]
+    report.payments = len(book.payments)
+    report.waiting = sum(1 for a in plannable if a.waiting_reason)
+    report.held = sum(1 for a in plannable if a.problems)
     open_postings = ledger.postings(tenant.id, target=target, kind=PostingKind.PAYMENT, states=OPEN)
     if not any(a.ready or a.problems for a in plannable) and not open_postings:
         _plan(ctx, tenant, target, plannable, None, report)  # waiting ones keep their reason
         return report
     with adapter if adapter is not None else build_adapter(tenant, keyring=ctx.keyring) as erp:
-        invoices = [a.invoice for x in assessments for a in x.applied]
+        invoices = [
+            invoice
+            for payment in book.payments
+            for row in payment.rows
+            for invoice in book.invoices_by_id.get(row.invoice_id, [])
+        ]
         tables = load_mapping(ctx, tenant, erp, invoices)
         file_name = _file_names(ctx)
 
@@ -129,8 +135,8 @@ def post_tenant_payments(
     return report
 
 
-def _state(book: PaymentBook, assessment: Assessment) -> PostingState | None:
-    posting = book.payment_postings.get(assessment.payment.anchor.id)
+def _state(book: PaymentBook, payment: SourcePayment) -> PostingState | None:
+    posting = book.payment_postings.get(payment.anchor.id)
     return None if posting is None else posting.state
 
 

@@ -156,6 +156,15 @@ def resolve(posting_id: int, to: str, erp_doc: str | None, reason: str) -> None:
 
 def _current_payload_hash(ctx: Any, posting: Any) -> str:
     """What would be sent now, after the fix: the hash that lets a rejected posting re-plan."""
+    from bridge_pipelines.ledger.states import PostingKind
+
+    if posting.kind == PostingKind.PAYMENT:
+        from bridge_pipelines.posting.payment_run import current_payment_hash
+
+        try:
+            return current_payment_hash(ctx, _tenant(posting.tenant), posting.record_id)
+        except BridgeError as exc:
+            raise click.ClickException(f"still not ready to send: {exc}") from None
     from bridge_pipelines.posting.payload_hash import payload_hash
     from bridge_pipelines.posting.run import build_postable, load_mapping
     from bridge_pipelines.tenants.erp import build_adapter

@@ -135,6 +135,24 @@ def post_tenant_payments(
     return report
 
 
+def current_payment_hash(ctx: Runtime, tenant: TenantConfig, record_id: int) -> str:
+    """What the payment hanging on `record_id` would send now (`bridge review resolve`).
+
+    Raises:
+        BadInputError: it is still not ready to send (the message says why).
+    """
+    book = PaymentBook.load(ctx.ledger, tenant.id, posting_target(tenant))
+    assessment = book.assessment_of(record_id)
+    if assessment is None:
+        raise BadInputError(f"record #{record_id} is no payment the ledger holds now")
+    with build_adapter(tenant, keyring=ctx.keyring) as erp:
+        invoices = [a.invoice for a in assessment.applied]
+        tables = load_mapping(ctx, tenant, erp, invoices)
+    record = ctx.ledger.get_record(record_id)
+    name = ctx.ledger.get_file(record.file_id).name
+    return payment_payload_hash(build_payment(assessment, tables, name))
+
+
 def _state(book: PaymentBook, payment: SourcePayment) -> PostingState | None:
     posting = book.payment_postings.get(payment.anchor.id)
     return None if posting is None else posting.state

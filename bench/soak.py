@@ -18,6 +18,11 @@ matrix drives it. Faults are drawn with the seeded random generator at `--fault-
 - process: each pass is killed at a random kill point with probability 1 - (1 - R)^M (R per
   tenant run it serves), at a random occurrence of that point.
 
+Payments are mixed in (issue 15) for tenants whose ERP records them: each tenant-round a
+Stampli payments export pays some of the invoices delivered so far (in part, several together,
+a credit memo taken), and the ERP faults are armed on the payment request as well. Each
+payment must end recorded once in the ERP or waiting with its reason.
+
 Bounded: after the last round the faults are cleared and clean passes run until every tenant
 is settled or `--max-minutes` is spent. Then `bridge verify` and the independent ground truth
 run for every tenant, and the table shows each fault with its injections and the duplicates,
@@ -47,6 +52,7 @@ from bridge_pipelines.sandbox.faultworld.world import (
     ErpKind,
     World,
     erp_kinds,
+    paying_erp_kinds,
     profile_of,
 )
 
@@ -103,8 +109,12 @@ class Soak:
     tally: Tally = field(default_factory=Tally)
     passes: list[PassResult] = field(default_factory=list)
     delivered: int = 0
+    payments: int = 0
     pass_no: int = 0
     growing: list[tuple[Case, threading.Thread, list[Path]]] = field(default_factory=list)
+    payers: frozenset[str] = field(default_factory=lambda: frozenset(paying_erp_kinds()))
+    # Its own generator: mixing payments in leaves the seed's draws of faults as they were.
+    pay_rng: random.Random = field(default_factory=random.Random)
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -133,12 +143,16 @@ class Soak:
         rate = self.args.fault_rate / len(ERP_FAULTS)
         if rate <= 0:
             return
+        payers = set(paying_erp_kinds())
         for erp in {case.erp for case in self.cases}:
             admin = self.world.sandbox(erp).admin
-            for action, spec in ERP_FAULTS:
-                admin.arm_fault(
-                    action, count=None, probability=rate, **profile_of(erp).write_match, **spec
-                )
+            profile = profile_of(erp)
+            matches = [profile.write_match]
+            if erp in payers and profile.payment_match:
+                matches.append(profile.payment_match)
+            for match in matches:
+                for action, spec in ERP_FAULTS:
+                    admin.arm_fault(action, count=None, probability=rate, **match, **spec)
 
     def collect_erp_faults(self) -> None:
         for erp in {case.erp for case in self.cases}:
@@ -156,6 +170,10 @@ class Soak:
                 continue
             case.deliver(count)
             self.delivered += count
+            if self.args.payments and case.erp in self.payers:
+                before = len(case.payments_owed)
+                case.pay(self.pay_rng.randint(1, max(1, count)))
+                self.payments += len(case.payments_owed) - before
             if self.rng.random() < rate:
                 self._file_fault(case)
             if self.rng.random() < rate:
@@ -247,7 +265,13 @@ def run(args: argparse.Namespace, world: World | None = None) -> int:
     own_world = world is None
     world = world or World.start()
     home = world.root / f"soak-{args.seed}-{int(time.time())}"
-    soak = Soak(args=args, world=world, rng=random.Random(args.seed), home=home)
+    soak = Soak(
+        args=args,
+        world=world,
+        rng=random.Random(args.seed),
+        home=home,
+        pay_rng=random.Random(args.seed + 1),
+    )
     try:
         soak.add_tenants()
         soak.arm_erp_faults()
@@ -329,7 +353,8 @@ def report(soak: Soak, audits: dict[str, Audit], seconds: float, converge_s: flo
     killed = sum(p.killed for p in soak.passes)
     print()
     print(
-        f"{soak.delivered} invoices delivered to {len(audits)} tenants; {len(soak.passes)} passes "
+        f"{soak.delivered} invoices and {soak.payments} payments delivered to {len(audits)} "
+        f"tenants; {len(soak.passes)} passes "
         f"({killed} killed), {sum(p.runs for p in soak.passes)} runs; converged in "
         f"{converge_s:.0f}s after the last round; {seconds:.0f}s in all"
     )
@@ -352,6 +377,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-minutes", type=float, default=30.0, help="budget for deliveries")
     parser.add_argument("--max-ticks", type=int, default=12, help="sensor ticks per pass")
     parser.add_argument("--pass-timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--no-payments",
+        dest="payments",
+        action="store_false",
+        help="invoices only (by default payments are mixed in where the ERP records them)",
+    )
     args = parser.parse_args(argv)
     if args.invoices < 1 or args.tenants < 1 or not 0 <= args.fault_rate < 1:
         parser.error("--invoices and --tenants must be positive, --fault-rate in [0, 1)")

@@ -156,6 +156,15 @@ def resolve(posting_id: int, to: str, erp_doc: str | None, reason: str) -> None:
 
 def _current_payload_hash(ctx: Any, posting: Any) -> str:
     """What would be sent now, after the fix: the hash that lets a rejected posting re-plan."""
+    from bridge_pipelines.ledger.states import PostingKind
+
+    if posting.kind == PostingKind.PAYMENT:
+        from bridge_pipelines.posting.payment_run import current_payment_hash
+
+        try:
+            return current_payment_hash(ctx, _tenant(posting.tenant), posting.record_id)
+        except BridgeError as exc:
+            raise click.ClickException(f"still not ready to send: {exc}") from None
     from bridge_pipelines.posting.payload_hash import payload_hash
     from bridge_pipelines.posting.run import build_postable, load_mapping
     from bridge_pipelines.tenants.erp import build_adapter
@@ -185,6 +194,7 @@ def replay(
     every open posting, looking each up in the ERP first where a previous try may have landed.
     """
     from bridge_pipelines.intake.process import process_pending
+    from bridge_pipelines.posting.payment_run import post_tenant_payments
     from bridge_pipelines.posting.run import post_tenant_day
 
     if sum(x is not None for x in (invoice_number, file_name, partition)) != 1:
@@ -203,6 +213,7 @@ def replay(
             continue
         try:
             report = post_tenant_day(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
+            paid = post_tenant_payments(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
         except BridgeError as exc:
             click.echo(f"{day}: FAILED: {exc}", err=True)
             failed = True
@@ -213,6 +224,11 @@ def replay(
             + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "(nothing open)")
             + (f"; stopped early: {report.aborted}" if report.aborted else "")
         )
+        if paid.outcomes or paid.waiting:
+            click.echo(
+                f"{day}: payments: {len(paid.outcomes)} handled, {paid.waiting} waiting for "
+                "their invoices" + (f"; stopped early: {paid.aborted}" if paid.aborted else "")
+            )
     sys.exit(1 if failed else 0)
 
 

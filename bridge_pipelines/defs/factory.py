@@ -4,9 +4,11 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from bridge_pipelines.defs.aging import ap_aging_assets
 from bridge_pipelines.defs.assets import build_stampli_asset, stampli_asset_key
 from bridge_pipelines.defs.masterdata import build_master_data_assets, erp_key, mapping_key
 from bridge_pipelines.defs.partitions import build_daily_partitions_def
+from bridge_pipelines.defs.payments import posted_payments_assets
 from bridge_pipelines.defs.postings import posted_invoices_assets
 from bridge_pipelines.defs.reconcile import reconciled_checks
 from bridge_pipelines.defs.sensors import build_intake_sensor
@@ -43,6 +45,9 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
             ],
         )
     )
+    # Payments after the invoices they settle (issue 15).
+    posting += list(posted_payments_assets(tenant, partitions_def))
+    posting += list(ap_aging_assets(tenant, partitions_def))
     vendor_sync = [a for a in erp_master if erp_key(tenant.id, "vendor_sync") in a.keys]
     # One run per batch takes the files and posts the day: the blocking checks gate posting.
     # Stampli vendor changes go on to the ERP in the same run that takes them.

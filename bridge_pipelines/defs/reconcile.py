@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 
 from bridge_pipelines.defs.metadata import markdown_table
+from bridge_pipelines.defs.payments import posted_payments_key
 from bridge_pipelines.defs.postings import posted_invoices_key
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.errors import BridgeError
@@ -71,10 +72,13 @@ def _build(
         name=RECONCILED_CHECK,
         partitions_def=partitions_def,
         blocking=False,
+        # After the day's payments too: verify checks them (issue 15).
+        additional_deps=[posted_payments_key(tenant.id)],
         description=(
             "`bridge verify` for the partition's day: no invoice posted twice, every ERP "
             "document with our reference in the ledger, no approved invoice lost, every file "
-            "terminal, debits = credits and ERP totals = source totals."
+            "terminal, debits = credits and ERP totals = source totals; every Stampli payment "
+            "applied once, no ERP payment of ours unknown to the ledger, open balances equal."
         ),
     )
     def _check(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from bridge_pipelines.defs.payments import posted_payments_key
 from bridge_pipelines.defs.postings import posted_invoices_key
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.intake.scan import group_by_day, scan_tenant
@@ -47,7 +48,11 @@ def build_intake_sensor(
     transactional_keys = [a.key for a in transactional]
     master_keys = [a.key for a in master]
     # What a run that only resumes open postings materializes (nothing without an ERP).
-    posting_keys = [k for k in transactional_keys if k == posted_invoices_key(tenant.id)]
+    posting_keys = [
+        k
+        for k in transactional_keys
+        if k in (posted_invoices_key(tenant.id), posted_payments_key(tenant.id))
+    ]
 
     @dg.sensor(
         name=f"{tenant.id}_stampli_files",

@@ -23,7 +23,7 @@ from bridge_pipelines.defs.masterdata import (
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.erps import registry
 from bridge_pipelines.ledger.repository import Ledger
-from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
+from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES, PostingKind, PostingState
 from bridge_pipelines.tenants.models import TenantConfig
 
 # Headless runs print warnings and errors only; the UI keeps the full event log.
@@ -45,6 +45,8 @@ class TenantSummary:
     documents: Counter[str] = field(default_factory=Counter)
     row_errors: int = 0
     postings: Counter[str] = field(default_factory=Counter)
+    payments: Counter[str] = field(default_factory=Counter)  # payment postings by state
+    waiting: list[str] = field(default_factory=list)  # why each waiting payment waits
     erp: str = "none"
     erp_company: str | None = None
     vendor_sync: dict[str, Any] | None = None  # the last vendor_sync metadata, if it ran
@@ -70,6 +72,11 @@ class TenantSummary:
             found.append(f"{open_postings} postings still open")
         if self.postings.get("rejected", 0):
             found.append(f"{self.postings['rejected']} rejected by {self.erp}")
+        open_payments = sum(self.payments.get(s, 0) for s in ("planned", "sending", "unknown"))
+        if open_payments:
+            found.append(f"{open_payments} payments still open")
+        if self.payments.get("rejected", 0):
+            found.append(f"{self.payments['rejected']} payments rejected by {self.erp}")
         failed_vendors = len((self.vendor_sync or {}).get("failed") or [])
         if failed_vendors:
             found.append(f"{failed_vendors} vendors refused by {self.erp}")
@@ -91,6 +98,18 @@ class TenantSummary:
             f"{self.postings.get('rejected', 0)} rejected"
             + (f" (`bridge review list {self.tenant}`)" if held else "")
         )
+
+    def _payments(self) -> str:
+        if self.erp == "none":
+            return "no ERP configured"
+        if not self.payments:
+            return "none recorded (reconcile-only, or no payment file yet)"
+        held = self.payments.get("needs_review", 0)
+        text = (
+            f"{self.payments.get('posted', 0)} recorded in {self.erp}, "
+            f"{self.payments.get('waiting', 0)} waiting, {held} held for review"
+        )
+        return text + "".join(f"\n              waits: {reason}" for reason in self.waiting[:3])
 
     def _erp(self) -> str:
         if self.erp == "none":
@@ -136,6 +155,7 @@ class TenantSummary:
             f"  to Stampli: {self._inbound()}",
             f"  vendors:    {self._vendors()}",
             f"  postings:   {self._postings()}",
+            f"  payments:   {self._payments()}",
             f"  runs:       {self.runs} ({self.failed_runs} failed)",
         ]
 
@@ -186,7 +206,11 @@ def run_cycle(
         summary.row_errors = len(ledger.row_errors(tenant.id))
         summary.erp = tenant.erp.kind
         summary.erp_company = tenant.erp.company
-        summary.postings = Counter(p.state.value for p in ledger.postings(tenant.id))
+        invoices = ledger.postings(tenant.id, kind=PostingKind.INVOICE)
+        payments = ledger.postings(tenant.id, kind=PostingKind.PAYMENT)
+        summary.postings = Counter(p.state.value for p in invoices)
+        summary.payments = Counter(p.state.value for p in payments)
+        summary.waiting = [p.reason or "" for p in payments if p.state == PostingState.WAITING]
         if tenant.erp.kind != "none":
             summary.vendor_sync = _metadata(instance, erp_key(tenant.id, "vendor_sync"))
             summary.inbound = _inbound_counts(instance, tenant)

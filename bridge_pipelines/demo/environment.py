@@ -125,6 +125,8 @@ class DemoEnvironment:
             if tenant.spec.erp != "none":
                 # A vendor the ERP does not have: held for review, never posted to a guess.
                 sim.write_invoices(1, fmt=tenant.spec.invoice_format, vendor_id=UNMAPPED_VENDOR)
+                # Stampli paid it: the payment waits, with its reason, until it is posted.
+                sim.write_payments(vendor_id=UNMAPPED_VENDOR)
             growing = threading.Thread(
                 target=sim.write_growing, args=("invoices", 6.0), daemon=True, name="growing"
             )

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from bridge_pipelines.ledger.states import (
     LOOKUP_FIRST_POSTING_STATES,
     FileState,
+    PostingKind,
     PostingState,
     RecordState,
 )
@@ -160,12 +161,15 @@ class PlannedPosting:
     """A record to post to a target: its deterministic reference and the hash of its payload.
 
     `payload_hash` changes whenever what would be sent changes (a mapping fix, a new amount);
-    it is how the ledger tells a re-plan from a repeat.
+    it is how the ledger tells a re-plan from a repeat. `waiting` (payments) says what the
+    posting waits for before it may be sent: it is planned `waiting` with that reason, and
+    moves to `planned` on the first plan without one.
     """
 
     record_id: int
     external_ref: str
     payload_hash: str
+    waiting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,7 @@ class PostingRow:
     updated_at: datetime
     posted_at: datetime | None = None
     claimed_from: PostingState | None = None
+    kind: PostingKind = PostingKind.INVOICE
 
     @property
     def needs_lookup_first(self) -> bool:

@@ -23,7 +23,7 @@ from bridge_pipelines.ledger.errors import (
 )
 from bridge_pipelines.ledger.models import PlannedPosting, PostingRow
 from bridge_pipelines.ledger.rows import posting_row
-from bridge_pipelines.ledger.states import PostingState, check_posting_transition
+from bridge_pipelines.ledger.states import PostingKind, PostingState, check_posting_transition
 from bridge_pipelines.ledger.tables import postings, records
 from bridge_pipelines.redaction import redact
 
@@ -72,10 +72,13 @@ class PostingRoom:
         assert isinstance(value, datetime)
         return value
 
-    def _claimable(self, tenant: str, target: str) -> sa.ColumnElement[bool]:
+    def _claimable(
+        self, tenant: str, target: str, kind: PostingKind = PostingKind.INVOICE
+    ) -> sa.ColumnElement[bool]:
         return sa.and_(
             postings.c.tenant == tenant,
             postings.c.target == target,
+            postings.c.kind == kind.value,
             sa.or_(
                 postings.c.state == PostingState.PLANNED.value,
                 sa.and_(
@@ -95,11 +98,14 @@ class PostingRoom:
         items: Sequence[PlannedPosting],
         *,
         actor: str = DEFAULT_ACTOR,
+        kind: PostingKind = PostingKind.INVOICE,
     ) -> list[PostingRow]:
         """Upsert `planned` postings, idempotently; returns each item's row, in item order.
 
-        A new reference is inserted `planned`. A known one is left as it is, except that a
-        `planned` row (nothing of it is in the ERP) takes a changed `payload_hash` (and record).
+        A new reference is inserted `planned` (`waiting`, with the item's `waiting` reason,
+        when it has one). A known one is left as it is, except that a `planned` row (nothing
+        of it is in the ERP) takes a changed `payload_hash` (and record), and a `waiting` row
+        takes a changed reason, or becomes `planned` when the item waits no more.
         Rows in any other state are returned unchanged: a rejected posting is re-planned only
         by `resolve_posting`, and a sent one is never re-planned.
 
@@ -163,25 +169,31 @@ class PostingRoom:
                         f"as {other.external_ref}, not {ref}"
                     )
                 if row is None:
+                    state = PostingState.WAITING if item.waiting else PostingState.PLANNED
                     fresh.append(
                         {
                             "tenant": tenant,
                             "record_id": item.record_id,
+                            "kind": kind.value,
                             "target": target,
                             "external_ref": ref,
                             "payload_hash": item.payload_hash,
-                            "state": PostingState.PLANNED.value,
+                            "state": state.value,
+                            "reason": item.waiting,
                             "attempt": 0,
                             "created_at": now,
                             "updated_at": now,
                         }
                     )
                     continue
-                if row.tenant != tenant or row.target != target:
+                if row.tenant != tenant or row.target != target or row.kind != kind:
                     raise ExternalRefConflictError(
                         f"{ref} already belongs to posting #{row.id} "
                         f"of {row.tenant} to {row.target}"
                     )
+                if row.state == PostingState.WAITING and row.record_id == item.record_id:
+                    by_ref[ref] = self._still_waiting(conn, row, item, now, events)
+                    continue
                 if row.record_id != item.record_id and row.state != PostingState.PLANNED:
                     raise ExternalRefConflictError(
                         f"{ref} already belongs to record #{row.record_id} ({row.state}), "
@@ -216,15 +228,57 @@ class PostingRoom:
                     created = posting_row(r._mapping)
                     by_ref[created.external_ref] = created
                     planned: dict[str, Any] = {"record_id": created.record_id, "target": target}
-                    planned["external_ref"] = created.external_ref
-                    events.append((tenant, "posting", created.id, "planned", planned))
+                    planned |= {"external_ref": created.external_ref, "kind": kind.value}
+                    if created.state == PostingState.WAITING:
+                        planned["waiting"] = created.reason
+                    events.append((tenant, "posting", created.id, created.state.value, planned))
             append_events(conn, events, actor)
             return [by_ref[i.external_ref] for i in items]
 
         return self._db.race_safe(work)
 
+    @staticmethod
+    def _still_waiting(
+        conn: sa.Connection,
+        row: PostingRow,
+        item: PlannedPosting,
+        now: datetime,
+        events: list[Event],
+    ) -> PostingRow:
+        """A `waiting` row planned again: a new reason, or `planned` once it waits no more."""
+        if item.waiting and item.waiting == row.reason and item.payload_hash == row.payload_hash:
+            return row
+        values: dict[str, Any] = {"payload_hash": item.payload_hash, "updated_at": now}
+        if item.waiting:
+            values["reason"] = item.waiting
+        else:
+            check_posting_transition(row.state, PostingState.PLANNED)
+            values |= {"state": PostingState.PLANNED.value, "reason": None}
+        updated = conn.execute(
+            postings.update()
+            .where(postings.c.id == row.id, postings.c.state == PostingState.WAITING.value)
+            .values(**values)
+            .returning(*postings.c)
+        ).first()
+        assert updated is not None  # locked by the caller
+        moved = posting_row(updated._mapping)
+        if item.waiting and item.waiting != row.reason:
+            detail: dict[str, Any] = {"from": row.state.value, "waiting": item.waiting}
+            events.append((row.tenant, "posting", row.id, "waiting", detail))
+        elif not item.waiting:
+            detail = {"from": row.state.value, "waited_for": row.reason}
+            events.append((row.tenant, "posting", row.id, PostingState.PLANNED.value, detail))
+        return moved
+
     def claim_postings(
-        self, tenant: str, target: str, *, owner: str, ttl: timedelta, limit: int
+        self,
+        tenant: str,
+        target: str,
+        *,
+        owner: str,
+        ttl: timedelta,
+        limit: int,
+        kind: PostingKind = PostingKind.INVOICE,
     ) -> list[PostingRow]:
         """Claim up to `limit` postings for `owner`: `sending`, leased until db-now + `ttl`.
 
@@ -241,6 +295,7 @@ class PostingRoom:
             owner: a token unique to this worker and attempt (fencing relies on it).
             ttl: lease length; must exceed the longest ERP call, deadline included.
             limit: most rows to claim.
+            kind: invoices (the default) or payments; each engine run claims one kind.
         """
         if limit <= 0:
             return []
@@ -248,7 +303,7 @@ class PostingRoom:
         with self._db.write() as conn:
             candidates = conn.execute(
                 sa.select(postings.c.id, postings.c.state)
-                .where(self._claimable(tenant, target))
+                .where(self._claimable(tenant, target, kind))
                 .order_by(postings.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -259,7 +314,7 @@ class PostingRoom:
             now = utcnow()
             claimed = conn.execute(
                 postings.update()
-                .where(postings.c.id.in_(list(previous)), self._claimable(tenant, target))
+                .where(postings.c.id.in_(list(previous)), self._claimable(tenant, target, kind))
                 .values(
                     state=PostingState.SENDING.value,
                     lease_owner=owner,
@@ -569,9 +624,12 @@ class PostingRoom:
         states: Iterable[PostingState] | None = None,
         day: date | None = None,
         target: str | None = None,
+        kind: PostingKind | None = None,
     ) -> list[PostingRow]:
         """A tenant's postings, oldest first; `day` is the partition day of their records."""
         query = sa.select(postings).where(postings.c.tenant == tenant)
+        if kind is not None:
+            query = query.where(postings.c.kind == PostingKind(kind).value)
         if states is not None:
             query = query.where(postings.c.state.in_([PostingState(s).value for s in states]))
         if target is not None:

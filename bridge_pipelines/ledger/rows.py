@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from bridge_pipelines.ledger.models import FileRow, PostingRow, RecordRow
-from bridge_pipelines.ledger.states import FileState, PostingState, RecordState
+from bridge_pipelines.ledger.states import FileState, PostingKind, PostingState, RecordState
 
 T = TypeVar("T")
 
@@ -32,4 +32,10 @@ def record_row(r: Mapping[Any, Any]) -> RecordRow:
 
 def posting_row(r: Mapping[Any, Any], *, claimed_from: PostingState | None = None) -> PostingRow:
     """A `postings` row; `claimed_from` is the state a claim took it from, if any."""
-    return from_row(PostingRow, r, state=PostingState(r["state"]), claimed_from=claimed_from)
+    return from_row(
+        PostingRow,
+        r,
+        state=PostingState(r["state"]),
+        claimed_from=claimed_from,
+        kind=PostingKind(r["kind"]) if "kind" in r else PostingKind.INVOICE,
+    )

@@ -12,7 +12,12 @@ planned ──claim──▶ sending ──▶ posted | rejected | unknown | nee
 unknown ──lookup─▶ posted | planned | needs_review      (or claimed again: ──▶ sending)
 rejected ─────────▶ planned      only with a new payload_hash (re-plan after a mapping fix)
 needs_review ─────▶ planned | posted                    by an operator's resolution
+waiting ──────────▶ planned                             once what it depends on is posted
 ```
+
+`waiting` is a payment's (issue 15): it settles invoices not yet posted, so it is neither
+claimable nor a problem; its reason says what it waits for, and a later plan moves it to
+`planned` once every invoice it settles is posted.
 
 `sending` is also claimed again (`sending ──▶ sending`) by another owner once its lease has
 expired; such a row, like one claimed from `unknown`, is looked up in the ERP before anything
@@ -58,6 +63,14 @@ class PostingState(StrEnum):
     REJECTED = "rejected"
     UNKNOWN = "unknown"
     NEEDS_REVIEW = "needs_review"
+    WAITING = "waiting"
+
+
+class PostingKind(StrEnum):
+    """What a posting sends: an AP document (invoice, credit memo) or a payment of them."""
+
+    INVOICE = "invoice"
+    PAYMENT = "payment"
 
 
 TERMINAL_FILE_STATES = frozenset(
@@ -105,6 +118,7 @@ POSTING_TRANSITIONS: dict[PostingState, frozenset[PostingState]] = {
     PostingState.REJECTED: frozenset({PostingState.PLANNED}),
     PostingState.NEEDS_REVIEW: frozenset({PostingState.PLANNED, PostingState.POSTED}),
     PostingState.POSTED: frozenset(),
+    PostingState.WAITING: frozenset({PostingState.PLANNED}),
 }
 
 # Claimable by a new owner (the expired-lease condition is checked in SQL).

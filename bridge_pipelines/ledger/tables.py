@@ -21,7 +21,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from bridge_pipelines.ledger.coltypes import Id, Json, Money, UtcDateTime
-from bridge_pipelines.ledger.states import FileState, PostingState, RecordState
+from bridge_pipelines.ledger.states import FileState, PostingKind, PostingState, RecordState
 
 metadata = sa.MetaData(
     naming_convention={
@@ -154,6 +154,8 @@ postings = sa.Table(
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("tenant", sa.String(64), nullable=False),
     sa.Column("record_id", Id, sa.ForeignKey("records.id"), nullable=False),
+    # An AP document, or a payment (its record is the payment's first row; issue 15).
+    sa.Column("kind", sa.String(16), nullable=False, server_default=PostingKind.INVOICE.value),
     # ERP kind and company, e.g. "syspro:EDU1": a record may go to more than one company.
     sa.Column("target", sa.String(128), nullable=False),
     sa.Column("external_ref", sa.String(64), nullable=False),
@@ -171,6 +173,7 @@ postings = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("posted_at", UtcDateTime),
     sa.CheckConstraint(_in("state", PostingState), name="state"),
+    sa.CheckConstraint(_in("kind", PostingKind), name="kind"),
     sa.CheckConstraint("attempt >= 0", name="attempt"),
     sa.UniqueConstraint("external_ref", name="uq_postings_external_ref"),
     sa.UniqueConstraint("record_id", "target", name="uq_postings_record_target"),

@@ -24,6 +24,9 @@ row now, and this one leaves it alone. A `ConfigError` (credentials, URL) stops 
 the rows not yet handled are given back, and the error is raised. Too many `RetryableError`s
 (the ERP is down) stop the run the same way, reported as `PostingReport.aborted`.
 
+Payments (issue 15) go through the same steps: `post_pending(..., kind=PAYMENTS)` claims
+only payment postings and looks up / sends with `find_payment` / `post_payment`.
+
 `lease ttl` must exceed the adapter's longest call, deadline included; otherwise a second
 worker could take over and look up a posting whose request is still in flight.
 """
@@ -36,7 +39,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from bridge_pipelines.erps.base import ErpAdapter, ErpDocumentRef, PostableInvoice
+from bridge_pipelines.erps.base import (
+    ErpAdapter,
+    ErpDocumentRef,
+    ExternalRef,
+    PostableInvoice,
+    PostablePayment,
+)
 from bridge_pipelines.errors import (
     BadInputError,
     BridgeError,
@@ -49,11 +58,40 @@ from bridge_pipelines.faultpoints import fault_point
 from bridge_pipelines.ledger.errors import LeaseLostError
 from bridge_pipelines.ledger.models import PostingRow, RecordRow
 from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.ledger.states import PostingKind
 from bridge_pipelines.posting.rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-BuildInvoice = Callable[[RecordRow], PostableInvoice]
+Postable = PostableInvoice | PostablePayment
+BuildInvoice = Callable[[RecordRow], Postable]
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """What one engine run claims, and the adapter calls that look it up and send it."""
+
+    posting: PostingKind
+    find: Callable[[ErpAdapter, ExternalRef], list[ErpDocumentRef]]
+    send: Callable[[ErpAdapter, Postable], ErpDocumentRef]
+
+
+def _post_invoice(adapter: ErpAdapter, document: Postable) -> ErpDocumentRef:
+    assert isinstance(document, PostableInvoice)
+    return adapter.post_invoice(document)
+
+
+def _post_payment(adapter: ErpAdapter, document: Postable) -> ErpDocumentRef:
+    assert isinstance(document, PostablePayment)
+    return adapter.post_payment(document)
+
+
+INVOICES = DocumentKind(
+    PostingKind.INVOICE, lambda adapter, ref: adapter.find_by_external_ref(ref), _post_invoice
+)
+PAYMENTS = DocumentKind(
+    PostingKind.PAYMENT, lambda adapter, ref: adapter.find_payment(ref), _post_payment
+)
 
 
 @dataclass(frozen=True)
@@ -175,7 +213,9 @@ class _Run:
         rate_limiter: RateLimiter | None,
         retry: RetryPolicy,
         sleep: Callable[[float], None],
+        kind: DocumentKind = INVOICES,
     ) -> None:
+        self.kind = kind
         self.ledger = ledger
         self.adapter = adapter
         self.build_invoice = build_invoice
@@ -247,15 +287,13 @@ class _Run:
             log.warning("posting #%d: lease lost, left to its new owner: %s", row.id, exc)
             return self._done(row, Outcome.LEASE_LOST, str(exc))
 
-    def _lookup(
-        self, row: PostingRow, invoice: PostableInvoice, *, why: str
-    ) -> PostingOutcome | _Absent:
+    def _lookup(self, row: PostingRow, invoice: Postable, *, why: str) -> PostingOutcome | _Absent:
         """Search the ERP for the posting's reference; settle it unless it is surely absent."""
         self.ledger.extend_lease(row.id, self.token, self.ttl)
         self._pace()
         self.lookups += 1
         try:
-            found = self.adapter.find_by_external_ref(invoice.ref)
+            found = self.kind.find(self.adapter, invoice.ref)
         except ConfigError as exc:
             self.ledger.mark_unknown(row.id, self.token, f"lookup refused: {exc}", hold_lease=False)
             raise _Stop(f"ERP configuration: {exc}", Outcome.UNKNOWN, exc) from exc
@@ -282,14 +320,14 @@ class _Run:
             )
         return _ABSENT
 
-    def _send(self, row: PostingRow, invoice: PostableInvoice) -> PostingOutcome:
+    def _send(self, row: PostingRow, invoice: Postable) -> PostingOutcome:
         """Send once; retry only answers that prove nothing reached the ERP."""
         while True:
             self.ledger.extend_lease(row.id, self.token, self.ttl)
             self._pace()
             self.sends += 1
             try:
-                doc = self.adapter.post_invoice(invoice)
+                doc = self.kind.send(self.adapter, invoice)
             except PeriodClosedError as exc:
                 # The ERP's calendar, not the document, is in the way: an operator opens the
                 # period (or decides otherwise) and resolves it; it is never moved to another.
@@ -329,7 +367,7 @@ class _Run:
             return self._posted(row, doc, None)
 
     def _settle_uncertain(
-        self, row: PostingRow, invoice: PostableInvoice, error: BridgeError
+        self, row: PostingRow, invoice: Postable, error: BridgeError
     ) -> PostingOutcome:
         """It may have landed: `unknown`, then look it up; never send it again from here."""
         fault_point("before_ledger_commit")
@@ -379,6 +417,7 @@ def post_pending(
     rate_limiter: RateLimiter | None = None,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    kind: DocumentKind = INVOICES,
 ) -> PostingReport:
     """Claim up to `limit` of the tenant's postings to `target` and take each as far as it goes.
 
@@ -399,6 +438,8 @@ def post_pending(
         rate_limiter: paces every ERP call (lookups and sends).
         retry: backoff and caps; the defaults suit a sandbox and production alike.
         sleep: the backoff's sleep (tests pass a recorder).
+        kind: `INVOICES` (the default) or `PAYMENTS`: which postings are claimed, and how
+            they are looked up and sent.
 
     Returns:
         What happened to each claimed posting; `aborted` says why the run stopped early.
@@ -410,7 +451,7 @@ def post_pending(
     token = f"{owner}/{secrets.token_hex(4)}"
     report = PostingReport(tenant=tenant, target=target)
     rows: Sequence[PostingRow] = ledger.claim_postings(
-        tenant, target, owner=token, ttl=ttl, limit=limit
+        tenant, target, owner=token, ttl=ttl, limit=limit, kind=kind.posting
     )
     report.claimed = len(rows)
     fault_point("after_claim")
@@ -423,6 +464,7 @@ def post_pending(
         rate_limiter=rate_limiter,
         retry=retry or RetryPolicy(),
         sleep=sleep,
+        kind=kind,
     )
     for index, row in enumerate(rows):
         try:

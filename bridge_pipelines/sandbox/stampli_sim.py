@@ -171,7 +171,9 @@ class StampliSimulator:
         self._zone = ZoneInfo(self.company.timezone)
         self._serial = 0
         self._issued: list[_Invoice] = []
-        self._paid: set[str] = set()
+        self._credits: list[_Invoice] = []
+        self._settled: dict[str, Decimal] = {}  # what payments applied, by invoice id
+        self._spoiled: set[str] = set()  # refused by any parser: Stampli never pays those
         self._vendors_exported = False
         self._written: list[Path] = []
         self._lock = threading.RLock()
@@ -198,44 +200,126 @@ class StampliSimulator:
             invoices = [self._new_invoice(lines, vendor_id) for _ in range(n_invoices)]
             for index in self._rng.sample(range(len(invoices)), min(bad_invoices, len(invoices))):
                 invoices[index] = self._spoil(invoices[index])
+                self._spoiled.add(invoices[index].invoice_id)
             if fmt == "xml":
                 data = self._invoices_xml(invoices)
             else:
                 data = self._csv(INVOICE_COLUMNS, self._invoice_rows(invoices), messy=messy)
-            self._issued.extend(i for i in invoices if i.document_type == "Invoice")
+            self._record_issued(invoices)
             return self._write("invoices", data, ext=fmt)
 
-    def write_payments(self, n_payments: int | None = None, *, messy: bool = True) -> Path:
-        """Pay invoices written earlier (in full or in part); header only when none is unpaid."""
-        with self._lock:
-            return self._write("payments", self._payments_bytes(n_payments, messy=messy))
+    def _record_issued(self, invoices: list[_Invoice]) -> None:
+        self._issued.extend(i for i in invoices if i.document_type == "Invoice")
+        self._credits.extend(i for i in invoices if i.document_type == "CreditMemo")
 
-    def _payments_bytes(self, n_payments: int | None, *, messy: bool) -> bytes:
+    @property
+    def issued_ids(self) -> frozenset[str]:
+        """Stampli ids of every invoice written so far (credit memos included)."""
         with self._lock:
-            unpaid = [i for i in self._issued if i.invoice_id not in self._paid and i.total > 0]
+            return frozenset(i.invoice_id for i in (*self._issued, *self._credits))
+
+    def write_payments(
+        self,
+        n_payments: int | None = None,
+        *,
+        messy: bool = True,
+        vendor_id: str | None = None,
+        only: frozenset[str] | None = None,
+    ) -> Path:
+        """Pay invoices written earlier; header only when none is left to pay.
+
+        Now and then a payment settles two invoices of a vendor (and takes one of its credit
+        memos), or pays part of an invoice (the rest in a later payment); never more than is
+        open, never an invoice whose export was spoiled. `vendor_id`: that vendor's only;
+        `only`: those invoices (Stampli ids) only.
+        """
+        with self._lock:
+            data = self._payments_bytes(n_payments, messy=messy, vendor_id=vendor_id, only=only)
+            return self._write("payments", data)
+
+    def _left(self, invoice: _Invoice) -> Decimal:
+        return abs(invoice.total) - self._settled.get(invoice.invoice_id, Decimal(0))
+
+    def _payments_bytes(
+        self,
+        n_payments: int | None,
+        *,
+        messy: bool,
+        vendor_id: str | None = None,
+        only: frozenset[str] | None = None,
+    ) -> bytes:
+        with self._lock:
+            unpaid = [
+                i
+                for i in self._issued
+                if i.invoice_id not in self._spoiled
+                and self._left(i) > 0
+                and (vendor_id is None or i.vendor.id == vendor_id)
+                and (only is None or i.invoice_id in only)
+            ]
             count = len(unpaid) if n_payments is None else min(n_payments, len(unpaid))
             chosen = self._rng.sample(unpaid, count)
-            rows = []
+            payments: list[list[_Invoice]] = []
             for invoice in chosen:
-                self._serial += 1
-                partial = self._rng.random() < 0.2
-                amount = (invoice.total / 2).quantize(CENT) if partial else invoice.total
-                if not partial:
-                    self._paid.add(invoice.invoice_id)
-                paid_on = min(invoice.due_date, self._today())
-                rows.append(
-                    [
-                        f"PAY-{self._stamp()}-{self._serial:05d}",
-                        invoice.invoice_id,
-                        invoice.number,
-                        invoice.vendor.id,
-                        paid_on.isoformat(),
-                        _money(amount),
-                        invoice.currency,
-                        self._rng.choice(_METHODS),
-                        f"REF {self._serial:06d}, batch {self._rng.randint(1, 99)}",
-                    ]
+                joined = next(
+                    (
+                        p
+                        for p in payments
+                        if len(p) == 1
+                        and p[0].vendor.id == invoice.vendor.id
+                        and p[0].currency == invoice.currency
+                    ),
+                    None,
                 )
+                if joined is not None and self._rng.random() < 0.5:
+                    joined.append(invoice)
+                else:
+                    payments.append([invoice])
+            rows = []
+            for invoices in payments:
+                self._serial += 1
+                payment_id = f"PAY-{self._stamp()}-{self._serial:05d}"
+                paid_on = min([*(i.due_date for i in invoices), self._today()])
+                method = self._rng.choice(_METHODS)
+                reference = f"REF {self._serial:06d}, batch {self._rng.randint(1, 99)}"
+                applied: list[tuple[_Invoice, Decimal]] = []
+                for invoice in invoices:
+                    left = self._left(invoice)
+                    partial = self._rng.random() < 0.2 and left > Decimal("1.00")
+                    applied.append((invoice, (left / 2).quantize(CENT) if partial else left))
+                paid = sum((amount for _, amount in applied), Decimal(0))
+                credit = next(
+                    (
+                        c
+                        for c in self._credits
+                        if c.vendor.id == invoices[0].vendor.id
+                        and c.currency == invoices[0].currency
+                        and c.invoice_id not in self._settled
+                        and c.invoice_id not in self._spoiled
+                        and (only is None or c.invoice_id in only)
+                        and abs(c.total) < paid
+                    ),
+                    None,
+                )
+                if credit is not None and len(invoices) > 1:
+                    applied.append((credit, credit.total))  # taken: exported negative
+                for invoice, amount in applied:
+                    self._settled[invoice.invoice_id] = self._settled.get(
+                        invoice.invoice_id, Decimal(0)
+                    ) + abs(amount)
+                    rows.append(
+                        [
+                            payment_id,
+                            invoice.invoice_id,
+                            invoice.number,
+                            invoice.vendor.id,
+                            paid_on.isoformat(),
+                            _money(amount),
+                            invoice.currency,
+                            method,
+                            reference,
+                        ]
+                    )
             return self._csv(PAYMENT_COLUMNS, rows, messy=messy)
 
     def write_vendors(self, n_vendors: int | None = None, *, messy: bool = True) -> Path:
@@ -297,7 +381,7 @@ class StampliSimulator:
         with self._lock:
             if kind == "invoices":
                 invoices = [self._new_invoice((2, 6)) for _ in range(12)]
-                self._issued.extend(i for i in invoices if i.document_type == "Invoice")
+                self._record_issued(invoices)
                 data = self._csv(INVOICE_COLUMNS, self._invoice_rows(invoices), messy=True)
             elif kind == "payments":
                 data = self._payments_bytes(None, messy=True)

@@ -15,6 +15,8 @@ reads; it never writes anywhere. Each invariant of reliability.md §1 becomes on
   export or dismissed with a reason (`verify.attention`): its invoices were never recorded.
 - `journal_imbalances` (P5): ERP documents whose debits differ from their credits, or whose
   total differs from the source invoice's.
+- `payments_applied`, `payments_unknown_to_ledger`, `open_balances`: the payments' checks
+  (issue 15), in `verify/payments.py`.
 
 With `day`, the ledger side is that partition day: its files, its records, their postings and
 the ERP documents carrying their references. The ERP is asked only for documents dated in
@@ -41,13 +43,16 @@ from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import (
     TERMINAL_FILE_STATES,
     FileState,
+    PostingKind,
     PostingState,
     RecordState,
 )
+from bridge_pipelines.posting.payment_run import records_payments
 from bridge_pipelines.posting.run import posting_target
 from bridge_pipelines.stampli.naming import record_name
 from bridge_pipelines.tenants.models import FILE_KINDS, TenantConfig
 from bridge_pipelines.verify.attention import attention_message, quarantined_files
+from bridge_pipelines.verify.payments import payment_checks
 from bridge_pipelines.verify.report import (
     CHECK_NAMES,
     DUPLICATES,
@@ -168,7 +173,7 @@ def verify_tenant(
     rows = _Ledger(
         files={f.id: f for f in all_files},
         records={r.id: r for r in ledger.records(tenant.id, kind=INVOICES)},
-        postings=ledger.postings(tenant.id),
+        postings=ledger.postings(tenant.id, kind=PostingKind.INVOICE),
     )
     day_files = [f for f in all_files if day is None or _day_of_file(f, tenant) == day]
     day_records = [r for r in rows.records.values() if day is None or r.partition_day == day]
@@ -226,6 +231,10 @@ def verify_tenant(
     elif docs is None:
         lost.note = f"{erp_note}; postings the ledger calls posted were not confirmed in the ERP"
 
+    payment_checks(
+        report, tenant, ledger, adapter if has_erp else None, day=day,
+        recorded=has_erp and records_payments(tenant),
+    )  # fmt: skip
     states = Counter(p.state for p in day_postings)
     accepted = [r for r in day_records if r.state == RecordState.ACCEPTED]
     held_records = sum(1 for r in day_records if r.state == RecordState.HELD)

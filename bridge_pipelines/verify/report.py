@@ -15,6 +15,9 @@ LOST = "lost"
 FILES_NOT_TERMINAL = "files_not_terminal"
 FILES_NEED_ATTENTION = "files_need_attention"
 JOURNAL_IMBALANCES = "journal_imbalances"
+PAYMENTS_APPLIED = "payments_applied"
+PAYMENTS_UNKNOWN_TO_LEDGER = "payments_unknown_to_ledger"
+OPEN_BALANCES = "open_balances"
 CHECK_NAMES = (
     DUPLICATES,
     UNKNOWN_TO_LEDGER,
@@ -22,6 +25,9 @@ CHECK_NAMES = (
     FILES_NOT_TERMINAL,
     FILES_NEED_ATTENTION,
     JOURNAL_IMBALANCES,
+    PAYMENTS_APPLIED,
+    PAYMENTS_UNKNOWN_TO_LEDGER,
+    OPEN_BALANCES,
 )
 
 DESCRIPTIONS = {
@@ -31,6 +37,10 @@ DESCRIPTIONS = {
     FILES_NOT_TERMINAL: "a file not in a terminal state, or on the server but never recorded (P2)",
     FILES_NEED_ATTENTION: "a quarantined file neither replaced by a corrected export nor dismissed",
     JOURNAL_IMBALANCES: "debits differ from credits, or the ERP total from the source (P5)",
+    PAYMENTS_APPLIED: "a Stampli payment not in the ERP exactly once, nor waiting/held with a "
+    "reason (reconcile-only: paid in one system only, or amounts differ)",
+    PAYMENTS_UNKNOWN_TO_LEDGER: "an ERP payment with our reference the ledger has not as posted",
+    OPEN_BALANCES: "an invoice's open balance in the ERP differs from what the ledger expects",
 }
 
 

@@ -7,13 +7,14 @@ as a person checking the demo would.
 
 import csv
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 
 from bridge_pipelines.demo.environment import UNMAPPED_VENDOR
 from bridge_pipelines.ledger.repository import Ledger
-from bridge_pipelines.ledger.states import PostingState
+from bridge_pipelines.ledger.states import PostingKind, PostingState
 from bridge_pipelines.sandbox.erp_base.runner import start_sandbox
 from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY
 from bridge_pipelines.sandbox.sap_b1.profile import DEMO_USER as SAP_B1_DEMO_USER
@@ -25,7 +26,7 @@ ENTITY_SET = {"PurchaseInvoice": "PurchaseInvoices", "PurchaseCreditNote": "Purc
 
 def assert_globex_posted_once_into_sap_b1(home: Path, ledger: Ledger) -> None:
     """Every posted globex invoice is one SAP document; the unmapped vendor's is held."""
-    postings = ledger.postings(TENANT)
+    postings = ledger.postings(TENANT, kind=PostingKind.INVOICE)
     posted = [p for p in postings if p.state == PostingState.POSTED]
     held = [p for p in postings if p.state == PostingState.NEEDS_REVIEW]
     assert posted, "nothing of globex's was posted"
@@ -66,6 +67,64 @@ def assert_globex_posted_once_into_sap_b1(home: Path, ledger: Ledger) -> None:
     open_pos = {p.doc_num for p in SAP_B1_SEED.purchase_orders if p.status == "bost_Open"}
     assert {int(r["PONumber"]) for r in rows} == open_pos, rows
     assert {r["VendorId"] for r in rows} <= set(SAP_B1_SEED.supplier_map), rows
+
+
+def assert_globex_payments_applied_in_sap_b1(home: Path, ledger: Ledger) -> None:
+    """Stampli's payments are SAP outgoing payments, once; the unmapped vendor's one waits.
+
+    And `bridge verify`'s payment checks pass against the SAP company left by the demo: every
+    payment applied once, none unknown to the ledger, each open balance the ledger expects.
+    """
+    from bridge_pipelines.erps.base import ExternalRef
+    from bridge_pipelines.tenants.erp import build_adapter
+    from bridge_pipelines.tenants.loader import load_tenants
+    from bridge_pipelines.tenants.secrets import Keyring
+    from bridge_pipelines.verify.reconcile import verify_tenant
+
+    payments = ledger.postings(TENANT, kind=PostingKind.PAYMENT)
+    posted = [p for p in payments if p.state == PostingState.POSTED]
+    waiting = [p for p in payments if p.state == PostingState.WAITING]
+    assert posted, "no globex payment was recorded in SAP"
+    assert {p.state for p in payments} == {PostingState.POSTED, PostingState.WAITING}, payments
+    [wait] = waiting
+    assert f"vendor {UNMAPPED_VENDOR} invoice" in (wait.reason or "")
+    assert "is held for review" in (wait.reason or ""), wait.reason
+    rows = ledger.records(TENANT, kind="payments")
+    invoices = {p.record_id: p for p in ledger.postings(TENANT, kind=PostingKind.INVOICE)}
+    by_invoice_id = {r.payload["invoice_id"]: r.id for r in ledger.records(TENANT, kind="invoices")}
+    (tenant,) = [t for t in load_tenants(home / "tenants") if t.id == TENANT]
+
+    with start_sandbox(APP_FACTORY, home / "erp" / "sap_b1") as sandbox:
+        documents = sandbox.admin.documents()
+        tenant = tenant.model_copy(
+            update={"erp": tenant.erp.model_copy(update={"base_url": f"{sandbox.base_url}/b1s/v1"})}
+        )
+        keyring = Keyring.load(home / "keys.json")
+        with build_adapter(tenant, keyring=keyring) as adapter:
+            report = verify_tenant(tenant, ledger, adapter=adapter)
+            refs = [ExternalRef(p.external_ref, "", "") for p in invoices.values()]
+            open_in_sap = {b.external_ref: b.open_amount for b in adapter.read_open_balances(refs)}
+
+    in_sap = [d for d in documents if d["kind"] == "VendorPayment"]
+    # Exactly once, our reference in JournalRemarks.
+    assert sorted(f"VendorPayments({d['DocEntry']})" for d in in_sap) == sorted(
+        p.erp_doc_id for p in posted
+    )
+    assert {d["JournalRemarks"] for d in in_sap} == {p.external_ref for p in posted}
+    # Applied to the documents the ledger posted, with Stampli's amounts.
+    applied = {a["doc_id"]: Decimal(a["SumApplied"]) for d in in_sap for a in d["applied"]}
+    paid_ids = {ledger.get_record(p.record_id).payload["payment_id"] for p in posted}
+    paid_rows = [r for r in rows if r.payload["payment_id"] in paid_ids]
+    expected: dict[str, Decimal] = {}
+    for row in paid_rows:
+        doc = invoices[by_invoice_id[row.payload["invoice_id"]]].erp_doc_id or ""
+        expected[doc] = expected.get(doc, Decimal(0)) + abs(Decimal(row.payload["amount"]))
+    assert applied == expected
+    assert any(v == 0 for v in open_in_sap.values()), "no invoice was paid in full"
+    for name in ("payments_applied", "payments_unknown_to_ledger", "open_balances"):
+        check = report.check(name)
+        assert check.ok and check.status.value == "ok", (name, check.to_dict())
+    assert report.counts["open_balances_checked"] > 0
 
 
 def _service_layer_count(base_url: str, entity_set: str) -> int:

@@ -73,7 +73,7 @@ def test_verify_exit_codes_table_and_json(demo: DemoEnvironment) -> None:
     assert report["counts"]["posted"] == report["counts"]["erp_documents"] == 3
     assert set(report["checks"]) == {
         "duplicates", "unknown_to_ledger", "lost", "files_not_terminal", "files_need_attention",
-        "journal_imbalances",
+        "journal_imbalances", "payments_applied", "payments_unknown_to_ledger", "open_balances",
     }  # fmt: skip
 
     # Someone keys an invoice into SYSPRO with one of our references: an invariant fails.

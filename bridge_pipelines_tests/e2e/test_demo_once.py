@@ -11,7 +11,10 @@ import pytest
 
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
-from bridge_pipelines_tests.e2e.sap_b1_demo import assert_globex_posted_once_into_sap_b1
+from bridge_pipelines_tests.e2e.sap_b1_demo import (
+    assert_globex_payments_applied_in_sap_b1,
+    assert_globex_posted_once_into_sap_b1,
+)
 
 BRIDGE = Path(sys.executable).parent / "bridge"
 TERMINAL = {"parsed", "quarantined", "duplicate", "vanished"}
@@ -44,6 +47,10 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
         vendors = next(line for line in block if line.startswith("  vendors:"))
         assert f"11 updated in {kind}, 1 without an ERP code (V-0012)" in vendors, vendors
     assert "3 open POs" in next(line for line in globex if line.startswith("  to Stampli:"))
+    payments = next(line for line in globex if line.startswith("  payments:"))
+    assert "recorded in sap_b1, 1 waiting, 0 held for review" in payments, payments
+    waits = next(line for line in globex if line.strip().startswith("waits:"))
+    assert "vendor V-0012" in waits and "is held for review" in waits, waits
 
     env.update(
         BRIDGE_HOME=str(home),
@@ -68,6 +75,7 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{home / 'ledger.db'}")
     try:
         assert_globex_posted_once_into_sap_b1(home, ledger)
+        assert_globex_payments_applied_in_sap_b1(home, ledger)
     finally:
         ledger.dispose()
 

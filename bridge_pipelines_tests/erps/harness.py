@@ -21,11 +21,14 @@ from bridge_pipelines.erps.base import (
     DimensionType,
     DocumentType,
     ErpAdapter,
+    ErpDocumentRef,
+    PaymentApplication,
     PostableInvoice,
     PostableInvoiceLine,
+    PostablePayment,
     SourceLineage,
 )
-from bridge_pipelines.erps.external_ref import external_ref
+from bridge_pipelines.erps.external_ref import external_ref, payment_external_ref
 from bridge_pipelines.erps.plugin import ErpPlugin
 from bridge_pipelines.ledger.models import PlannedPosting, PostingRow, RecordRow
 from bridge_pipelines.ledger.repository import Ledger
@@ -33,7 +36,11 @@ from bridge_pipelines.posting.engine import PostingReport, RetryPolicy, post_pen
 from bridge_pipelines.posting.payload_hash import payload_hash
 from bridge_pipelines.sandbox.erp_base.admin_client import SandboxAdmin
 from bridge_pipelines.sandbox.erp_base.faults import Fault, FaultAction
-from bridge_pipelines.sandbox.erp_base.profile import SandboxDocument, SandboxProfile
+from bridge_pipelines.sandbox.erp_base.profile import (
+    SandboxDocument,
+    SandboxPayment,
+    SandboxProfile,
+)
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox
 from bridge_pipelines.tenants import erp as tenant_erp
 from bridge_pipelines.tenants.models import SftpConfig, TenantConfig
@@ -192,6 +199,52 @@ class ErpUnderTest:
                 Decimal(p["total"]),
             ),
         )
+
+    # --- payments (issue 15) -----------------------------------------------------------------
+
+    def payment(
+        self,
+        applied: list[tuple[PostableInvoice, ErpDocumentRef, str]],
+        *,
+        payment_id: str | None = None,
+        day: date | None = None,
+    ) -> PostablePayment:
+        """A payment of posted documents: (document, what posting it answered, amount)."""
+        payment_id = payment_id or f"PAY-CF-{next(_numbers):05d}"
+        day = day or TODAY
+        applications = tuple(
+            PaymentApplication(
+                invoice=document.ref,
+                document_type=document.document_type,
+                amount=Decimal(amount),
+                erp_doc_id=posted.doc_id,
+            )
+            for document, posted, amount in applied
+        )
+        signs = {DocumentType.INVOICE: 1, DocumentType.CREDIT_MEMO: -1}
+        gross = sum((a.amount * signs[a.document_type] for a in applications), Decimal(0))
+        vendor = applied[0][0].vendor_code
+        return PostablePayment(
+            tenant=TENANT,
+            external_ref=payment_external_ref(TENANT, vendor, payment_id, day, "USD", gross),
+            record_ids=(0,),
+            payment_id=payment_id,
+            vendor_code=vendor,
+            payment_date=day,
+            currency="USD",
+            method="ACH",
+            reference=f"Conformance {payment_id}",
+            applications=applications,
+            lineage=SourceLineage("payments_conformance.csv", (2,)),
+        )
+
+    def payments(self, reference: str | None = None) -> list[SandboxPayment]:
+        """The sandbox's payments in one shape (those carrying `reference`, if given)."""
+        found = self.profile.payments(self.admin.documents())
+        return [p for p in found if reference is None or p.reference == reference]
+
+    def payment_writes(self, since: int = 0) -> list[dict[str, Any]]:
+        return [r for r in self.requests(since) if matches(self.profile.payment_match, r)]
 
     # --- the ledger and the engine -----------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge_pipelines.ledger.states import FileState, PostingState
+from bridge_pipelines.ledger.states import FileState, PostingKind, PostingState
 from bridge_pipelines.sandbox.fault_proxy import Cut, FaultProxy, Reset, Stall
 from bridge_pipelines.sandbox.faultworld.driver import PassResult
 from bridge_pipelines.sandbox.faultworld.world import (
@@ -29,6 +29,7 @@ from bridge_pipelines.sandbox.faultworld.world import (
     World,
     erp_kinds,
     migrate,
+    paying_erp_kinds,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.sshd, pytest.mark.postgres, pytest.mark.slow]
@@ -402,3 +403,77 @@ def test_two_runs_race_for_the_same_postings(fault_world: World) -> None:
         ledger.dispose()
     assert len(posted) >= 5 and len(case.sandbox.admin.documents()) == len(posted)
     assert posts(case) == len(posted), "a posting was sent by both runs"
+
+
+# -- payments (issue 15): on every ERP whose connector records them ------------------------------
+
+PAYERS = paying_erp_kinds()
+
+
+def payment_posts(case: Case) -> int:
+    """Payment requests the ERP received (the sandbox's request log)."""
+    match = case.profile.payment_match
+    return sum(
+        1
+        for r in case.sandbox.admin.requests()
+        if fnmatch.fnmatchcase(r["method"], match["method"])
+        and fnmatch.fnmatchcase(r["path"], match["path"])
+    )
+
+
+def payment_postings(case: Case) -> list:
+    ledger = case.ledger()
+    try:
+        return ledger.postings(case.tenant_id, kind=PostingKind.PAYMENT)
+    finally:
+        ledger.dispose()
+
+
+@pytest.mark.parametrize("erp", PAYERS)
+def test_payment_error_after_the_erp_committed_it(fault_world: World, erp: ErpKind) -> None:
+    case = Case(fault_world, "pay_after_commit", erp)
+    case.deliver(4)
+    case.run()
+    case.pay()
+    case.sandbox.admin.arm_fault(
+        "error_after_commit", count=1, status=502, **case.profile.payment_match
+    )
+    case.run()
+    assert fired(case), "the payment fault never fired"
+    converged(case, f"payment error_after_commit ({erp})")
+    posted = [p for p in payment_postings(case) if p.state == PostingState.POSTED]
+    assert posted and payment_posts(case) == len(posted), "a payment was sent twice"
+
+
+@pytest.mark.parametrize("erp", PAYERS)
+def test_payment_file_before_its_invoice_file(
+    fault_world: World, erp: ErpKind, tmp_path: Path
+) -> None:
+    case = Case(fault_world, "pay_before_invoice", erp)
+    invoices = case.deliver(3)
+    held_back = tmp_path / invoices.path.name
+    shutil.move(invoices.path, held_back)  # Stampli's invoice export arrives late
+    case.pay()
+    case.run()
+    waiting = payment_postings(case)
+    assert waiting and {p.state for p in waiting} == {PostingState.WAITING}, waiting
+    assert all("is not in the ledger" in (p.reason or "") for p in waiting), waiting
+    shutil.move(held_back, invoices.path)
+    converged(case, f"payment file before its invoice file ({erp})")
+    assert any(p.state == PostingState.POSTED for p in payment_postings(case))
+
+
+@pytest.mark.parametrize("erp", PAYERS)
+def test_duplicate_payment_export_is_applied_once(fault_world: World, erp: ErpKind) -> None:
+    case = Case(fault_world, "pay_twice", erp)
+    case.deliver(4)
+    first = case.pay()
+    shutil.copyfile(first, first.with_name(first.stem + "_again.csv"))  # the same bytes
+    crlf = first.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    first.with_name(first.stem + "_reexport.csv").write_bytes(crlf)  # same payments, new bytes
+    case.run()
+    converged(case, f"duplicate payment export ({erp})")
+    posted = [p for p in payment_postings(case) if p.state == PostingState.POSTED]
+    assert posted and payment_posts(case) == len(posted)
+    [documents] = [case.profile.payments(case.sandbox.admin.documents())]
+    assert len(documents) == len(posted)

@@ -12,12 +12,15 @@
   found by the next lookup: `lookup_is_read_after_write_consistent` is True.
 - A post is never re-sent blindly: after an expired session the adapter logs in again and
   looks the reference up first; a timeout, reset or 5xx after sending is `NeedsLookupError`.
+- Payments (issue 15): outgoing payments (`VendorPayments`) applied to the posted A/P
+  invoices and credit notes, from the tenant's `erp.sap_b1_payment_account`; our reference in
+  `JournalRemarks`, searched before any resend; open balances read as `DocTotal - PaidToDate`.
 - Master data: `BusinessPartners` (suppliers), `ChartOfAccounts`, `ProfitCenters` (cost
   centers), `Projects`, open `PurchaseOrders`, paged through nextLinks.
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,10 +33,12 @@ from bridge_pipelines.erps.base import (
     ErpDimension,
     ErpDocumentRef,
     ErpGlAccount,
+    ErpOpenBalance,
     ErpPurchaseOrderLine,
     ErpVendor,
     ExternalRef,
     PostableInvoice,
+    PostablePayment,
     UpsertResult,
     VendorChange,
 )
@@ -65,6 +70,13 @@ DOCUMENT_COLUMNS = ("DocEntry", "DocNum", "CardCode", "NumAtCard", "JournalMemo"
 JOURNAL_COLUMNS = ("JdtNum", "Reference")
 POSTED_COLUMNS = (*DOCUMENT_COLUMNS, "DocDate", "DocTotal", "VatSum", "DocumentLines")
 POSTED_JOURNAL_COLUMNS = ("JdtNum", "Reference", "ReferenceDate", "JournalEntryLines")
+PAYMENT_COLUMNS = ("DocEntry", "DocNum", "CardCode", "JournalRemarks", "DocDate", "Cancelled")
+POSTED_PAYMENT_COLUMNS = (*PAYMENT_COLUMNS, "TransferSum", "CashSum")
+BALANCE_COLUMNS = (
+    "DocEntry", "DocNum", "CardCode", "NumAtCard", "JournalMemo", "DocCurrency", "DocTotal",
+    "PaidToDate",
+)  # fmt: skip
+REFS_PER_QUERY = 20  # `or`-ed equalities per $filter: the URL stays short
 
 
 def _yes(value: object) -> bool:
@@ -135,10 +147,14 @@ class SapB1Adapter(AdapterBase):
         posting_mode: payloads.PostingMode = "service_invoice",
         tax_account: str | None = None,
         rate_limiter: RequestLimiter | None = None,
+        payment_account: str | None = None,
+        payment_means: payloads.PaymentMeans = "bank_transfer",
     ) -> None:
         self.settings = settings
         self.posting_mode: payloads.PostingMode = posting_mode
         self.tax_account = tax_account
+        self.payment_account = payment_account
+        self.payment_means: payloads.PaymentMeans = payment_means
         self.client = SapB1Client(settings, http, rate_limiter)
         self._credit_notes_served = True
 
@@ -390,6 +406,120 @@ class SapB1Adapter(AdapterBase):
 
         return post_with_lookup(self.client, send, self.find_by_external_ref, invoice, entity_set)
 
+    # --- payments (issue 15) -----------------------------------------------------------------
+
+    def _payment(self, row: dict[str, Any]) -> ErpDocumentRef:
+        total = decimal_or_zero(row.get("TransferSum")) + decimal_or_zero(row.get("CashSum"))
+        return ErpDocumentRef(
+            doc_id=f"{payloads.VENDOR_PAYMENTS}({row['DocEntry']})",
+            vendor_code=text_or_none(row.get("CardCode")),
+            document_number=str(row.get("DocNum") or row["DocEntry"]),
+            external_ref=text_or_none(row.get("JournalRemarks")),
+            status="posted",
+            total=total if "TransferSum" in row or "CashSum" in row else None,
+            document_date=day_or_none(row.get("DocDate")),
+        )
+
+    def find_payment(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        """Outgoing payments of the supplier carrying our reference in `JournalRemarks`."""
+        checked_code(ref.vendor_code, "supplier code")
+        checked_code(ref.value, "reference")
+        rows = self.client.entities(
+            payloads.VENDOR_PAYMENTS,
+            select=PAYMENT_COLUMNS,
+            filter=payloads.payment_filter(ref.vendor_code, ref.value),
+        )
+        # SAP compares case-insensitively; ours is exact.
+        return [self._payment(row) for row in rows if row.get("JournalRemarks") == ref.value]
+
+    def post_payment(self, payment: PostablePayment) -> ErpDocumentRef:
+        """POST `VendorPayments` once; an expired session is renewed and looked up first.
+
+        Raises:
+            ConfigError: the tenant names no `erp.sap_b1_payment_account`.
+            BadInputError: an application is not an A/P invoice or credit note of ours.
+            RejectedByErpError: SAP refused it (an amount over what is open, a closed period).
+        """
+        if not self.payment_account:
+            raise ConfigError(
+                "SAP B1: erp.sap_b1_payment_account (the bank or cash account payments are "
+                "made from) must be set to record payments"
+            )
+        body = payloads.vendor_payment(payment, self.payment_account, self.payment_means)
+        entity_set = payloads.VENDOR_PAYMENTS
+
+        def send() -> ErpDocumentRef:
+            answer = self.client.request(
+                "POST", entity_set, kind="write", what=entity_set, body=body, session_retry=False
+            )
+            try:
+                created = self.client.json(answer, entity_set, "write")
+            except NeedsLookupError:
+                created = None
+            if not isinstance(created, dict) or "DocEntry" not in created:
+                found = self.find_payment(payment.ref)
+                if len(found) == 1:
+                    return found[0]
+                raise NeedsLookupError(
+                    f"SAP B1 {entity_set}: created, but the answer is unreadable and the lookup "
+                    f"found {len(found)} payments"
+                )
+            return ErpDocumentRef(
+                doc_id=f"{entity_set}({created['DocEntry']})",
+                vendor_code=payment.vendor_code,
+                document_number=str(created.get("DocNum") or created["DocEntry"]),
+                external_ref=payment.external_ref,
+                status="posted",
+                response=redact(answer.text),
+            )
+
+        return post_with_lookup(self.client, send, self.find_payment, payment, entity_set)
+
+    def read_posted_payments(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        """Every outgoing payment carrying one of our references (not cancelled)."""
+        where = f"startswith(JournalRemarks,'{EXTERNAL_REF_PREFIX}') and Cancelled eq 'tNO'"
+        if since is not None:
+            where += f" and DocDate ge '{since.isoformat()}'"
+        rows = self.client.entities(
+            payloads.VENDOR_PAYMENTS, select=POSTED_PAYMENT_COLUMNS, filter=where
+        )
+        for row in rows:
+            if is_external_ref(str(row.get("JournalRemarks") or "")):
+                yield self._payment(row)
+
+    def read_open_balances(self, refs: Sequence[ExternalRef]) -> Iterator[ErpOpenBalance]:
+        """`DocTotal - PaidToDate` of each A/P invoice and credit note among `refs`.
+
+        Searched by our reference alone (`JournalMemo`, or `NumAtCard` before issue 16),
+        `REFS_PER_QUERY` at a time; a reference SAP does not hold is absent from the answer.
+        """
+        values = sorted({checked_code(ref.value, "reference") for ref in refs})
+        for entity_set in (payloads.INVOICES, payloads.CREDIT_NOTES):
+            for start in range(0, len(values), REFS_PER_QUERY):
+                chunk = values[start : start + REFS_PER_QUERY]
+                either = " or ".join(
+                    f"JournalMemo eq {payloads.literal(v)} or NumAtCard eq {payloads.literal(v)}"
+                    for v in chunk
+                )
+                rows = self.client.entities(
+                    entity_set, select=BALANCE_COLUMNS, filter=f"({either}) and Cancelled eq 'tNO'"
+                )
+                wanted = set(chunk)
+                for row in rows:
+                    reference = payloads.reference_of(row, wanted.__contains__)
+                    if reference is None:
+                        continue
+                    total = decimal_or_zero(row.get("DocTotal"))
+                    yield ErpOpenBalance(
+                        doc_id=f"{entity_set}({row['DocEntry']})",
+                        external_ref=reference,
+                        vendor_code=text_or_none(row.get("CardCode")),
+                        document_number=text_or_none(row.get("NumAtCard")),
+                        currency=str(row.get("DocCurrency") or ""),
+                        total=total,
+                        open_amount=total - decimal_or_zero(row.get("PaidToDate")),
+                    )
+
     def close(self) -> None:
         """Log out (the session holds a licence seat) and close the connections."""
         self.client.close()
@@ -417,6 +547,8 @@ def build_adapter(
     assert settings.base_url and settings.username and settings.company
     posting_mode = overrides.pop("posting_mode", settings.sap_b1_posting_mode)
     tax_account = overrides.pop("tax_account", settings.sap_b1_tax_account)
+    payment_account = overrides.pop("payment_account", settings.sap_b1_payment_account)
+    payment_means = overrides.pop("payment_means", settings.sap_b1_payment_means)
     client_settings = SapB1Settings(
         base_url=settings.base_url,
         company=settings.company,
@@ -430,4 +562,6 @@ def build_adapter(
         posting_mode=posting_mode,
         tax_account=tax_account,
         rate_limiter=rate_limiter,
+        payment_account=payment_account,
+        payment_means=payment_means,
     )

@@ -37,16 +37,26 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from bridge_pipelines.erps.base import DimensionType, DocumentType, PostableInvoice, VendorChange
+from bridge_pipelines.erps.base import (
+    DimensionType,
+    DocumentType,
+    PostableInvoice,
+    PostablePayment,
+    VendorChange,
+)
 from bridge_pipelines.erps.values import fit_text
 from bridge_pipelines.errors import BadInputError
 
 PostingMode = Literal["service_invoice", "journal_entry"]
+PaymentMeans = Literal["bank_transfer", "cash"]
 SERVICE_DOCUMENT = "dDocument_Service"
 SUPPLIER = "cSupplier"
 INVOICES = "PurchaseInvoices"
 CREDIT_NOTES = "PurchaseCreditNotes"
 JOURNAL_ENTRIES = "JournalEntries"
+VENDOR_PAYMENTS = "VendorPayments"
+INVOICE_TYPES = {INVOICES: "it_PurchaseInvoice", CREDIT_NOTES: "it_PurchaseCreditNote"}
+MAX_JOURNAL_REMARKS = 50
 MAX_NUM_AT_CARD = 100
 MAX_JOURNAL_MEMO = 50
 MAX_JE_MEMO = 50
@@ -223,6 +233,73 @@ def reference_of(row: Mapping[str, Any], is_ours: Callable[[str], bool]) -> str 
 def journal_filter(reference: str) -> str:
     """`$filter` for our journal entry: our reference in `Reference`."""
     return f"Reference eq {literal(reference)}"
+
+
+def _applied_document(erp_doc_id: str | None, what: str) -> tuple[str, int]:
+    """`PurchaseInvoices(12)` -> (`PurchaseInvoices`, 12): the document a payment settles."""
+    text = erp_doc_id or ""
+    entity_set, _, rest = text.partition("(")
+    key = rest.rstrip(")")
+    if entity_set not in INVOICE_TYPES or not key.isdigit():
+        raise BadInputError(
+            f"{what}: the ledger's ERP document {text or '(none)'} is no A/P invoice or credit "
+            "note (a journal entry takes no payment): record the payment by hand"
+        )
+    return entity_set, int(key)
+
+
+def vendor_payment(
+    payment: PostablePayment, account: str, means: PaymentMeans = "bank_transfer"
+) -> dict[str, Any]:
+    """The `VendorPayments` body: the posted documents it settles, paid from `account`.
+
+    Our reference goes into `JournalRemarks` alone (as `JournalMemo` on documents); Stampli's
+    payment id, method and reference into `Remarks`, where an AP clerk reads them.
+    """
+    _text(payment.external_ref, MAX_JOURNAL_REMARKS, "external reference")
+    _text(payment.vendor_code, MAX_CARD_CODE, "supplier code (CardCode)")
+    lines = []
+    for application in payment.applications:
+        what = f"payment {payment.payment_id} on {application.invoice.document_number}"
+        entity_set, key = _applied_document(application.erp_doc_id, what)
+        lines.append(
+            {
+                "DocEntry": key,
+                "InvoiceType": INVOICE_TYPES[entity_set],
+                "SumApplied": money(application.amount, f"{what}: amount applied"),
+            }
+        )
+    total = money(payment.total, f"payment {payment.payment_id} total")
+    body: dict[str, Any] = {
+        "DocType": "rSupplier",
+        "CardCode": payment.vendor_code,
+        "DocDate": payment.payment_date,
+        "DocCurrency": payment.currency,
+        "JournalRemarks": payment.external_ref,
+        "Remarks": fit_text(
+            f"Stampli payment {payment.payment_id} ({payment.method})"
+            + (f": {payment.reference}" if payment.reference else ""),
+            MAX_TEXT,
+        ),
+        "PaymentInvoices": lines,
+    }
+    if means == "cash":
+        body |= {"CashAccount": account, "CashSum": total}
+    else:
+        body |= {
+            "TransferAccount": account,
+            "TransferSum": total,
+            "TransferDate": payment.payment_date,
+        }
+    return body
+
+
+def payment_filter(vendor_code: str, reference: str) -> str:
+    """`$filter` for our payment: supplier, our reference in `JournalRemarks`, not cancelled."""
+    return (
+        f"CardCode eq {literal(vendor_code)} and JournalRemarks eq {literal(reference)}"
+        " and Cancelled eq 'tNO'"
+    )
 
 
 def business_partner(vendor: VendorChange, *, create: bool) -> dict[str, Any]:

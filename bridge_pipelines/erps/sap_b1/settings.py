@@ -26,3 +26,16 @@ class SapB1ErpSettings(ErpSettings):
         "posted to as one 'Sales tax' line, in either posting mode; unset (the US default), the "
         "tax is expensed with the lines, spread over them in proportion.",
     )
+    sap_b1_payment_account: str | None = Field(
+        None,
+        min_length=1,
+        max_length=15,
+        description="SAP B1: the bank or cash account (ChartOfAccounts `Code`) Stampli's "
+        "payments are made from, as outgoing payments (`VendorPayments`); unset, payments "
+        "are not recorded and wait with that reason.",
+    )
+    sap_b1_payment_means: Literal["bank_transfer", "cash"] = Field(
+        "bank_transfer",
+        description="SAP B1: how the account pays: `TransferAccount`/`TransferSum` (a bank "
+        "transfer, the default) or `CashAccount`/`CashSum`.",
+    )

@@ -34,11 +34,33 @@ class SandboxDocument:
     credits: Decimal
     total: Decimal
     period: str = ""
+    open_amount: Decimal | None = None  # what is left to pay, where the sandbox tracks it
 
     @property
     def balanced(self) -> bool:
         """Debits equal credits, and equal the document's gross."""
         return self.debits == self.credits == self.total and self.total >= 0
+
+
+@dataclass(frozen=True)
+class SandboxPayment:
+    """One payment the sandbox ERP holds (issue 15), in the shape every harness reads.
+
+    `reference` is the searchable field our payment reference is written to; `applied` maps
+    each settled document's `doc_id` (as `SandboxDocument.doc_id`) to the amount applied.
+    """
+
+    doc_id: str
+    reference: str
+    vendor_code: str
+    total: Decimal
+    applied: Mapping[str, Decimal] = field(default_factory=dict)
+    cancelled: bool = False
+
+
+def no_payments(rows: list[dict[str, Any]]) -> list[SandboxPayment]:
+    """A sandbox that records no payments."""
+    return []
 
 
 @dataclass(frozen=True)
@@ -55,11 +77,11 @@ class SandboxProfile:
         write_match: the fault-rule match (`method`, `path`, ...) of the request posting an
             AP invoice, for `SandboxAdmin.arm_fault`.
         login_match: the same for the login request.
-        payment_write_match: the same for the request recording a payment (issue 15); None
-            when the sandbox records no payments.
         documents: `/_sandbox/documents` rows -> the AP documents in one shape.
         schedules: tenant `schedules:` the demo sets for this ERP (a PO file where it has POs).
         wrong_password: a password the seeded user does not have (for auth-failure tests).
+        payments: `/_sandbox/documents` rows -> the payments it holds (none by default).
+        payment_match: the fault-rule match of the request recording a payment.
     """
 
     app: str
@@ -71,4 +93,5 @@ class SandboxProfile:
     documents: Callable[[list[dict[str, Any]]], list[SandboxDocument]]
     schedules: Mapping[str, object] = field(default_factory=dict)
     wrong_password: str = "not-the-password-0"
-    payment_write_match: Mapping[str, str] | None = None
+    payments: Callable[[list[dict[str, Any]]], list[SandboxPayment]] = no_payments
+    payment_match: Mapping[str, str] = field(default_factory=dict)

@@ -32,7 +32,12 @@ import yaml
 
 from bridge_pipelines.erps import registry
 from bridge_pipelines.ledger.repository import Ledger
-from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES, PostingState, RecordState
+from bridge_pipelines.ledger.states import (
+    TERMINAL_FILE_STATES,
+    PostingKind,
+    PostingState,
+    RecordState,
+)
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.profile import SandboxDocument, SandboxProfile
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
@@ -59,6 +64,11 @@ def profile_of(kind: ErpKind) -> SandboxProfile:
 def erp_kinds() -> list[ErpKind]:
     """Every registered ERP kind with a sandbox: what the matrix and the soak run against."""
     return [p.kind for p in registry.plugins() if p.sandbox is not None]
+
+
+def paying_erp_kinds() -> list[ErpKind]:
+    """The kinds whose connector records Stampli's payments (issue 15): payment cases."""
+    return [k for k in erp_kinds() if registry.plugin(k).records_payments()]
 
 
 @dataclass
@@ -241,6 +251,8 @@ class Case:
         (self.sftp_root / "inbound").mkdir(parents=True, exist_ok=True)
         self.sim = StampliSimulator(self.sftp_root, seed=seed if seed is not None else 7)
         self.delivered: list[Delivered] = []
+        # Payment ids in the payment files delivered: each is owed a posting (issue 15).
+        self.payments_owed: set[str] = set()
         # Reasons a posting may end `rejected` or `needs_review` with (an armed validation
         # fault); besides, only an unmapped code may hold an invoice.
         self.allowed_holds: tuple[str, ...] = ()
@@ -329,8 +341,18 @@ class Case:
 
         The invoices they pay were approved earlier and are not part of this case's files.
         """
+        before = self.sim.issued_ids
         self.sim.write_invoices(count, lines=(1, 1), messy=False).unlink()
-        return self.sim.write_payments(count, messy=False)
+        return self.sim.write_payments(count, messy=False, only=self.sim.issued_ids - before)
+
+    def pay(self, count: int | None = None) -> Path:
+        """A payments export paying invoices delivered earlier (some in part, some together).
+
+        Its payments are owed: each ends recorded once in the ERP, or waiting with a reason.
+        """
+        path = self.sim.write_payments(count, messy=False)
+        self.payments_owed |= payment_ids(path.read_bytes())
+        return path
 
     def add_delivery(self, path: Path, *, expected: bool = True) -> Delivered:
         """A file the case wrote by other means (a copy, a growing file)."""
@@ -445,6 +467,16 @@ def invoice_keys(data: bytes) -> set[str]:
     return keys
 
 
+def payment_ids(data: bytes) -> set[str]:
+    """The `PaymentId`s of a Stampli payments export."""
+    text = data.decode("utf-8-sig", errors="replace")
+    return {
+        row["PaymentId"]
+        for row in csv.DictReader(io.StringIO(text, newline=""))
+        if row.get("PaymentId")
+    }
+
+
 def expire_leases(ledger_url: str, tenant_id: str) -> int:
     """Move the leases of the tenant's `sending`/`unknown` rows into the past (time passes)."""
     engine = sa.create_engine(ledger_url)
@@ -473,7 +505,8 @@ def _ground_truth(
     case: Case, ledger: Ledger, documents: list[dict[str, Any]], audit: Audit
 ) -> None:
     tid = case.tenant_id
-    postings = ledger.postings(tid)
+    _payments_truth(case, ledger, documents, audit)
+    postings = ledger.postings(tid, kind=PostingKind.INVOICE)
     records = ledger.records(tid, kind="invoices")
     files = ledger.files(tid)
     errors = ledger.row_errors(tid)
@@ -548,6 +581,50 @@ def _ground_truth(
             elif planned.state in OPEN_POSTINGS or not planned.reason:
                 audit.lost += 1
                 audit.details.append(f"lost: {key} is {planned.state} ({planned.reason})")
+
+
+def _payments_truth(
+    case: Case, ledger: Ledger, documents: list[dict[str, Any]], audit: Audit
+) -> None:
+    """Payments (issue 15): each once in the ERP, or waiting visibly; none unknown or lost."""
+    postings = ledger.postings(case.tenant_id, kind=PostingKind.PAYMENT)
+    if not postings and not case.payments_owed:
+        return
+    ours = {p.external_ref: p for p in postings}
+    held = [p for p in case.profile.payments(documents) if p.reference in ours]
+    for ref, n in Counter(p.reference for p in held).items():
+        if n > 1:
+            audit.duplicates += n - 1
+            audit.details.append(f"duplicate payment: {n} ERP payments carry {ref}")
+    for payment in held:
+        posting = ours[payment.reference]
+        if posting.state != PostingState.POSTED or posting.erp_doc_id != payment.doc_id:
+            audit.unknown_to_ledger += 1
+            audit.details.append(
+                f"payment unknown to ledger: {payment.doc_id} ({payment.reference}) is "
+                f"{posting.state} {posting.erp_doc_id}"
+            )
+    in_erp = {p.doc_id for p in held}
+    recorded: set[str] = set()
+    for p in postings:
+        payment_id = str(ledger.get_record(p.record_id).payload.get("payment_id"))
+        if p.state == PostingState.POSTED:
+            recorded.add(payment_id)
+            if p.erp_doc_id not in in_erp:
+                audit.lost += 1
+                audit.details.append(f"payment #{p.id} {payment_id} -> {p.erp_doc_id}: not in ERP")
+        elif p.state in OPEN_POSTINGS:
+            audit.open_postings += 1
+            audit.details.append(f"open payment #{p.id} {payment_id}: {p.state} ({p.reason})")
+        elif p.state == PostingState.WAITING and p.reason:
+            recorded.add(payment_id)  # waits visibly (an unmapped or held invoice)
+        elif not any(allowed in (p.reason or "") for allowed in case.allowed_holds):
+            audit.unexpected_holds += 1
+            audit.details.append(f"payment #{p.id} {payment_id} {p.state}: {p.reason}")
+            recorded.add(payment_id)
+    for payment_id in sorted(case.payments_owed - recorded):
+        audit.lost += 1
+        audit.details.append(f"lost payment: {payment_id} is neither recorded nor waiting")
 
 
 def _verify(case: Case, audit: Audit) -> None:

@@ -40,7 +40,7 @@ from bridge_pipelines.sandbox.erp_base.odata.batch import (
 from bridge_pipelines.sandbox.erp_base.odata.etag import etag_of, if_match_fails
 from bridge_pipelines.sandbox.erp_base.odata.options import OptionError, QueryOptions, parse_options
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
-from bridge_pipelines.sandbox.sap_b1 import metadata, odata
+from bridge_pipelines.sandbox.sap_b1 import metadata, odata, payments
 from bridge_pipelines.sandbox.sap_b1.documents import (
     CREATORS,
     ENTITY_SETS,
@@ -71,6 +71,7 @@ B1_VERSION = "1000110"
 INVALID_SESSION = "Invalid session or session already timeout."
 LOGIN_FAILED = "Fail to NONE-SSO login from SLD."
 NOT_FOUND = "No matching records found (ODBC -2028)"
+payments.register()  # VendorPayments (issue 15)
 _RESOURCE = re.compile(
     r"^(?P<set>[A-Za-z]+)(?:\((?P<key>'(?:[^']|'')*'|-?\d+)\))?"
     r"(?:(?P<count>/\$count)|/(?P<action>[A-Za-z]+))?$"
@@ -169,6 +170,7 @@ class SapB1Sandbox(ErpSandbox):
                     "NumAtCard": doc["NumAtCard"], "JournalMemo": doc.get("JournalMemo"),
                     "DocDate": doc["DocDate"],
                     "DocTotal": total, "Cancelled": doc["Cancelled"],
+                    "PaidToDate": f"{Decimal(str(doc.get('PaidToDate') or 0)):.2f}",
                     "lines": doc["DocumentLines"], "debits": debits, "credits": credits,
                 })  # fmt: skip
         for entry in query_records(self.store, "JournalEntries", "1", [], limit=None, offset=0):
@@ -180,6 +182,7 @@ class SapB1Sandbox(ErpSandbox):
                 "debits": f"{sum(float(x['Debit']) for x in lines):.2f}",
                 "credits": f"{sum(float(x['Credit']) for x in lines):.2f}",
             })  # fmt: skip
+        result.extend(payments.sandbox_documents(self.store))
         return result
 
     def routes(self) -> list[BaseRoute]:

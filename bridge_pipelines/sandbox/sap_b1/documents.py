@@ -515,6 +515,7 @@ def _create_service_document(
             "DocCurrency": body.get("DocCurrency") or bp.get("Currency") or "USD",
             "DocTotal": total,
             "VatSum": Decimal(0),
+            "PaidToDate": Decimal(0),  # payments (`payments.py`) raise it
             "Comments": body.get("Comments"),
             "JournalMemo": body.get("JournalMemo") or f"{kind.journal_memo} - {bp['CardCode']}",
             "Cancelled": "tNO",
@@ -534,6 +535,7 @@ _DOC_COMPUTED = frozenset(
         "CardName",
         "DocTotal",
         "VatSum",
+        "PaidToDate",
         "DocumentLines",
         "Cancelled",
         "DocumentStatus",
@@ -644,8 +646,12 @@ CREATORS = {
 _LINE_TABLES = {k.entity_set: k.line_table for k in (PURCHASE_INVOICE, PURCHASE_CREDIT_NOTE)}
 
 _READ_ONLY_ON_PATCH = {
-    "PurchaseInvoices": frozenset({"DocEntry", "DocNum", "CardCode", "DocType", "DocTotal"}),
-    "PurchaseCreditNotes": frozenset({"DocEntry", "DocNum", "CardCode", "DocType", "DocTotal"}),
+    "PurchaseInvoices": frozenset(
+        {"DocEntry", "DocNum", "CardCode", "DocType", "DocTotal", "PaidToDate"}
+    ),
+    "PurchaseCreditNotes": frozenset(
+        {"DocEntry", "DocNum", "CardCode", "DocType", "DocTotal", "PaidToDate"}
+    ),
     "JournalEntries": frozenset({"JdtNum", "JournalEntryLines"}),
     "BusinessPartners": frozenset({"CardCode"}),
 }

@@ -4,9 +4,14 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from bridge_pipelines.sandbox.erp_base.profile import Encrypt, SandboxDocument, SandboxProfile
+from bridge_pipelines.sandbox.erp_base.profile import (
+    Encrypt,
+    SandboxDocument,
+    SandboxPayment,
+    SandboxProfile,
+)
 from bridge_pipelines.sandbox.sap_b1.app import APP_FACTORY, SERVICE_ROOT
-from bridge_pipelines.sandbox.sap_b1.seed import SAP_B1_SEED
+from bridge_pipelines.sandbox.sap_b1.seed import BANK_ACCOUNT, SAP_B1_SEED
 
 DEMO_USER = "bridge"  # the integration user; `manager` stays the admin's
 OUR_REFERENCE = re.compile(r"BP[0-9A-HJKMNP-TV-Z]{18}")  # erps/external_ref.py's shape
@@ -22,6 +27,7 @@ def _erp_section(base_url: str, encrypt: Encrypt) -> dict[str, object]:
         "username": user.user_name,
         "password": encrypt("erp.password", user.password),
         "sap_b1_posting_mode": "service_invoice",
+        "sap_b1_payment_account": BANK_ACCOUNT,
     }
 
 
@@ -43,9 +49,26 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
             credits=Decimal(str(doc["credits"])),
             total=Decimal(str(doc["DocTotal"])),
             period=str(doc["DocDate"])[:7],  # B1 posts into the DocDate's period
+            open_amount=Decimal(str(doc["DocTotal"])) - Decimal(str(doc.get("PaidToDate") or 0)),
         )
         for doc in rows
         if doc.get("kind") in ENTITY_SETS
+    ]
+
+
+def _payments(rows: list[dict[str, Any]]) -> list[SandboxPayment]:
+    """Outgoing payments (`VendorPayments`), with the documents each settles."""
+    return [
+        SandboxPayment(
+            doc_id=f"VendorPayments({row['DocEntry']})",
+            reference=str(row.get("JournalRemarks") or ""),
+            vendor_code=str(row["CardCode"]),
+            total=Decimal(str(row["total"])),
+            applied={a["doc_id"]: Decimal(a["SumApplied"]) for a in row["applied"]},
+            cancelled=row.get("Cancelled") == "tYES",
+        )
+        for row in rows
+        if row.get("kind") == "VendorPayment"
     ]
 
 
@@ -62,6 +85,8 @@ PROFILE = SandboxProfile(
     write_match={"method": "POST", "path": "*/Purchase[IC][nr]*[se]s"},
     login_match={"method": "POST", "path": "*/Login"},
     documents=_documents,
+    payments=_payments,
+    payment_match={"method": "POST", "path": "*/VendorPayments"},
     # Stampli's PO file: from the ERP that has purchase orders, every 2 hours.
     schedules={"open_purchase_orders_cron": "15 */2 * * *"},
 )

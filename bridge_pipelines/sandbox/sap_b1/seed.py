@@ -20,6 +20,8 @@ from typing import Any
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY, DemoCompany, DemoVendor
 
 AP_CONTROL_GL = "2000"
+# The bank account outgoing payments are made from (issue 15): in B1 only, Stampli has none.
+BANK_ACCOUNT = "_SYS00000001010"
 LOCAL_CURRENCY = "USD"
 
 
@@ -140,15 +142,24 @@ def build_seed(company: DemoCompany = DEMO_COMPANY) -> SapB1Seed:
         company_name=company.name,
         users=(SeedUser("manager", "B1#Demo1"), SeedUser("bridge", "Bridge#B1")),
         business_partners=tuple(_partner(v) for v in vendors),
-        accounts=tuple(
+        accounts=(
+            *(
+                {
+                    "Code": account_code(a.code),
+                    "Name": a.name,
+                    "FormatCode": f"{a.code}-000",
+                    "AccountType": _ACCOUNT_TYPES.get(a.type, "at_Other"),
+                    "ActiveAccount": "tYES" if a.active else "tNO",
+                }
+                for a in accounts
+            ),
             {
-                "Code": account_code(a.code),
-                "Name": a.name,
-                "FormatCode": f"{a.code}-000",
-                "AccountType": _ACCOUNT_TYPES.get(a.type, "at_Other"),
-                "ActiveAccount": "tYES" if a.active else "tNO",
-            }
-            for a in accounts
+                "Code": BANK_ACCOUNT,
+                "Name": "Operating Bank Account",
+                "FormatCode": "1010-000",
+                "AccountType": "at_Other",
+                "ActiveAccount": "tYES",
+            },
         ),
         profit_centers=tuple(
             {

@@ -3,7 +3,12 @@
 from decimal import Decimal
 from typing import Any
 
-from bridge_pipelines.sandbox.erp_base.profile import Encrypt, SandboxDocument, SandboxProfile
+from bridge_pipelines.sandbox.erp_base.profile import (
+    Encrypt,
+    SandboxDocument,
+    SandboxPayment,
+    SandboxProfile,
+)
 from bridge_pipelines.sandbox.syspro.app import APP_FACTORY, REST_ROOT
 from bridge_pipelines.sandbox.syspro.appay import PAYMENT_RUNS
 from bridge_pipelines.sandbox.syspro.odata import ODATA_ROOT
@@ -46,6 +51,24 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
     return found
 
 
+def _payments(rows: list[dict[str, Any]]) -> list[SandboxPayment]:
+    """Manual checks (APSTPM), with the invoices each settles, keyed like `_documents`."""
+    return [
+        SandboxPayment(
+            doc_id=str(doc["document_number"]),
+            reference=str(doc.get("PaymentReference") or ""),
+            vendor_code=str(doc["Supplier"]),
+            total=Decimal(str(doc["ChequeValue"])),
+            applied={
+                f"{doc['Supplier']}/{item['Invoice']}": abs(Decimal(str(item["TrnValue"])))
+                for item in doc["invoices"]
+            },
+        )
+        for doc in rows
+        if doc.get("type") == "ap_payment"
+    ]
+
+
 PROFILE = SandboxProfile(
     app=APP_FACTORY,
     api_root=REST_ROOT,
@@ -58,5 +81,6 @@ PROFILE = SandboxProfile(
     write_match={"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTIN"},
     login_match={"method": "GET", "path": "*/Logon"},
     documents=_documents,
-    payment_write_match={"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTPM"},
+    payments=_payments,
+    payment_match={"method": "GET", "path": "*/Transaction/Post", "query_contains": "APSTPM"},
 )

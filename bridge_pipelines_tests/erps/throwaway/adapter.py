@@ -6,7 +6,7 @@ lookup is read-after-write consistent. A post is never re-sent blindly: an ended
 renewed and the reference looked up first (`post_with_lookup`).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,9 +20,11 @@ from bridge_pipelines.erps.base import (
     ErpDimension,
     ErpDocumentRef,
     ErpGlAccount,
+    ErpOpenBalance,
     ErpVendor,
     ExternalRef,
     PostableInvoice,
+    PostablePayment,
     UpsertResult,
     VendorChange,
 )
@@ -51,6 +53,18 @@ def _document(row: dict[str, Any]) -> ErpDocumentRef:
         status="posted",
         total=-total if row["kind"] == "credit" else total,
         document_date=date.fromisoformat(str(row["bill_date"])),
+    )
+
+
+def _payment(row: dict[str, Any]) -> ErpDocumentRef:
+    return ErpDocumentRef(
+        doc_id=f"payments/{row['id']}",
+        vendor_code=str(row["vendor"]),
+        document_number=f"P{int(row['id']):06d}",
+        external_ref=str(row["reference"]),
+        status="posted",
+        total=Decimal(str(row["total"])),
+        document_date=date.fromisoformat(str(row["payment_date"])),
     )
 
 
@@ -152,6 +166,75 @@ class ThrowawayAdapter(AdapterBase):
                 continue
             if since is None or (document.document_date and document.document_date >= since):
                 yield document
+
+    # --- payments (issue 15) -----------------------------------------------------------------
+
+    def post_payment(self, payment: PostablePayment) -> ErpDocumentRef:
+        """POST `payments` once, applied to the bills the ledger says were posted."""
+        applications = []
+        for application in payment.applications:
+            bill = (application.erp_doc_id or "").removeprefix("bills/")
+            if not bill.isdigit():
+                raise BadInputError(f"{application.invoice.value}: no Throwaway bill id")
+            applications.append({"bill": int(bill), "amount": str(application.amount)})
+        body = {
+            "book": self.book,
+            "vendor": payment.vendor_code,
+            "reference": payment.external_ref,
+            "date": payment.payment_date.isoformat(),
+            "currency": payment.currency,
+            "method": payment.method,
+            "applications": applications,
+        }
+
+        def send() -> ErpDocumentRef:
+            answer = self.client.request(
+                "POST", "payments", kind="write", what="payments", body=body, session_retry=False
+            )
+            created = self.client.json(answer, "payments", "write")
+            if not isinstance(created, dict) or "id" not in created:
+                raise NeedsLookupError("Throwaway payments: the answer names no payment")
+            return ErpDocumentRef(
+                doc_id=f"payments/{created['id']}",
+                vendor_code=payment.vendor_code,
+                document_number=str(created.get("number") or created["id"]),
+                external_ref=payment.external_ref,
+                status="posted",
+                response=redact(answer.text),
+            )
+
+        return post_with_lookup(self.client, send, self.find_payment, payment, "payments")
+
+    def find_payment(self, ref: ExternalRef) -> list[ErpDocumentRef]:
+        rows = self.client.pages("payments", "payment lookup", {"reference": ref.value})
+        return [_payment(row) for row in rows]
+
+    def read_posted_payments(self, since: date | None = None) -> Iterator[ErpDocumentRef]:
+        for row in self.client.pages("payments", "payments", {"reference_prefix": PREFIX}):
+            payment = _payment(row)
+            if not is_external_ref(payment.external_ref or ""):
+                continue
+            if since is None or (payment.document_date and payment.document_date >= since):
+                yield payment
+
+    def read_open_balances(self, refs: Sequence[ExternalRef]) -> Iterator[ErpOpenBalance]:
+        """Each bill's total less what payments applied, found by our reference."""
+        wanted = {ref.value for ref in refs}
+        if not wanted:
+            return
+        for row in self.client.pages("bills", "bills", {"reference_prefix": PREFIX}):
+            if row["reference"] not in wanted:
+                continue
+            total = Decimal(str(row["total"]))
+            yield ErpOpenBalance(
+                doc_id=f"bills/{row['id']}",
+                external_ref=str(row["reference"]),
+                vendor_code=str(row["vendor"]),
+                document_number=str(row["number"]),
+                currency="USD",
+                total=total,
+                open_amount=total - Decimal(str(row.get("paid") or "0")),
+            )
 
     def close(self) -> None:
         """Log out and close the connections."""

@@ -3,7 +3,12 @@
 from decimal import Decimal
 from typing import Any
 
-from bridge_pipelines.sandbox.erp_base.profile import Encrypt, SandboxDocument, SandboxProfile
+from bridge_pipelines.sandbox.erp_base.profile import (
+    Encrypt,
+    SandboxDocument,
+    SandboxPayment,
+    SandboxProfile,
+)
 from bridge_pipelines_tests.erps.throwaway.sandbox import (
     ACCOUNTS,
     API_ROOT,
@@ -37,8 +42,24 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
             credits=Decimal(row["credits"]),
             total=Decimal(row["total"]),
             period=str(row["posting_date"])[:7],
+            open_amount=Decimal(row["total"]) - Decimal(row.get("paid") or "0"),
         )
         for row in rows
+        if row.get("kind") in ("bill", "credit")
+    ]
+
+
+def _payments(rows: list[dict[str, Any]]) -> list[SandboxPayment]:
+    return [
+        SandboxPayment(
+            doc_id=f"payments/{row['id']}",
+            reference=str(row["reference"]),
+            vendor_code=str(row["vendor"]),
+            total=Decimal(row["total"]),
+            applied={f"bills/{a['bill']}": Decimal(a["amount"]) for a in row["applications"]},
+        )
+        for row in rows
+        if row.get("kind") == "payment"
     ]
 
 
@@ -54,4 +75,6 @@ PROFILE = SandboxProfile(
     write_match={"method": "POST", "path": f"{API_ROOT}/bills"},
     login_match={"method": "POST", "path": f"{API_ROOT}/login"},
     documents=_documents,
+    payments=_payments,
+    payment_match={"method": "POST", "path": f"{API_ROOT}/payments"},
 )

@@ -14,7 +14,13 @@ Faults, the clock, the request log, reset, rate limits and `/_sandbox/` come fro
   `posting_date` (else `date`) in a month the period calendar does not hold open (422
   `period_closed`; the shared rule: this month and the last open). Duplicates are accepted, as many
   ERPs accept them: preventing them is the bridge's job, and the suite must see one.
-- `GET /api/bills?reference=` or `?reference_prefix=` (paged as above).
+- `GET /api/bills?reference=` or `?reference_prefix=` (paged as above); each bill says what
+  payments have applied to it (`paid`).
+- `POST /api/payments` `{"book", "vendor", "reference", "date", "currency", "method",
+  "applications": [{"bill": id, "amount"}]}`: one payment of the vendor's bills and credit
+  notes; each amount must be positive and at most what is open on it, bills less credits must
+  pay out a positive amount, the date's period must be open (422 otherwise). Duplicates are
+  accepted, as for bills. `GET /api/payments?reference=` or `?reference_prefix=`.
 """
 
 import json
@@ -56,7 +62,12 @@ CREATE TABLE IF NOT EXISTS bills (
     id INTEGER PRIMARY KEY AUTOINCREMENT, book TEXT NOT NULL, kind TEXT NOT NULL,
     vendor TEXT NOT NULL, number TEXT NOT NULL, reference TEXT NOT NULL,
     bill_date TEXT NOT NULL, posting_date TEXT NOT NULL, tax TEXT NOT NULL,
-    total TEXT NOT NULL, lines TEXT NOT NULL
+    total TEXT NOT NULL, lines TEXT NOT NULL, paid TEXT NOT NULL DEFAULT '0'
+);
+CREATE TABLE IF NOT EXISTS payments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, book TEXT NOT NULL, vendor TEXT NOT NULL,
+    reference TEXT NOT NULL, payment_date TEXT NOT NULL, currency TEXT NOT NULL,
+    method TEXT NOT NULL, total TEXT NOT NULL, applications TEXT NOT NULL
 );
 """
 
@@ -125,6 +136,7 @@ class ThrowawaySandbox(ErpSandbox):
             Route(f"{API_ROOT}/accounts", guarded(self.listing), methods=["GET"]),
             Route(f"{API_ROOT}/cost_centers", guarded(self.listing), methods=["GET"]),
             Route(f"{API_ROOT}/bills", guarded(self.bills), methods=["GET", "POST"]),
+            Route(f"{API_ROOT}/payments", guarded(self.payments), methods=["GET", "POST"]),
         ]
 
     # --- sessions ----------------------------------------------------------------------------
@@ -174,6 +186,8 @@ class ThrowawaySandbox(ErpSandbox):
 
     @staticmethod
     def _item(row: dict[str, Any]) -> dict[str, Any]:
+        if "applications" in row:
+            return {**row, "applications": json.loads(row["applications"])}
         if "lines" not in row:
             return {"code": row["code"], "name": row["name"]}
         return {**row, "lines": json.loads(row["lines"])}
@@ -276,6 +290,74 @@ class ThrowawaySandbox(ErpSandbox):
             "lines": json.dumps(lines),
         }
 
+    # --- payments ----------------------------------------------------------------------------
+
+    async def payments(self, request: Request) -> Response:
+        if request.method == "GET":
+            query = request.query_params
+            if "reference" in query:
+                where, params = "reference = ?", (query["reference"],)
+            else:
+                where, params = "reference LIKE ?", (query.get("reference_prefix", "") + "%",)
+            return self._page(request, f"SELECT * FROM payments WHERE {where} ORDER BY id", params)
+        body = await _body(request)
+        vendor = body.get("vendor")
+        problems = []
+        if body.get("book") != BOOK:
+            problems.append(f"book {body.get('book')!r} does not exist")
+        if not self._known("vendor", vendor):
+            problems.append(f"vendor {vendor!r} does not exist")
+        for name in ("reference", "date", "currency", "method"):
+            if not str(body.get(name) or "").strip():
+                problems.append(f"{name} is required")
+        given = body.get("applications")
+        applications = [a for a in given if isinstance(a, dict)] if isinstance(given, list) else []
+        if not applications:
+            problems.append("a payment settles at least one bill")
+        total = Decimal(0)
+        paid: dict[int, Decimal] = {}
+        for index, application in enumerate(applications, 1):
+            rows = self.store.rows("SELECT * FROM bills WHERE id = ?", (application.get("bill"),))
+            amount = _money(application.get("amount"), f"application {index} amount")
+            if not rows:
+                problems.append(f"application {index}: bill {application.get('bill')!r} not found")
+                continue
+            bill = rows[0]
+            if bill["vendor"] != vendor:
+                problems.append(f"application {index}: bill {bill['id']} is not {vendor}'s")
+            open_amount = Decimal(bill["total"]) - Decimal(bill["paid"]) - paid.get(bill["id"], 0)
+            if amount <= 0 or amount > open_amount:
+                problems.append(
+                    f"application {index}: {amount} exceeds what is open on bill "
+                    f"{bill['id']} ({open_amount})"
+                )
+            paid[bill["id"]] = paid.get(bill["id"], Decimal(0)) + amount
+            total += amount if bill["kind"] == "bill" else -amount
+        if applications and total <= 0:
+            problems.append(f"the payment pays out {total}: it must be positive")
+        if problems:
+            raise Refused(422, "validation", "; ".join(problems))
+        self._period_open(str(body["date"]))
+        with self.store.transaction() as conn:
+            for bill_id, amount in paid.items():
+                (row,) = conn.execute("SELECT paid FROM bills WHERE id = ?", (bill_id,)).fetchall()
+                conn.execute(
+                    "UPDATE bills SET paid = ? WHERE id = ?",
+                    (str(Decimal(row[0]) + amount), bill_id),
+                )
+            cursor = conn.execute(
+                "INSERT INTO payments (book, vendor, reference, payment_date, currency, method, "
+                "total, applications) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    BOOK, vendor, str(body["reference"]), str(body["date"]),
+                    str(body["currency"]), str(body["method"]), str(total),
+                    json.dumps([{"bill": b, "amount": str(a)} for b, a in paid.items()]),
+                ),
+            )  # fmt: skip
+        return JSONResponse(
+            {"id": cursor.lastrowid, "number": f"P{cursor.lastrowid:06d}"}, status_code=201
+        )
+
     def _period_open(self, posting_date: str) -> None:
         try:
             day = date.fromisoformat(posting_date)
@@ -299,6 +381,8 @@ class ThrowawaySandbox(ErpSandbox):
             payable = Decimal(row["total"])
             debits, credits = (expense, payable) if row["kind"] == "bill" else (payable, expense)
             result.append({**self._item(dict(row)), "debits": str(debits), "credits": str(credits)})
+        for row in self.store.rows("SELECT * FROM payments ORDER BY id"):
+            result.append({**self._item(dict(row)), "kind": "payment"})
         return result
 
     # --- fault answers in this ERP's words ---------------------------------------------------

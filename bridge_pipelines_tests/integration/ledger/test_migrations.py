@@ -19,7 +19,7 @@ TABLES = {
     "records",
     "row_errors",
 }
-HEAD = "0002_postings"
+HEAD = "0003_payment_postings"
 
 
 def _diff(ledger: Ledger, target: sa.MetaData) -> list:

@@ -32,11 +32,14 @@ TENANT = "acme"
 SENSOR = f"{TENANT}_stampli_files"
 # The sensor never reads a file's contents: any bytes do.
 EXPORT = b"InvoiceNumber,VendorId,InvoiceDate,Currency,Amount\nINV-1,V100,2026-05-04,USD,10.00\n"
-# What a run for a day's batch materializes: the day's Stampli files and their postings.
+# What a run for a day's batch materializes: the day's Stampli files, their postings and
+# payments, and the day's AP aging.
 DAY_SELECTION = {
     dg.AssetKey([TENANT, "stampli", "invoices"]),
     dg.AssetKey([TENANT, "stampli", "payments"]),
     dg.AssetKey([TENANT, "erp", "posted_invoices"]),
+    dg.AssetKey([TENANT, "erp", "posted_payments"]),
+    dg.AssetKey([TENANT, "erp", "ap_aging"]),
 }
 
 

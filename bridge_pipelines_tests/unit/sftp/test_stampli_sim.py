@@ -153,14 +153,34 @@ def test_master_data_and_payments_follow_the_templates(tmp_path: Path) -> None:
     _, invoice_rows = _rows(sim.write_invoices(6, messy=False))
     header, payments = _rows(sim.write_payments())
     assert header == PAYMENT_HEADER
-    issued = {r["InvoiceId"]: r for r in invoice_rows if r["DocumentType"] == "Invoice"}
+    issued = {r["InvoiceId"]: r for r in invoice_rows}
     assert payments and {p["InvoiceId"] for p in payments} <= set(issued)
     for payment in payments:
         invoice = issued[payment["InvoiceId"]]
         assert payment["Currency"] == invoice["Currency"]
-        assert MONEY_RE.match(payment["Amount"])
-        assert Decimal(payment["Amount"]) <= Decimal(invoice["InvoiceTotal"])
+        assert MONEY_RE.match(payment["Amount"].lstrip("-"))
+        # A credit memo is taken negative, as it was exported; never more than its total.
+        assert (Decimal(payment["Amount"]) < 0) == (invoice["DocumentType"] == "CreditMemo")
+        assert abs(Decimal(payment["Amount"])) <= abs(Decimal(invoice["InvoiceTotal"]))
         assert payment["Method"] in ("ACH", "Check", "Wire", "Card", "Other")
+
+
+def test_payments_never_pay_more_than_is_open_and_group_a_vendors_invoices(
+    tmp_path: Path,
+) -> None:
+    sim = StampliSimulator(tmp_path, seed=4)
+    _, invoice_rows = _rows(sim.write_invoices(30, messy=False, bad_invoices=2))
+    totals = {r["InvoiceId"]: Decimal(r["InvoiceTotal"]) for r in invoice_rows}
+    paid: dict[str, Decimal] = {}
+    grouped: dict[str, set[str]] = {}
+    for _ in range(4):  # partial payments are finished by later ones
+        _, rows = _rows(sim.write_payments(messy=False))
+        for row in rows:
+            paid[row["InvoiceId"]] = paid.get(row["InvoiceId"], Decimal(0)) + Decimal(row["Amount"])
+            grouped.setdefault(row["PaymentId"], set()).add(row["InvoiceId"])
+    for invoice_id, amount in paid.items():
+        assert abs(amount) <= abs(totals[invoice_id]), invoice_id
+    assert any(len(invoices) > 1 for invoices in grouped.values())
 
 
 def test_redelivery_is_the_same_bytes_under_a_new_name(tmp_path: Path) -> None:

@@ -80,19 +80,17 @@ def payment_run_for(currency: str, runs: Mapping[str, str]) -> str:
 def cheque_number(payment: PostablePayment) -> str:
     """The check number SYSPRO records: Stampli's reference (the check's number), else its id.
 
-    An identifier, so never cut: when neither fits SYSPRO's field, the payment is refused.
-
-    Raises:
-        BadInputError: neither Stampli's reference nor its payment id fits `Cheque`.
+    An identifier, so never cut: when neither fits SYSPRO's field (Stampli ids and ACH
+    references are often longer), the last characters of our own reference stand in. They are
+    deterministic (a resend carries the same number) and carry 50 bits of the reference, so
+    two payments of a supplier do not share a number; Stampli's id stays findable through
+    `PaymentReference`, which holds our reference.
     """
     for candidate in (payment.reference, payment.payment_id):
         value = (candidate or "").strip()
         if value and len(value) <= MAX_CHEQUE:
             return value
-    raise BadInputError(
-        f"payment {payment.payment_id}: neither its reference {payment.reference!r} nor its id "
-        f"fits SYSPRO's {MAX_CHEQUE}-character check number"
-    )
+    return payment.external_ref[-MAX_CHEQUE:]
 
 
 def manual_payment_parameters(period: PostingPeriod) -> str:

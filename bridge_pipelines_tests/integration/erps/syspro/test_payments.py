@@ -212,14 +212,17 @@ def test_currency_without_a_payment_run_is_bad_input_and_nothing_is_sent(syspro_
     assert calls(syspro_sandbox, "/Transaction/Post") == []
 
 
-def test_check_number_that_does_not_fit_is_bad_input(syspro_sandbox):
+def test_long_stampli_ids_take_a_check_number_from_our_reference(syspro_sandbox):
     inv = posted("INV-1001")
     pay = payment(
         applied(inv, "1.00"), payment_id="STAMPLI-PAYMENT-77", reference="WIRE-2026-12-06"
     )
-    with adapter_for(syspro_sandbox) as adapter, pytest.raises(BadInputError, match="check number"):
+    with adapter_for(syspro_sandbox) as adapter:
+        adapter.post_invoice(inv)
         adapter.post_payment(pay)
-    assert calls(syspro_sandbox, "/Transaction/Post") == []
+        again = adapter.find_payment(pay.ref)
+    assert len(again) == 1
+    assert [check["Cheque"] for check in payments_in(syspro_sandbox)] == [pay.external_ref[-10:]]
 
 
 def test_syspro_records_payments():

@@ -115,10 +115,12 @@ class SysproPayments:
     def read_open_balances(self, refs: Sequence[ExternalRef]) -> Iterator[ErpOpenBalance]:
         """`ApInvoice` balances (`MthInvBal1`) of our posted invoices, by supplier and number.
 
-        A document counts only when its `Reference` is ours; amounts are positive (a credit
-        note's negative values are turned), `open_amount` 0 is paid (or fully taken).
+        A document counts only when its `Reference` is ours, so a reference without its
+        supplier code (reconciliation knows Stampli's vendor, not always the ERP's) is looked
+        up by invoice number and matched on `Reference`. Amounts are positive (a credit note's
+        negative values are turned), `open_amount` 0 is paid (or fully taken).
         """
-        wanted = {(r.vendor_code, r.document_number): r for r in refs}
+        wanted = {payloads.reference_for(r.value): r for r in refs}
         try:
             rows = list(self._balance_rows_odata(list(wanted.values())))
         except ConfigError as exc:
@@ -126,10 +128,10 @@ class SysproPayments:
             rows = list(self._balance_rows_comfnd(list(wanted.values())))
         for row in rows:
             key = (str(row["Supplier"]).strip(), str(row["Invoice"]).strip())
-            ref = wanted.get(key)
-            if ref is None or str(row.get("Reference") or "").strip() != payloads.reference_for(
-                ref.value
-            ):
+            ref = wanted.get(str(row.get("Reference") or "").strip())
+            if ref is None or ref.document_number.strip() != key[1]:
+                continue
+            if ref.vendor_code and ref.vendor_code.strip() != key[0]:
                 continue
             total = decimal_or_none(row.get("OrigInvValue"))
             open_amount = decimal_or_none(row.get("MthInvBal1"))
@@ -147,22 +149,20 @@ class SysproPayments:
 
     def _balance_rows_odata(self, refs: Sequence[ExternalRef]) -> Iterator[Mapping[str, Any]]:
         for start in range(0, len(refs), REFS_PER_FILTER):
-            where = " or ".join(
-                f"(Supplier eq {odata_literal(r.vendor_code, 'supplier code')} and "
-                f"Invoice eq {odata_literal(r.document_number, 'invoice number')})"
-                for r in refs[start : start + REFS_PER_FILTER]
-            )
+            where = " or ".join(_balance_filter(r) for r in refs[start : start + REFS_PER_FILTER])
             yield from self._odata.entities("ApInvoice", select=BALANCE_COLUMNS, filter=where)
 
     def _balance_rows_comfnd(self, refs: Sequence[ExternalRef]) -> Iterator[Mapping[str, Any]]:
         for ref in refs:
+            where: tuple[payloads.Condition, ...] = (
+                payloads.Condition("Invoice", ref.document_number),
+            )
+            if ref.vendor_code:
+                where = (payloads.Condition("Supplier", ref.vendor_code), *where)
             xml_in = payloads.query(
                 "ApInvoice",
                 BALANCE_COLUMNS,
-                where=(
-                    payloads.Condition("Supplier", ref.vendor_code),
-                    payloads.Condition("Invoice", ref.document_number),
-                ),
+                where=where,
                 order_by=("Invoice",),
             )
             root, _ = self.client.query(COMFND, xml_in)
@@ -224,3 +224,11 @@ def _payment_document(check: pay.PaymentRows, ref: str, response: str | None) ->
         total=check.net_paid,
         document_date=day_or_none(check.cheque_date),
     )
+
+
+def _balance_filter(ref: ExternalRef) -> str:
+    """One `ApInvoice` of `ref`: by supplier and number, or by number alone without a supplier."""
+    number = f"Invoice eq {odata_literal(ref.document_number, 'invoice number')}"
+    if not ref.vendor_code:
+        return f"({number})"
+    return f"(Supplier eq {odata_literal(ref.vendor_code, 'supplier code')} and {number})"

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -237,7 +238,16 @@ class InforM3Adapter(AdapterBase):
                 raise NeedsLookupError("Infor M3 AddHead: the answer holds no INBN")
             batch, held = Batch(created["INBN"], {}), []
         self._complete(invoice, batch, lines, held)
-        return self._document(self._head(batch.inbn), f"validated batch {batch.inbn}")
+        return ErpDocumentRef(
+            doc_id=self._doc_id(batch.inbn),
+            vendor_code=invoice.vendor_code,
+            document_number=invoice.invoice_number,
+            external_ref=invoice.external_ref,
+            status=payloads.VALIDATED,
+            response=f"APS455MI/ValidByBatchNo {batch.inbn} OK",
+            total=Decimal(head["CUAM"]),
+            document_date=invoice.invoice_date,
+        )
 
     def _complete(
         self, invoice: PostableInvoice, batch: Batch, lines: list[Record], held: list[Record]

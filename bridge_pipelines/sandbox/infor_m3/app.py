@@ -129,6 +129,11 @@ class InforM3Sandbox(ErpSandbox):
     def seed(self) -> None:
         write_seed(self.store, INFOR_M3_SEED)
 
+    def reset(self) -> None:
+        """The seeded company again, and every client's quota window emptied."""
+        super().reset()
+        self._buckets.clear()
+
     def seed_info(self) -> dict[str, Any]:
         return {**INFOR_M3_SEED.to_json(), "api_root": API_ROOT, "token_path": TOKEN_PATH}
 

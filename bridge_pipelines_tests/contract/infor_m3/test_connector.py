@@ -10,7 +10,12 @@ import pytest
 from bridge_pipelines.erps.base import PostableInvoiceLine
 from bridge_pipelines.erps.infor_m3.adapter import InforM3Adapter
 from bridge_pipelines.erps.infor_m3.errors import M3PeriodClosedError
-from bridge_pipelines.errors import BadInputError, ConfigError, RejectedByErpError
+from bridge_pipelines.errors import (
+    BadInputError,
+    ConfigError,
+    NeedsLookupError,
+    RejectedByErpError,
+)
 from bridge_pipelines.sandbox.infor_m3.seed import CLIENT_SECRET, SERVICE_SECRET
 from bridge_pipelines_tests.erps.harness import TODAY, ErpUnderTest, matches
 
@@ -136,7 +141,7 @@ def test_an_answer_lost_after_the_head_is_completed_never_doubled(infor: ErpUnde
     invoice = infor.invoice()
     infor.admin.arm_fault("error_after_commit", count=1, status=502, **BULK)
     with _adapter(infor) as adapter:
-        with pytest.raises(Exception):  # noqa: B017, PT011 - NeedsLookupError, the answer lost
+        with pytest.raises(NeedsLookupError):
             adapter.post_invoice(invoice)
         assert adapter.find_by_external_ref(invoice.ref) == []  # not validated yet
         posted = adapter.post_invoice(invoice)

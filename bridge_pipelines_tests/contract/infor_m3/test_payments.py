@@ -13,7 +13,7 @@ from bridge_pipelines.erps.base import (
     SourceLineage,
 )
 from bridge_pipelines.erps.external_ref import payment_external_ref
-from bridge_pipelines.errors import RejectedByErpError
+from bridge_pipelines.errors import NeedsLookupError, RejectedByErpError
 from bridge_pipelines_tests.erps.harness import TENANT, TODAY, ErpUnderTest
 
 pytestmark = pytest.mark.contract
@@ -85,7 +85,7 @@ def test_a_proposal_left_unconfirmed_is_confirmed_by_the_next_attempt(
     with infor.adapter() as adapter:
         posted = adapter.post_invoice(invoice)
         payment = _payment(invoice, posted, invoice.total)
-        with pytest.raises(Exception):  # noqa: B017, PT011 - NeedsLookupError after a 503
+        with pytest.raises(NeedsLookupError):
             adapter.post_payment(payment)
         recorded = adapter.post_payment(payment)
     payments = [d for d in infor.admin.documents() if d["type"] == "payment"]

@@ -181,7 +181,8 @@ def start_demo(
         for kind in sorted({spec.erp for spec in DEMO_TENANTS} - {"none"}):
             environment.erps[kind] = start_sandbox(_seed(kind).app, home / "erp" / kind)
         for spec in DEMO_TENANTS:
-            port = (ports or {}).get(spec.id, spec.port)
+            # Ports given for some tenants: the others pick free ones (never a fixed port).
+            port = spec.port if ports is None else ports.get(spec.id, 0)
             environment.tenants.append(_start_tenant(environment, spec, port, keyring))
     except BaseException:
         environment.stop()  # no orphaned sandbox process or SFTP server

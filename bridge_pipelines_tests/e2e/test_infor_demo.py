@@ -1,4 +1,4 @@
-"""The demo's Infor tenant as a new user meets it: posted into M3, one held, `bridge verify` clean."""
+"""The demo's Infor tenant as a new user meets it: posted, one held, `bridge verify` clean."""
 
 import json
 from collections.abc import Iterator

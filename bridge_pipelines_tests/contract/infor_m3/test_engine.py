@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bridge_pipelines.erps.base import PostableInvoice, PostableInvoiceLine
+from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.ledger.models import RecordRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
@@ -79,7 +80,7 @@ def test_a_token_endpoint_refusing_the_app_stops_the_run_and_keeps_the_posting(
 ) -> None:
     infor.plan(ledger)
     infor.admin.arm_fault("auth_fail", count=10, **infor.profile.login_match)
-    with pytest.raises(Exception, match="ci/cs"):  # noqa: PT011 - the run's ConfigError
+    with pytest.raises(ConfigError, match="ci/cs"):
         infor.post_pending(ledger)
     [waiting] = ledger.postings(TENANT)
     assert waiting.state is PostingState.PLANNED

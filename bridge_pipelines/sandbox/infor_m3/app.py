@@ -35,6 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
@@ -376,8 +377,10 @@ class InforM3Sandbox(ErpSandbox):
         return _oauth_error(401, "invalid_client", "Client authentication failed")
 
     def answer_validation(self, request: Request, fault: Fault) -> Response:
-        name = request.url.path.rstrip("/").rsplit("/", 1)[-1].split(";")[0]
         message = fault.message or "Supplier is blocked for invoicing"
+        if request.method == "POST":
+            return _BulkRefusal(message)
+        name = request.url.path.rstrip("/").rsplit("/", 1)[-1].split(";")[0]
         return JSONResponse(envelope([failure(name, m3.Nok(message, "SUNO"))]))
 
     def answer_server_error(self, request: Request, status: int) -> Response:
@@ -389,6 +392,29 @@ class InforM3Sandbox(ErpSandbox):
             },
             status_code=status,
         )
+
+
+class _BulkRefusal(Response):
+    """A bulk request refused before anything ran: one failed result per transaction sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=200)
+        self.message = message
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            part = await receive()
+            body += part.get("body", b"")
+            if not part.get("more_body"):
+                break
+        try:
+            items = [i for i in json.loads(body)["transactions"] if isinstance(i, dict)]
+        except (ValueError, KeyError, TypeError):
+            items = []
+        names = [str(i.get("transaction", "")) for i in items] or ["execute"]
+        results = [failure(name, m3.Nok(self.message, "")) for name in names]
+        await JSONResponse(envelope(results))(scope, receive, send)
 
 
 def _shaped(records: list[dict[str, str]], options: dict[str, str]) -> list[dict[str, str]]:

@@ -185,3 +185,14 @@ def test_suppliers_are_read_in_pages_from_the_last_key(infor: ErpUnderTest) -> N
     pages = [r for r in infor.requests(mark) if "LstSuppliers" in r["path"]]
     assert codes == sorted(codes) and len(codes) == len(set(codes)) == 11
     assert len(pages) >= 4 and "NWTRADERS" in codes
+
+
+def test_a_bulk_refused_before_it_ran_answers_each_transaction(infor: ErpUnderTest) -> None:
+    infor.admin.arm_fault("validation", count=1, message="Batch locked by APS450", **BULK)
+    with _adapter(infor) as adapter, pytest.raises(RejectedByErpError) as refused:
+        adapter.post_invoice(infor.invoice())
+    assert "APS450MI/AddLine" in str(refused.value) and "Batch locked" in str(refused.value)
+    [head_only] = _batches(infor)
+    assert head_only["lines"] == [] and head_only["SUPA"] == "10"
+    with _adapter(infor) as adapter:
+        adapter.post_invoice(infor.invoice())  # another invoice goes through

@@ -16,6 +16,7 @@ BENCHES = [
     "posting_throughput",
     "sapb1_posting",
     "sapb1_sessions",
+    "infor_posting",
     "e2e_latency",
     "payment_judging",
     "soak",

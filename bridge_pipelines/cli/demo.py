@@ -63,9 +63,10 @@ def demo(
 ) -> None:
     """Run the demo: SFTP servers, Stampli simulators and ERP sandboxes, then Dagster on top.
 
-    Two tenants on two ERPs: acme posts into the SYSPRO sandbox, globex into the SAP Business
-    One sandbox. Without --once this starts the Dagster UI (webserver + daemon) on
-    http://127.0.0.1:PORT; the sensors pick files up, the runs parse, record and post them.
+    Three tenants on three ERPs: acme posts into the SYSPRO sandbox, globex into the SAP Business
+    One sandbox, initech into the Infor M3 sandbox (ION API). Without --once this starts the Dagster
+    UI (webserver + daemon) on http://127.0.0.1:PORT; the sensors pick files up, the runs parse,
+    record and post them.
     Ctrl-C stops everything.
     """
     from bridge_pipelines.demo.environment import DEMO_TENANTS, REPO_ROOT, start_demo

@@ -1,10 +1,11 @@
 """The demo's world: SFTP servers, Stampli simulators, ERP sandboxes and tenant files.
 
-Two tenants on two ERPs side by side: `acme` posts into the SYSPRO sandbox, `globex` into the
-SAP Business One Service Layer sandbox (A/P service invoices). Everything lives under one
-folder (`.demo/` by default) and is generated on first use: a keyring, SSH host keys, tenant
-files with encrypted secrets pinned to those host keys, a mapping file per tenant, the ERP
-sandboxes' state under `erp/<kind>/`. Nothing secret is committed to git.
+Tenants on their ERPs side by side: `acme` posts into the SYSPRO sandbox, `globex` into the SAP
+Business One Service Layer sandbox (A/P service invoices), `initech` into the Infor CloudSuite (M3)
+sandbox through the ION API (APS450MI supplier invoice batches). Everything lives under one folder
+(`.demo/` by default) and is generated on first use: a keyring, SSH host keys, tenant files with
+encrypted secrets pinned to those host keys, a mapping file per tenant, the ERP sandboxes' state
+under `erp/<kind>/`. Nothing secret is committed to git.
 """
 
 import os
@@ -55,6 +56,9 @@ DEMO_TENANTS = (
     ),
     DemoTenantSpec(
         "globex", "Globex Distribution", "Europe/Berlin", 2223, "key", "xml", 2, "sap_b1"
+    ),
+    DemoTenantSpec(
+        "initech", "Initech Industrial", "America/New_York", 2224, "password", "csv", 3, "infor_m3"
     ),
 )
 
@@ -179,7 +183,8 @@ def start_demo(
         for kind in sorted({spec.erp for spec in DEMO_TENANTS} - {"none"}):
             environment.erps[kind] = start_sandbox(_seed(kind).app, home / "erp" / kind)
         for spec in DEMO_TENANTS:
-            port = (ports or {}).get(spec.id, spec.port)
+            # Ports given for some tenants: the others pick free ones (never a fixed port).
+            port = spec.port if ports is None else ports.get(spec.id, 0)
             environment.tenants.append(_start_tenant(environment, spec, port, keyring))
     except BaseException:
         environment.stop()  # no orphaned sandbox process or SFTP server

@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 
 from bridge_pipelines.errors import FieldProblem, TenantConfigError
+from bridge_pipelines.mapping.matching import describe, match_by_name
 
 MappingKind = Literal["vendors", "gl_accounts", "cost_centers"]
 MAPPING_KINDS: tuple[MappingKind, ...] = ("vendors", "gl_accounts", "cost_centers")
@@ -43,7 +44,7 @@ class MappingEntry:
 
     stampli: str
     erp: str
-    origin: str  # "override", "stampli_erp_code", "same_code"
+    origin: str  # "override", "stampli_erp_code", "same_code", "name_match"
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,15 @@ def build_tables(
     stampli_cost_centers: Iterable[str] = (),
     stampli_vendors: Iterable[str] = (),
     overrides: MappingOverrides | None = None,
+    vendor_names: Mapping[str, str] | None = None,
+    erp_vendor_names: Mapping[str, str] | None = None,
 ) -> MappingTables:
     """Resolve every known Stampli code: override, then Stampli's ERP code hint, then same code.
 
     An override or hint pointing at a code the ERP does not have is a problem, not a mapping.
+    A vendor no code links is then matched by name (`matching.match_by_name`, with
+    `vendor_names` Stampli id -> name and `erp_vendor_names` active ERP code -> name): one
+    exact match is a `name_match` entry; otherwise its ranked candidates are a problem.
     """
     overrides = overrides or MappingOverrides()
     hints = dict(stampli_vendor_hints or {})
@@ -144,10 +150,16 @@ def build_tables(
                     )
         return table
 
+    vendors = resolve("vendors", stampli_vendors, erp.vendors, overrides.vendors, hints)
+    if vendor_names and erp_vendor_names:
+        unlinked = {v: n for v, n in vendor_names.items() if v not in vendors}
+        for match in match_by_name(unlinked, erp_vendor_names):
+            if match.code:
+                vendors[match.vendor] = MappingEntry(match.vendor, match.code, "name_match")
+            else:
+                problems.append(f"vendors: {describe(match)}")
     return MappingTables(
-        vendors=MappingProxyType(
-            resolve("vendors", stampli_vendors, erp.vendors, overrides.vendors, hints)
-        ),
+        vendors=MappingProxyType(vendors),
         gl_accounts=MappingProxyType(
             resolve("gl_accounts", stampli_gl_accounts, erp.gl_accounts, overrides.gl_accounts, {})
         ),

@@ -28,6 +28,7 @@ from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.ledger.models import PlannedPosting, PostingRow, RecordRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState, RecordState
+from bridge_pipelines.mapping.matching import names_of
 from bridge_pipelines.mapping.resolve import resolve_invoice
 from bridge_pipelines.mapping.tables import ErpCodes, MappingTables, build_tables, load_overrides
 from bridge_pipelines.posting.engine import Outcome, PostingOutcome, post_pending
@@ -79,19 +80,29 @@ def load_mapping(
 ) -> MappingTables:
     """Mapping tables from the ERP's live master data, Stampli's hints and the tenant's file."""
     dimensions = list(adapter.read_dimensions())
+    suppliers = [v for v in adapter.read_vendors() if v.active]
     erp = ErpCodes(
-        vendors=frozenset(v.code for v in adapter.read_vendors() if v.active),
+        vendors=frozenset(v.code for v in suppliers),
         gl_accounts=frozenset(a.code for a in adapter.read_gl_accounts() if a.active),
         cost_centers=frozenset(
             d.code for d in dimensions if d.active and d.type == DimensionType.COST_CENTER
         ),
     )
     invoices = [InvoiceRecord.from_payload(r.payload) for r in records]
+    vendor_records = ctx.ledger.records(tenant.id, kind="vendors", states=[RecordState.ACCEPTED])
     hints = {
         str(r.payload["vendor_id"]): str(r.payload["erp_vendor_code"])
-        for r in ctx.ledger.records(tenant.id, kind="vendors", states=[RecordState.ACCEPTED])
+        for r in vendor_records
         if r.payload.get("erp_vendor_code")
     }
+    # Names for the match by name of a vendor no code links (`mapping.matching`).
+    names = names_of(
+        [
+            (str(r.payload.get("vendor_id") or ""), r.payload.get("vendor_name"))
+            for r in vendor_records
+        ]
+        + [(p.vendor_id, p.vendor_name) for p in invoices]
+    )
     return build_tables(
         erp,
         stampli_vendors=[p.vendor_id for p in invoices],
@@ -101,6 +112,8 @@ def load_mapping(
             line.cost_center for p in invoices for line in p.lines if line.cost_center
         ],
         overrides=load_overrides(ctx.settings.resolved_mappings_dir / f"{tenant.id}.yaml"),
+        vendor_names=names,
+        erp_vendor_names={v.code: v.name for v in suppliers},
     )
 
 

@@ -16,6 +16,7 @@ from bridge_pipelines.redaction import register_pattern
 BUILTIN: tuple[str, ...] = (
     "bridge_pipelines.erps.syspro.plugin:PLUGIN",
     "bridge_pipelines.erps.sap_b1.plugin:PLUGIN",
+    "bridge_pipelines.erps.acumatica.plugin:PLUGIN",
 )
 
 NONE = ErpPlugin(

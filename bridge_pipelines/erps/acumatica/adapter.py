@@ -176,7 +176,9 @@ class AcumaticaAdapter(AdapterBase):
             status = "Status" if entity == "Project" else "Active"
             for row in self._records(entity, select=(key, name, status)):
                 active = (
-                    row.get("Status") == "Active" if entity == "Project" else bool(row.get("Active"))
+                    row.get("Status") == "Active"
+                    if entity == "Project"
+                    else bool(row.get("Active"))
                 )
                 yield ErpDimension(
                     type=DimensionType.COST_CENTER if entity == self.cost_center_field else kind,
@@ -245,14 +247,25 @@ class AcumaticaAdapter(AdapterBase):
             complete=not (self.release and row.get("Status") in payloads.UNRELEASED),
         )
 
-    def _finish(self, row: dict[str, Any], reference: str) -> ErpDocumentRef:
-        """Our bill, released first when the tenant releases and it is not yet."""
+    def _finish(
+        self, row: dict[str, Any], reference: str, *, posting: bool = False
+    ) -> ErpDocumentRef:
+        """Our bill, released first when the tenant releases and it is not yet.
+
+        A release that fails leaves it incomplete: a lookup reports `complete=False` (the
+        engine holds it for review); a post raises `NeedsLookupError`, so the engine looks
+        it up (and tries the release once more) instead of counting it posted.
+        """
         if self.release and row.get("Status") == "Balanced":
             try:
                 self._release(str(row["Type"]), str(row["ReferenceNbr"]))
                 row = {**row, "Status": "Open"}
             except BridgeError as exc:
                 log.warning("Acumatica: %s is saved but not released: %s", _doc_id(row), exc)
+                if posting:
+                    raise NeedsLookupError(
+                        f"Acumatica {_doc_id(row)} is saved but its release failed: {exc}"
+                    ) from None
         return self._document(row, reference)
 
     def find_by_external_ref(self, ref: ExternalRef) -> list[ErpDocumentRef]:
@@ -322,7 +335,7 @@ class AcumaticaAdapter(AdapterBase):
                 f"Acumatica holds {len(ours)} bills with reference {invoice.external_ref}"
             )
         if ours:
-            return self._finish(ours[0], invoice.external_ref)
+            return self._finish(ours[0], invoice.external_ref, posting=True)
         foreign = [row for row in existing if row.get("Type") == doc_type]
         if foreign:
             raise RejectedByErpError(
@@ -360,7 +373,7 @@ class AcumaticaAdapter(AdapterBase):
                     f"Acumatica Bill: saved, but the answer is unreadable and the lookup found "
                     f"{len(found)}"
                 )
-            doc = self._finish(row, invoice.external_ref)
+            doc = self._finish(row, invoice.external_ref, posting=True)
             return ErpDocumentRef(
                 doc_id=doc.doc_id, vendor_code=invoice.vendor_code,
                 document_number=doc.document_number, external_ref=invoice.external_ref,

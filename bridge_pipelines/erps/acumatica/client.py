@@ -205,7 +205,9 @@ class AcumaticaClient(SessionClient):
 
     def login_description(self) -> str:
         how = "OAuth" if self.settings.auth == "oauth2" else "cookie login"
-        return f"{self.settings.username or self.settings.client_id} on {self.settings.tenant} ({how})"
+        return (
+            f"{self.settings.username or self.settings.client_id} on {self.settings.tenant} ({how})"
+        )
 
     def _login_once(self) -> None:
         if self.settings.auth == "oauth2":
@@ -406,7 +408,9 @@ class AcumaticaClient(SessionClient):
         body = self.json(answer, "endpoints", "read")
         rows = body.get("endpoints", []) if isinstance(body, dict) else []
         return sorted(
-            str(r.get("version")) for r in rows if isinstance(r, dict) and r.get("name") == s.endpoint
+            str(r.get("version"))
+            for r in rows
+            if isinstance(r, dict) and r.get("name") == s.endpoint
         )
 
     def wait_for(self, location: str, what: str) -> None:

@@ -11,11 +11,16 @@ PLUGIN = ErpPlugin(
     adapter_factory="bridge_pipelines.erps.acumatica.adapter:build_adapter",
     log_patterns=(
         # Cookie: .ASPXAUTH=...; ASP.NET_SessionId=...
-        (r"""(?i)((?:\.ASPXAUTH|ASP\.NET_SessionId)["']?\s*[=:]\s*["']?)[^;"'\s,}]+""",
-         rf"\g<1>{MASK}"),
+        (
+            r"""(?i)((?:\.ASPXAUTH|ASP\.NET_SessionId)["']?\s*[=:]\s*["']?)[^;"'\s,}]+""",
+            rf"\g<1>{MASK}",
+        ),
         # OAuth answers and form bodies: "access_token": "...", refresh_token=...
-        (r"""(?i)(["']?(?:access_token|refresh_token|client_secret)["']?\s*[=:]\s*["']?)"""
-         r"""[^&"'\s,}]+""", rf"\g<1>{MASK}"),
+        (
+            r"""(?i)(["']?(?:access_token|refresh_token|client_secret)["']?\s*[=:]\s*["']?)"""
+            r"""[^&"'\s,}]+""",
+            rf"\g<1>{MASK}",
+        ),
         # Authorization: Bearer ...
         (r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+", rf"\g<1>{MASK}"),
     ),  # fmt: skip

@@ -1,7 +1,8 @@
 """The demo's world: SFTP servers, Stampli simulators, ERP sandboxes and tenant files.
 
-Two tenants on two ERPs side by side: `acme` posts into the SYSPRO sandbox, `globex` into the
-SAP Business One Service Layer sandbox (A/P service invoices). Everything lives under one
+Tenants on their ERPs side by side: `acme` posts into the SYSPRO sandbox, `globex` into the
+SAP Business One Service Layer sandbox (A/P service invoices), `summit` (a construction firm)
+into the Acumatica sandbox (AP bills with job-cost coding, released). Everything lives under one
 folder (`.demo/` by default) and is generated on first use: a keyring, SSH host keys, tenant
 files with encrypted secrets pinned to those host keys, a mapping file per tenant, the ERP
 sandboxes' state under `erp/<kind>/`. Nothing secret is committed to git.
@@ -55,6 +56,11 @@ DEMO_TENANTS = (
     ),
     DemoTenantSpec(
         "globex", "Globex Distribution", "Europe/Berlin", 2223, "key", "xml", 2, "sap_b1"
+    ),
+    # A mid-sized construction firm on Acumatica: job-cost branches, projects, subaccounts.
+    DemoTenantSpec(
+        "summit", "Summit Ridge Builders", "America/Denver", 2224, "password", "csv", 3,
+        "acumatica",
     ),
 )
 

@@ -16,6 +16,7 @@ BENCHES = [
     "posting_throughput",
     "sapb1_posting",
     "sapb1_sessions",
+    "acumatica_posting",
     "e2e_latency",
     "soak",
 ]

@@ -64,7 +64,9 @@ def known_codes() -> tuple[list[Any], list[str], list[str]]:
     """Demo vendors, Stampli GL codes and cost centers that map onto active Acumatica codes."""
     active = {a["AccountCD"] for a in ACUMATICA_SEED.accounts if a["Active"]}
     vendors = [v for v in DEMO_COMPANY.vendors if v.id in ACUMATICA_SEED.vendor_map]
-    accounts = [a.code for a in DEMO_COMPANY.expense_accounts if MAPS.ledger_codes.get(a.code) in active]
+    accounts = [
+        a.code for a in DEMO_COMPANY.expense_accounts if MAPS.ledger_codes.get(a.code) in active
+    ]
     return vendors, accounts, sorted(CENTER_SUBACCOUNTS)
 
 
@@ -127,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(home, ignore_errors=True)
     posted = sum(r.posted for r in reports)
     refs = {i.external_ref for i in planned}
-    keys = Counter((d["Vendor"], str(d.get("Description") or "").split(" ", 1)[0]) for d in documents)
+    keys = Counter(
+        (d["Vendor"], str(d.get("Description") or "").split(" ", 1)[0]) for d in documents
+    )
     dups = sum(c - 1 for c in keys.values() if c > 1)
     missing = len(refs - {ref for _, ref in keys})
     per_bill = 5 if args.release else 2
@@ -144,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         ("bills posted", f"{posted} (ledger: {posted_ledger} posted)"),
         ("bills/minute", f"{bills_min:.1f} of {allowed:.0f} the limit allows "
                          f"({per_bill} requests a bill) = {share:.1f} %"),
-        ("ERP requests", f"{len(requests)}: " + ", ".join(f"{k} {v}" for k, v in by_call.most_common())),
+        ("ERP requests", f"{len(requests)}: "
+                         + ", ".join(f"{k} {v}" for k, v in by_call.most_common())),
         ("ERP requests/minute", f"{len(requests) / wall * 60:.1f} = "
                                 f"{len(requests) / wall * 60 / args.rpm * 100:.1f} % of the limit"),
         ("429s seen", str(throttled)),

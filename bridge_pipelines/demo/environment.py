@@ -59,7 +59,13 @@ DEMO_TENANTS = (
     ),
     # A mid-sized construction firm on Acumatica: job-cost branches, projects, subaccounts.
     DemoTenantSpec(
-        "summit", "Summit Ridge Builders", "America/Denver", 2224, "password", "csv", 3,
+        "summit",
+        "Summit Ridge Builders",
+        "America/Denver",
+        2224,
+        "password",
+        "csv",
+        3,
         "acumatica",
     ),
 )

@@ -10,11 +10,11 @@ Sessions:
   every call (two tenants on one `httpx.Client` never mix), `POST /entity/auth/logout` with
   an explicit `Content-Length: 0` (IIS answers 411 without it) at `close()`: a session holds
   one of the licence's API user seats.
-- **oauth2**: tokens from `/identity/connect/token`, kept in the tenant's `TokenStore` (locked,
-  atomic, encrypted; `tokens.py`): a saved access token is reused while it lives, else the
-  saved refresh token is spent and the rotated one saved before use. A 401 mid-batch ends that
-  token for every run and takes a new one under the lock. `close()` logs the token's API
-  session out and forgets it in the store, so the seat is freed.
+- **oauth2**: tokens from `/identity/connect/token`; the refresh token is kept in the tenant's
+  `TokenStore` (locked, atomic, encrypted; `tokens.py`). Each batch spends the saved refresh
+  token under the lock and saves the rotated one before using its own access token, which no
+  other run shares: `close()` logs that token's API session out (freeing the seat) without
+  ending another run's. A 401 mid-batch takes a new token the same way.
 
 The licence throttle answers 429 without Retry-After [C]: the shared backoff (exponential with
 jitter) retries it; the client also paces itself under `max_requests_per_minute`. Time,
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 Method = Literal["GET", "PUT", "POST"]
 AUTH_COOKIES = (".ASPXAUTH", "ASP.NET_SessionId", "UserBranch", "Locale", "requestid")
-TOKEN_MARGIN = 60.0
 T = TypeVar("T")
 
 
@@ -239,11 +238,6 @@ class AcumaticaClient(SessionClient):
             headers={"Content-Length": "0"},
             deadline=self.settings.logout_timeout,
         )
-        if self._access and self.settings.token_store is not None:
-            with self.settings.token_store.locked() as state:
-                if state.get("access_token") == self._access:
-                    state.pop("access_token", None)
-                    state.pop("expires_at", None)
 
     def _forget_session(self) -> None:
         for value in (self._cookies.get(".ASPXAUTH"), self._access):
@@ -289,15 +283,6 @@ class AcumaticaClient(SessionClient):
         client = {"client_id": s.client_id, "client_secret": s.client_secret.get_secret_value()}
         self._forget_session()
         with store.locked() as state:
-            saved = state.get("access_token")
-            if (
-                saved
-                and saved not in self._dead
-                and float(state.get("expires_at") or 0) > time.time() + TOKEN_MARGIN
-            ):
-                self._access = str(saved)
-                register_secret(self._access)
-                return
             refresh = state.get("refresh_token") or (
                 s.refresh_token.get_secret_value() if s.refresh_token else None
             )
@@ -326,13 +311,11 @@ class AcumaticaClient(SessionClient):
                      "password": s.password.get_secret_value(),
                      "scope": "api offline_access", **client}
                 )  # fmt: skip
-            state["access_token"] = str(body["access_token"])
-            state["expires_at"] = time.time() + float(body.get("expires_in") or 3600)
             if body.get("refresh_token"):
                 state["refresh_token"] = str(body["refresh_token"])
             state["saved_at"] = datetime.now(UTC).isoformat()
-            store.save_now(state)  # on disk before the token is used
-            self._access = state["access_token"]
+            store.save_now(state)  # the rotated token is on disk before anything else
+            self._access = str(body["access_token"])
 
     # --- calls ----------------------------------------------------------------------------
 

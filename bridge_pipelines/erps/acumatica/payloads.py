@@ -127,6 +127,7 @@ class PoLink:
 
 
 def bill_type(invoice: PostableInvoice) -> str:
+    """`Bill`, or `Debit Adj.` (Acumatica's vendor credit memo) for a credit memo."""
     return DEBIT_ADJUSTMENT if invoice.document_type == DocumentType.CREDIT_MEMO else BILL
 
 

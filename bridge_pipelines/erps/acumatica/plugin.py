@@ -23,6 +23,6 @@ PLUGIN = ErpPlugin(
         ),
         # Authorization: Bearer ...
         (r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+", rf"\g<1>{MASK}"),
-    ),  # fmt: skip
+    ),
     sandbox="bridge_pipelines.sandbox.acumatica.profile:PROFILE",
 )

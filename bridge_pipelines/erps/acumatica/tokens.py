@@ -6,7 +6,8 @@ them (and, if it saved last, every later run) holding a dead token. So:
 
 - **One lock.** Every read-refresh-write happens under an exclusive `flock` on `<file>.lock`
   (held across the token request, bounded by the client's timeouts). A second run waits, then
-  reads what the first saved: a fresh access token it can use, or the new refresh token.
+  spends the refresh token the first one saved. Access tokens are never shared between runs
+  (each run logs its own out), so one run's logout never ends another's session.
 - **Saved before anything else.** The answer of a refresh is written (temporary file, fsync,
   `os.replace`, fsync of the folder) before the lock is released and before the access token
   is used: a crash after that never loses the rotated token.
@@ -47,7 +48,7 @@ def _fernet(client_id: str, client_secret: str) -> Fernet:
 
 
 class TokenStore:
-    """The saved tokens of one tenant's OAuth client: `{access_token, expires_at, refresh_token}`."""
+    """The saved refresh token of one OAuth client: `{refresh_token, saved_at}`."""
 
     def __init__(self, path: Path, client_id: str, client_secret: str) -> None:
         self.path = path

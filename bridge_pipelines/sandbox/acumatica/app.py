@@ -178,8 +178,10 @@ class AcumaticaSandbox(ErpSandbox):
         ]
 
     async def admin_pay(self, request: Request) -> Response:
-        """A clerk pays released bills: `{"vendor", "bills": [{"ReferenceNbr", "amount"}],
-        "date", "payment_ref"}`."""
+        """A clerk pays released bills with one AP check (the connector only reads payments).
+
+        Body: `{"vendor", "bills": [{"ReferenceNbr", "amount"}], "date", "payment_ref"}`.
+        """
         try:
             body = json.loads(await request.body())
             applications = [
@@ -452,10 +454,10 @@ class AcumaticaSandbox(ErpSandbox):
     ) -> dict[str, Any]:
         if existing is None:
             record = {**entity.defaults, **plain}
-            for f in entity.fields:
-                if f.type == "rows" and f.name in record:
-                    record[f.name] = [{**r, "id": str(uuid.uuid4())} for r in record[f.name]
-                                      if not r.get("delete")]  # fmt: skip
+            for detail in entity.fields:
+                if detail.type == "rows" and detail.name in record:
+                    rows = [r for r in record[detail.name] if not r.get("delete")]
+                    record[detail.name] = [{**r, "id": str(uuid.uuid4())} for r in rows]
             record.pop("id", None)
             return record
         record = {**existing}

@@ -13,6 +13,7 @@ object (`object`: wrapped fields one level down, e.g. `MainContact`) or a detail
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 ENDPOINT = "Default"
@@ -303,19 +304,12 @@ def _scalar(f: Field, raw: Any, where: str) -> Any:
         "datetime": isinstance(value, str),
         "boolean": isinstance(value, bool),
         "int": isinstance(value, int) and not isinstance(value, bool),
-        "decimal": isinstance(value, int | float)
-        and not isinstance(value, bool)
-        or _is_decimal(value),
+        "decimal": (isinstance(value, int | float) and not isinstance(value, bool))
+        or isinstance(value, Decimal),
     }[f.type]
     if not ok:
         raise BadBody(f"The value of the field '{where}' is not a valid {f.type}")
     return value
-
-
-def _is_decimal(value: Any) -> bool:
-    from decimal import Decimal
-
-    return isinstance(value, Decimal)
 
 
 def unwrap(fields: tuple[Field, ...], body: Any, where: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The Acumatica sandbox for the demo and the harnesses: tenant block, mapping, faults, documents."""
+"""The Acumatica sandbox for the demo and harnesses: tenant block, mapping, faults, documents."""
 
 import re
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""The query options of the contract-based REST API: `$filter`, `$select`, `$expand`, `$top`, `$skip`.
+"""Query options of the contract-based REST API: `$filter`, `$select`, `$expand`, `$top`, `$skip`.
 
 `$filter` is compiled to SQL over `json_extract(body, '$.<Field>')`, fields whitelisted from the
 entity's scalar fields, so a lookup by `Vendor` + `VendorRef` stays an indexed query however
@@ -79,7 +79,7 @@ class _Parser:
         return token
 
     def expect(self, value: str) -> None:
-        kind, text = self.take()
+        _, text = self.take()
         if text != value:
             raise QueryError(f"Expected '{value}' in $filter, found '{text}'")
 
@@ -173,7 +173,7 @@ class _Parser:
                     sql = f"NOT ({sql})"
             return sql
         column = self.field(text)
-        op_kind, op = self.take()
+        _, op = self.take()
         if op not in _COMPARE:
             raise QueryError(f"Unknown operator '{op}' in $filter")
         value = self.literal()

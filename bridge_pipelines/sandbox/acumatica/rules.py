@@ -42,6 +42,7 @@ def _money(value: Any) -> Decimal:
 
 
 def vendor(store: StateStore, record: dict[str, Any], ctx: dict[str, Any]) -> Errors:
+    """A vendor needs a name; its status defaults to Active."""
     errors: Errors = {}
     if not record.get("VendorName"):
         errors["VendorName"] = "'Vendor Name' cannot be empty."
@@ -98,12 +99,8 @@ def bill(store: StateStore, record: dict[str, Any], ctx: dict[str, Any]) -> Erro
         line.pop("id", None)
         where = f"Details[{n}]."
         line.setdefault("Branch", ctx["branch"])
-        for name, entity, label, active in (
-            ("Branch", "Branch", "Branch", lambda r: r.get("Active")),
-            ("Account", "Account", "Account", lambda r: r.get("Active")),
-            ("Subaccount", "Subaccount", "Subaccount", lambda r: r.get("Active")),
-            ("Project", "Project", "Project", lambda r: r.get("Status") == "Active"),
-        ):
+        for name in ("Branch", "Account", "Subaccount", "Project"):
+            entity = label = name
             code = line.get(name)
             if code in (None, ""):
                 if name in ("Account",):
@@ -112,7 +109,9 @@ def bill(store: StateStore, record: dict[str, Any], ctx: dict[str, Any]) -> Erro
             found = _find(store, entity, str(code))
             if found is None:
                 errors[where + name] = _missing(label)
-            elif not active(found):
+            elif not (
+                found.get("Status") == "Active" if name == "Project" else found.get("Active")
+            ):
                 errors[where + name] = f"The {label.lower()} '{code}' is inactive."
         line.setdefault("Project", "X")
         if line.get("POOrderNbr"):
@@ -202,6 +201,7 @@ def pay(
 
 
 def generic(store: StateStore, record: dict[str, Any], ctx: dict[str, Any]) -> Errors:
+    """No business rule: any well-formed record is saved."""
     return {}
 
 

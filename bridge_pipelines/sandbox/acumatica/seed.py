@@ -225,7 +225,7 @@ def _build() -> AcumaticaSeed:
                 "NonProject": c == "X",
             }
             for c, d, s, cu, b in PROJECTS
-        ),  # fmt: skip
+        ),
         purchase_orders=PURCHASE_ORDERS,
         vendor_map={v.id: vendor_code(v.id) for v in company.vendors if v.in_erp},
         account_map={a.code: account_code(a.code) for a in company.gl_accounts if a.in_erp},

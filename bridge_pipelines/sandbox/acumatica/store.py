@@ -95,6 +95,7 @@ def replace(conn: sqlite3.Connection, entity: Entity, record: dict[str, Any]) ->
 
 
 def by_key(store: StateStore, entity: Entity, key: str) -> dict[str, Any] | None:
+    """The record with these key fields (compared case-insensitively, as SQL Server does)."""
     rows = store.rows(
         "SELECT body FROM records WHERE entity = ? AND key = ? COLLATE NOCASE", (entity.name, key)
     )
@@ -102,6 +103,7 @@ def by_key(store: StateStore, entity: Entity, key: str) -> dict[str, Any] | None
 
 
 def by_id(store: StateStore, entity: Entity, record_id: str) -> dict[str, Any] | None:
+    """The record with this GUID `id`."""
     rows = store.rows(
         "SELECT body FROM records WHERE entity = ? AND id = ?", (entity.name, record_id)
     )
@@ -129,30 +131,13 @@ def query(
 
 
 def new_secret() -> str:
+    """A session cookie, access or refresh token: 256 random bits."""
     return secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:
     """Refresh tokens are kept hashed: the state file never holds a usable one."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def open_session(
-    store: StateStore, kind: str, user: str, now: datetime, expires: datetime | None = None
-) -> str:
-    session_id = new_secret()
-    store.execute(
-        "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            session_id,
-            kind,
-            user,
-            now.isoformat(),
-            now.isoformat(),
-            expires.isoformat() if expires else None,
-        ),
-    )
-    return session_id
 
 
 def live_sessions(store: StateStore, now: datetime, idle: float) -> int:
@@ -187,4 +172,5 @@ def touch_session(
 
 
 def end_session(store: StateStore, session_id: str) -> bool:
+    """Log a session (or token) out; False when it was not live."""
     return store.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0

@@ -95,7 +95,9 @@ class Acumatica:
     def store(self) -> TokenStore:
         return TokenStore(self.tmp / "tokens" / "contract.tokens", CLIENT_ID, CLIENT_SECRET)
 
-    def oauth_adapter(self, *, password: str | None = API_PASSWORD, **options: Any) -> AcumaticaAdapter:
+    def oauth_adapter(
+        self, *, password: str | None = API_PASSWORD, **options: Any
+    ) -> AcumaticaAdapter:
         erp = self.settings(
             acumatica_auth="oauth2",
             acumatica_client_id=CLIENT_ID,

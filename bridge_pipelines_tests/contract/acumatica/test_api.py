@@ -37,9 +37,9 @@ def test_a_wrong_endpoint_or_version_answers_404(acumatica: Acumatica) -> None:
 def test_a_pinned_version_the_instance_lacks_names_the_ones_it_offers(
     acumatica: Acumatica,
 ) -> None:
-    with acumatica.adapter(acumatica_endpoint_version="26.200.001") as adapter:
-        with pytest.raises(ConfigError) as raised:
-            list(adapter.read_vendors())
+    adapter = acumatica.adapter(acumatica_endpoint_version="26.200.001")
+    with adapter, pytest.raises(ConfigError) as raised:
+        list(adapter.read_vendors())
     message = str(raised.value)
     assert "26.200.001" in message and "23.200.001, 24.200.001, 25.200.001" in message
     assert "erp.acumatica_endpoint_version" in message
@@ -50,7 +50,9 @@ def test_swagger_json_describes_the_version_from_the_entity_definitions(
 ) -> None:
     doc = acumatica.http.get(acumatica.entity("swagger.json")).json()
     assert doc["swagger"] == "2.0" and doc["basePath"] == f"/entity/Default/{VERSION}"
-    assert {"/Bill", "/Vendor", "/PurchaseOrder", "/Check", "/Bill/ReleaseBill"} <= set(doc["paths"])
+    assert {"/Bill", "/Vendor", "/PurchaseOrder", "/Check", "/Bill/ReleaseBill"} <= set(
+        doc["paths"]
+    )
     line = doc["definitions"]["BillDetails"]["allOf"][1]["properties"]
     assert {"Branch", "Account", "Subaccount", "Project", "ExtendedCost"} <= set(line)
     assert line["ExtendedCost"] == {"$ref": "#/definitions/DecimalValue"}
@@ -162,4 +164,6 @@ def test_release_bill_is_a_long_running_action_202_then_204(acumatica: Acumatica
     assert bill["Status"] == "Open"
     again = acumatica.http.post(acumatica.entity("Bill/ReleaseBill"), json=action)
     failed = acumatica.http.get(again.headers["location"])
-    assert failed.status_code == 500 and "already been released" in failed.json()["exceptionMessage"]
+    assert (
+        failed.status_code == 500 and "already been released" in failed.json()["exceptionMessage"]
+    )

@@ -51,9 +51,12 @@ def test_a_hand_keyed_bill_with_the_same_vendor_reference_is_refused_for_review(
 ) -> None:
     bill = invoice()
     acumatica.login()
-    keyed = {"Vendor": {"value": "VEND0001"}, "VendorRef": {"value": bill.invoice_number},
-             "Date": {"value": bill.invoice_date.isoformat()},
-             "Details": [{"Account": {"value": "52000"}, "ExtendedCost": {"value": 1150.0}}]}
+    keyed = {
+        "Vendor": {"value": "VEND0001"},
+        "VendorRef": {"value": bill.invoice_number},
+        "Date": {"value": bill.invoice_date.isoformat()},
+        "Details": [{"Account": {"value": "52000"}, "ExtendedCost": {"value": 1150.0}}],
+    }
     assert acumatica.http.put(acumatica.entity("Bill"), json=keyed).status_code == 200  # fmt: skip
     with acumatica.adapter() as adapter, pytest.raises(RejectedByErpError) as raised:
         adapter.post_invoice(bill)
@@ -163,7 +166,7 @@ def test_master_data_exports_subaccounts_as_cost_centers_with_branches_and_proje
 
 
 def _pay(acumatica: Acumatica, number: str, amount: str, day: date) -> dict:
-    return acumatica.admin._call(  # noqa: SLF001 - the sandbox's own admin route
+    return acumatica.admin._call(
         "POST", "acumatica/checks",
         json={"vendor": "VEND0001", "bills": [{"ReferenceNbr": number, "amount": amount}],
               "date": day.isoformat(), "payment_ref": f"CHK {number}"},

@@ -23,7 +23,9 @@ CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, entity TEXT NOT NULL,
     key TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, UNIQUE (entity, key));
 CREATE INDEX IF NOT EXISTS records_seq ON records (entity, seq);
 CREATE INDEX IF NOT EXISTS records_vendor_ref ON records (entity,
-    json_extract(body, '$.Vendor'), json_extract(body, '$.VendorRef'));
+    json_extract(body, '$.Vendor') COLLATE NOCASE,
+    json_extract(body, '$.VendorRef') COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS records_key ON records (entity, key COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, kind TEXT NOT NULL,
     user_name TEXT NOT NULL, created_at TEXT NOT NULL, last_used_at TEXT NOT NULL,
@@ -119,9 +121,15 @@ def query(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Records of an entity matching a compiled filter, in creation order."""
+    """Records of an entity matching a compiled filter, in creation order.
+
+    With a filter, `+seq` keeps the planner on the filter's index (a lookup by vendor and
+    VendorRef) rather than walking every record in `seq` order.
+    """
+    order = "seq" if where == "1" else "+seq"
     rows = store.rows(
-        f"SELECT body FROM records WHERE entity = ? AND ({where}) ORDER BY seq LIMIT ? OFFSET ?",
+        f"SELECT body FROM records WHERE entity = ? AND ({where}) ORDER BY {order} "
+        "LIMIT ? OFFSET ?",
         [entity, *params, -1 if limit is None else limit, offset],
     )
     return [loads(r["body"]) for r in rows]

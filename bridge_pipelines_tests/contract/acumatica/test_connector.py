@@ -205,3 +205,20 @@ def test_the_connector_is_reconcile_only_for_payments() -> None:
     plugin = registry.plugin("acumatica")
     assert plugin.records_payments() is False
     assert plugin.reads_open_purchase_orders() is True
+
+
+def test_412_on_the_create_only_put_is_looked_up_ours_or_refused(acumatica: Acumatica) -> None:
+    ours, other = invoice(), invoice()
+    # Saved, then answered 412 (a retried PUT meeting its own first attempt): it is ours.
+    acumatica.admin.arm_fault("error_after_commit", count=1, status=412, method="PUT",
+                              path="*/Bill")  # fmt: skip
+    with acumatica.adapter() as adapter:
+        found = adapter.post_invoice(ours)
+    [saved] = acumatica.bills()
+    assert found.doc_id == f"Bill/{saved['ReferenceNbr']}"
+    # Refused with 412 and nothing of ours holds the key: a refusal for review, nothing sent.
+    acumatica.admin.arm_fault("error_before_commit", count=1, status=412, method="PUT",
+                              path="*/Bill")  # fmt: skip
+    with acumatica.adapter() as adapter, pytest.raises(RejectedByErpError, match="not ours"):
+        adapter.post_invoice(other)
+    assert len(acumatica.bills()) == 1

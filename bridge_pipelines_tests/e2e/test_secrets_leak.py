@@ -68,6 +68,12 @@ ERP_FAULTS: dict[str, list[dict[str, object]]] = {
         {"action": "rate_limit", "method": "GET", "path": "*/ChartOfAccounts", "retry_after": 1},
         {"action": "error_after_commit", "method": "POST", "path": "*/PurchaseCreditNotes"},
     ],
+    "acumatica": [
+        {"action": "error_before_commit", "method": "POST", "path": "*/auth/login", "status": 500},
+        {"action": "expire_session", "method": "GET", "path": "*/Bill"},
+        {"action": "rate_limit", "method": "GET", "path": "*/Account", "retry_after": 1},
+        {"action": "error_after_commit", "method": "PUT", "path": "*/Bill", "status": 502},
+    ],
 }
 
 
@@ -208,7 +214,7 @@ def test_a_demo_cycle_leaks_no_secret(tmp_path: Path) -> None:
     # The scan covers what it claims: both tenants' credentials and both ERPs' sessions.
     assert {"acme sftp.password", "acme erp.password", "globex sftp.private_key"} <= labels
     assert {"globex sftp.private_key_passphrase", "globex erp.password"} <= labels
-    assert {erp for erp, ids in watcher.seen.items() if ids} == {"syspro", "sap_b1"}, (
+    assert {erp for erp, ids in watcher.seen.items() if ids} == set(ERP_FAULTS), (
         "no ERP session was observed: the session ids would go unchecked"
     )
 

@@ -7,6 +7,7 @@ connector's (`erps/settings.py`).
 """
 
 import re
+from pathlib import PurePath
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -73,6 +74,14 @@ class AcumaticaErpSettings(ErpSettings):
     def _client_id_shape(cls, value: str | None) -> str | None:
         if value is not None and not _CLIENT_ID.match(value):
             raise ValueError("must be GUID@TenantName, as Acumatica shows it")
+        return value
+
+    @field_validator("acumatica_token_store")
+    @classmethod
+    def _absolute_store(cls, value: str | None) -> str | None:
+        # Relative to what? The working directory of a Dagster run is nobody's choice.
+        if value is not None and not PurePath(value).is_absolute():
+            raise ValueError("must be an absolute folder path on the machine running us")
         return value
 
     @field_validator("acumatica_endpoint_version")

@@ -217,7 +217,7 @@ class AcumaticaSandbox(ErpSandbox):
             secret = request.cookies.get(AUTH_COOKIE, "")
         if not secret:
             return None
-        return db.touch_session(self.store, db.token_hash(secret), self.clock.now(), self._idle)
+        return db.touch_session(self.store, secret, self.clock.now(), self._idle)
 
     def _seat_free(self) -> bool:
         limit = int(self.config["api_user_limit"])
@@ -257,7 +257,7 @@ class AcumaticaSandbox(ErpSandbox):
         now = self.clock.now()
         self.store.execute(
             "INSERT INTO sessions VALUES (?, 'cookie', ?, ?, ?, NULL)",
-            (db.token_hash(secret), API_USER, now.isoformat(), now.isoformat()),
+            (secret, API_USER, now.isoformat(), now.isoformat()),
         )
         response = Response(status_code=204)
         response.headers.append("Set-Cookie", f"{AUTH_COOKIE}={secret}; path=/; HttpOnly")
@@ -277,7 +277,7 @@ class AcumaticaSandbox(ErpSandbox):
         secret = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         secret = secret or request.cookies.get(AUTH_COOKIE, "")
         if secret:
-            db.end_session(self.store, db.token_hash(secret))
+            db.end_session(self.store, secret)
         return Response(status_code=204)
 
     async def token(self, request: Request) -> Response:
@@ -316,7 +316,7 @@ class AcumaticaSandbox(ErpSandbox):
         db_now = now.isoformat()
         self.store.execute(
             "INSERT INTO sessions VALUES (?, 'oauth', ?, ?, ?, ?)",
-            (db.token_hash(access), API_USER, db_now, db_now,
+            (access, API_USER, db_now, db_now,
              (now + timedelta(seconds=lifetime)).isoformat()),
         )  # fmt: skip
         days = float(self.config["refresh_token_lifetime_days"])
@@ -552,7 +552,7 @@ class AcumaticaSandbox(ErpSandbox):
         secret = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         secret = secret or request.cookies.get(AUTH_COOKIE, "")
         if secret:
-            db.end_session(self.store, db.token_hash(secret))
+            db.end_session(self.store, secret)
         return error(401, NOT_LOGGED_IN)
 
     def answer_auth_fail(self, request: Request, fault: Fault) -> Response:

@@ -144,7 +144,11 @@ def new_secret() -> str:
 
 
 def token_hash(token: str) -> str:
-    """Refresh tokens are kept hashed: the state file never holds a usable one."""
+    """Refresh tokens are kept hashed: the state file never holds a usable one.
+
+    Session cookies and access tokens are kept as they are in `sessions`, as the other
+    sandboxes keep theirs: the secrets-leak test reads them there to search for them.
+    """
     return hashlib.sha256(token.encode()).hexdigest()
 
 

@@ -79,6 +79,32 @@ class AcumaticaSettings(ClientSettings):
             raise ConfigError("Acumatica page_size must be at least 1")
 
 
+class LicencePacer:
+    """Spaces requests at the licence's per-minute rate, catching up after a slow stretch.
+
+    The shared `Pacer` forgets the time a slow answer (or a busy machine) took, so a client
+    paced at the limit ends below it. This one keeps up to `burst` slots of credit: after a
+    stall it sends that many requests back to back, never more than `burst` over the rate in
+    any stretch of time. Acumatica spaces requests past half its per-minute limit rather than
+    refusing them [C], so the credit costs no 429.
+    """
+
+    def __init__(self, requests_per_minute: float | None, burst: int = 5) -> None:
+        self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._burst = burst
+        self._next = time.monotonic()
+
+    def acquire(self) -> None:
+        """Sleep until this request's slot."""
+        if not self._interval:
+            return
+        now = time.monotonic()
+        self._next = max(self._next, now - self._burst * self._interval)
+        if self._next > now:
+            time.sleep(self._next - now)
+        self._next += self._interval
+
+
 def _cookies(headers: httpx.Headers) -> dict[str, str]:
     found: dict[str, str] = {}
     for header in headers.get_list("set-cookie"):
@@ -104,7 +130,7 @@ class AcumaticaClient(SessionClient):
         for secret in (settings.password, settings.client_secret, settings.refresh_token):
             if secret is not None:
                 register_secret(secret.get_secret_value())
-        super().__init__(settings, http, pacer)
+        super().__init__(settings, http, pacer or LicencePacer(settings.max_requests_per_minute))
         self._root = httpx.URL(settings.base_url + "/")
         self._cookies: dict[str, str] = {}
         self._access: str | None = None

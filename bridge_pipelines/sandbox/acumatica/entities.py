@@ -351,7 +351,7 @@ def unwrap(fields: tuple[Field, ...], body: Any, where: str = "") -> dict[str, A
 def wrap(fields: tuple[Field, ...], record: Mapping[str, Any], expand: set[str], base: str) -> Any:
     """A stored record as the endpoint answers it: values wrapped, row fields added."""
     out: dict[str, Any] = {"id": record.get("id"), "rowNumber": record.get("rowNumber", 1)}
-    out["note"] = {"value": record.get("note") or ""} if "note" in record else None
+    out["note"] = {"value": record.get("note") or ""}
     for f in fields:
         if f.name not in record:
             continue
@@ -373,8 +373,6 @@ def wrap(fields: tuple[Field, ...], record: Mapping[str, Any], expand: set[str],
     out["custom"] = {}
     if base:
         out["_links"] = {"self": f"{base}/{record.get('id')}"}
-    if out["note"] is None:
-        del out["note"]
     return out
 
 

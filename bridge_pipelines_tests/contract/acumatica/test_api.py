@@ -79,7 +79,7 @@ def test_records_carry_id_row_number_custom_links_and_details_when_expanded(
         acumatica.entity("PurchaseOrder"), params={"$expand": "Details"}
     ).json()
     first = plain[0]
-    assert {"id", "rowNumber", "custom", "_links"} <= set(first)
+    assert {"id", "rowNumber", "note", "custom", "_links"} <= set(first)
     assert first["OrderNbr"] == {"value": "PO004512"} and "Details" not in first
     lines = expanded[0]["Details"]
     assert lines[0]["Project"] == {"value": "RIVERSIDE"} and lines[0]["rowNumber"] == 1
@@ -137,7 +137,7 @@ def test_filter_select_top_and_skip_page_without_a_next_link(acumatica: Acumatic
     first = acumatica.http.get(acumatica.entity("Account"), params=params).json()
     second = acumatica.http.get(acumatica.entity("Account"), params={**params, "$skip": "3"})
     assert isinstance(first, list) and len(first) == 3  # a bare array: no nextLink anywhere
-    assert set(first[0]) == {"id", "rowNumber", "AccountCD", "custom", "_links"}
+    assert set(first[0]) == {"id", "rowNumber", "note", "AccountCD", "custom", "_links"}
     codes = [r["AccountCD"]["value"] for r in first + second.json()]
     assert len(set(codes)) == len(codes)
     dated = acumatica.http.get(

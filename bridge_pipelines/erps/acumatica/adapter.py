@@ -491,7 +491,8 @@ def token_store(settings: AcumaticaErpSettings, owner: str, client_secret: str) 
         else get_settings().home.resolve() / "acumatica-tokens"
     )
     assert settings.acumatica_client_id
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in owner)
+    name = owner.removeprefix("tenant ")  # `tenants.erp` names the owner "tenant <id>"
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
     return TokenStore(folder / f"{safe}.tokens", settings.acumatica_client_id, client_secret)
 
 

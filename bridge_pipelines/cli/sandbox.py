@@ -32,9 +32,9 @@ def up(home: Path, sftp_port_base: int, cadence: float) -> None:
     """Start the demo tenants' SFTP servers, Stampli simulators and ERP sandboxes until Ctrl-C.
 
     The ERP sandboxes are SYSPRO (acme), the SAP Business One Service Layer (globex) and
-    Acumatica (summit), with their state under HOME/erp/<kind>. Tenant files pinned to these servers are written to
-    HOME/tenants, so a Dagster started with BRIDGE_TENANTS_DIR pointing there (and
-    BRIDGE_HOME=HOME) picks the files up.
+    Acumatica (summit), with their state under HOME/erp/<kind>. Tenant files pinned to these
+    servers are written to HOME/tenants, so a Dagster started with BRIDGE_TENANTS_DIR pointing
+    there (and BRIDGE_HOME=HOME) picks the files up.
     """
     from bridge_pipelines.demo.environment import DEMO_TENANTS, start_demo
 

@@ -166,13 +166,14 @@ class AcumaticaClient(SessionClient):
     def refusal(self, answer: Answer, kind: CallKind, what: str) -> BridgeError:
         s = self.settings
         error = errors.parse_error(answer.text)
-        if answer.status == 401:
-            if kind == "login":
+        if answer.status in (400, 401):
+            if kind == "login":  # wrong user or password, unknown client, spent refresh token
                 return ConfigError(
                     f"Acumatica refused the credentials for tenant {s.tenant!r}: "
                     f"{error.located()}; check erp.username, erp.password and the OAuth client"
                 )
-            return errors.SessionExpiredError(error)
+            if answer.status == 401:
+                return errors.SessionExpiredError(error)
         if answer.status == 404:
             return ConfigError(
                 f"Acumatica {what}: endpoint {s.endpoint}/{s.version} not found on "

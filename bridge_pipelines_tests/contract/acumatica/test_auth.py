@@ -201,3 +201,13 @@ def test_a_token_ended_mid_batch_is_renewed_and_the_read_repeated(acumatica: Acu
         acumatica.admin.arm_fault("expire_session", count=1, method="GET", path="*/Account")
         accounts = list(adapter.read_gl_accounts())
     assert accounts and acumatica.admin.faults() == []
+
+
+def test_a_wrong_password_or_client_secret_on_the_token_endpoint_is_one_config_error(
+    acumatica: Acumatica,
+) -> None:
+    mark = acumatica.mark()
+    with acumatica.oauth_adapter(password="nope") as adapter, pytest.raises(ConfigError):
+        list(adapter.read_gl_accounts())
+    grants = [r for r in acumatica.requests(mark) if r["path"] == "/identity/connect/token"]
+    assert len(grants) == 1

@@ -388,7 +388,12 @@ class AcumaticaSandbox(ErpSandbox):
             self.store, entity.name, where.sql, where.params,
             limit=count(q.get("$top"), "$top"), offset=count(q.get("$skip"), "$skip") or 0,
         )  # fmt: skip
-        return _json([self._render(request, entity, version, r) for r in rows])
+        return _json(
+            [
+                self._render(request, entity, version, {**r, "rowNumber": n})
+                for n, r in enumerate(rows, 1)
+            ]
+        )
 
     def _find(self, entity: Entity, parts: list[str]) -> dict[str, Any] | None:
         if len(parts) == 1:

@@ -81,6 +81,7 @@ def test_records_carry_id_row_number_custom_links_and_details_when_expanded(
     first = plain[0]
     assert {"id", "rowNumber", "note", "custom", "_links"} <= set(first)
     assert first["OrderNbr"] == {"value": "PO004512"} and "Details" not in first
+    assert [r["rowNumber"] for r in plain] == list(range(1, len(plain) + 1))
     lines = expanded[0]["Details"]
     assert lines[0]["Project"] == {"value": "RIVERSIDE"} and lines[0]["rowNumber"] == 1
 

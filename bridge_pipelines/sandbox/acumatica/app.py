@@ -180,12 +180,15 @@ class AcumaticaSandbox(ErpSandbox):
     async def admin_pay(self, request: Request) -> Response:
         """A clerk pays released bills with one AP check (the connector only reads payments).
 
-        Body: `{"vendor", "bills": [{"ReferenceNbr", "amount"}], "date", "payment_ref"}`.
+        Body: `{"vendor", "bills": [{"ReferenceNbr" or "VendorRef", "amount"}], "date",
+        "payment_ref"}`: a bill is named by its number, or by the vendor's invoice number (as
+        a Stampli payment file names it).
         """
         try:
             body = json.loads(await request.body())
             applications = [
-                (str(b["ReferenceNbr"]), Decimal(str(b["amount"]))) for b in body["bills"]
+                (self._bill_number(str(body["vendor"]), b), Decimal(str(b["amount"])))
+                for b in body["bills"]
             ]
             ctx = {**body, "now": self._now()}
             with self.store.transaction() as conn:
@@ -201,6 +204,15 @@ class AcumaticaSandbox(ErpSandbox):
         return _json(saved, 201)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _bill_number(self, vendor: str, named: dict[str, Any]) -> str:
+        if "ReferenceNbr" in named:
+            return str(named["ReferenceNbr"])
+        where = "json_extract(body, '$.Vendor') = ? AND json_extract(body, '$.VendorRef') = ?"
+        found = db.query(self.store, "Bill", where, [vendor, str(named["VendorRef"])])
+        if len(found) != 1:
+            raise ValueError(f"{len(found)} bills of {vendor} with VendorRef {named['VendorRef']}")
+        return str(found[0]["ReferenceNbr"])
 
     def _now(self) -> str:
         return self.clock.now().replace(microsecond=0).isoformat()

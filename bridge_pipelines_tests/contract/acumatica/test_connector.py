@@ -179,7 +179,12 @@ def test_payments_are_read_from_checks_applied_to_bills(acumatica: Acumatica) ->
     with acumatica.adapter(acumatica_release_bills=True) as adapter:
         docs = [adapter.post_invoice(b) for b in (paid, partly, open_)]
     _pay(acumatica, docs[0].document_number or "", "1150.00", today)
-    _pay(acumatica, docs[1].document_number or "", "200.00", today)
+    acumatica.admin._call(  # a clerk names the bill by the vendor's invoice number
+        "POST", "acumatica/checks",
+        json={"vendor": "VEND0001", "date": today.isoformat(),
+              "payment_ref": f"CHK {docs[1].document_number}",
+              "bills": [{"VendorRef": partly.invoice_number, "amount": "200.00"}]},
+    )  # fmt: skip
     since = datetime.now(UTC) - timedelta(days=2)
     with acumatica.adapter() as adapter:
         payments = sorted(adapter.read_payments(since), key=lambda p: p.amount)

@@ -2,7 +2,8 @@
 
 - `GET /entity` lists the endpoints [C]; `/entity/{Endpoint}/{Version}/{Entity}` serves the
   `Default` endpoint in `VERSIONS`; any other endpoint or version answers 404 [C].
-- `GET .../swagger.json`: the OpenAPI document of that version, from `entities.py` [C].
+- `GET .../swagger.json`: the OpenAPI 3.0 document of that version, from `entities.py`, and
+  `GET /entity/swagger.json` the instance's (sign in, sign out, version) [C].
 - Cookie login `POST /entity/auth/login` (204 + cookies) and logout (204; without
   `Content-Length` IIS answers 411) [C]; a wrong password answers 500 `PX.Data.PXException`
   "Invalid credentials. Please try again." [I]; over the licence's API users, 429 "API Login
@@ -43,6 +44,7 @@ from bridge_pipelines.sandbox.acumatica.entities import (
     VERSIONS,
     BadBody,
     Entity,
+    instance_swagger,
     swagger,
     unwrap,
     wrap,
@@ -166,6 +168,7 @@ class AcumaticaSandbox(ErpSandbox):
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/entity", self.endpoints, methods=["GET"]),
+            Route("/entity/swagger.json", self.instance_swagger, methods=["GET"]),
             Route("/entity/auth/login", self.login, methods=["POST"]),
             Route("/entity/auth/logout", self.logout, methods=["POST"]),
             Route("/identity/connect/token", self.token, methods=["POST"]),
@@ -246,6 +249,9 @@ class AcumaticaSandbox(ErpSandbox):
                 for v in versions
             ],
         })  # fmt: skip
+
+    async def instance_swagger(self, request: Request) -> Response:
+        return _json(instance_swagger())
 
     async def login(self, request: Request) -> Response:
         if not await self.throttle.admit():
@@ -351,7 +357,7 @@ class AcumaticaSandbox(ErpSandbox):
             return error(404, f"No HTTP resource was found that matches the request URI "
                               f"'{request.url.path}'.")  # fmt: skip
         if rest == "swagger.json":
-            return _json(swagger(endpoint, version, request.url.netloc))
+            return _json(swagger(endpoint, version))
         if self._session(request) is None:
             return error(401, NOT_LOGGED_IN)
         if not await self.throttle.admit():

@@ -3,8 +3,9 @@
 One definition per entity drives three things, so they cannot drift apart: the check of a PUT
 body (every field wrapped as `{"value": ...}`, known names only, types, lengths), the rendering
 of a stored record (values wrapped, `id` / `rowNumber` / `note` / `custom` / `_links` added),
-and the OpenAPI 2.0 document served at `/entity/{Endpoint}/{Version}/swagger.json`, as the real
-product serves one per endpoint version [C: IS__HOW_Export_REST_schema_to_VS.md].
+and the OpenAPI 3.0 document served at `/entity/{Endpoint}/{Version}/swagger.json`, as the real
+product serves one per endpoint version (and one for the instance, `/entity/swagger.json`)
+[C: Acumatica-AI-Resources, IS__IS_CB_REST_Endpoint_API_Reference.md].
 
 A field is a scalar (`string`, `decimal`, `int`, `boolean`, `datetime`, `guid`), a linked
 object (`object`: wrapped fields one level down, e.g. `MainContact`) or a detail collection
@@ -376,9 +377,9 @@ def wrap(fields: tuple[Field, ...], record: Mapping[str, Any], expand: set[str],
     return out
 
 
-# --- swagger.json ----------------------------------------------------------------------------
+# --- swagger.json (OpenAPI 3.0) ----------------------------------------------------------------
 
-_SWAGGER_TYPES = {
+_VALUE_TYPES = {
     "string": ("StringValue", "string", None),
     "guid": ("GuidValue", "string", "uuid"),
     "datetime": ("DateTimeValue", "string", "date-time"),
@@ -388,120 +389,153 @@ _SWAGGER_TYPES = {
 }
 
 
-def _definition(fields: tuple[Field, ...], version: str, owner: str, out: dict[str, Any]) -> None:
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _schema(fields: tuple[Field, ...], version: str, owner: str, out: dict[str, Any]) -> None:
     properties: dict[str, Any] = {}
     for f in fields:
         if version < f.since:
             continue
-        if f.type == "rows":
+        if f.type in ("rows", "object"):
             name = f"{owner}{f.name}"
-            _definition(f.fields, version, name, out)
-            properties[f.name] = {"type": "array", "items": {"$ref": f"#/definitions/{name}"}}
-        elif f.type == "object":
-            name = f"{owner}{f.name}"
-            _definition(f.fields, version, name, out)
-            properties[f.name] = {"$ref": f"#/definitions/{name}"}
+            _schema(f.fields, version, name, out)
+            properties[f.name] = (
+                {"type": "array", "items": _ref(name)} if f.type == "rows" else _ref(name)
+            )
         else:
-            properties[f.name] = {"$ref": f"#/definitions/{_SWAGGER_TYPES[f.type][0]}"}
-    out[owner] = {
-        "allOf": [{"$ref": "#/definitions/Entity"}, {"type": "object", "properties": properties}]
+            properties[f.name] = _ref(_VALUE_TYPES[f.type][0])
+    out[owner] = {"allOf": [_ref("Entity"), {"type": "object", "properties": properties}]}
+
+
+def _json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _operations(entity: Entity) -> dict[str, Any]:
+    ref = _ref(entity.name)
+    query = [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+        for n in ("$select", "$filter", "$expand", "$custom")
+    ] + [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "integer"}}
+        for n in ("$skip", "$top")
+    ]
+    paths: dict[str, Any] = {
+        f"/{entity.name}": {
+            "get": {
+                "tags": [entity.name],
+                "operationId": f"{entity.name}_GetList",
+                "parameters": query,
+                "responses": {"200": {"description": "OK", "content": _json_content(
+                    {"type": "array", "items": ref})}},
+            },
+            "put": {
+                "tags": [entity.name],
+                "operationId": f"{entity.name}_PutEntity",
+                "parameters": query[:3],
+                "requestBody": {"required": True, "content": _json_content(ref)},
+                "responses": {
+                    "200": {"description": "OK", "content": _json_content(ref)},
+                    "412": {"description": "The record exists (If-None-Match: *)"},
+                    "422": {"description": "Field-level validation errors",
+                            "content": _json_content(ref)},
+                },
+            },
+        }
+    }  # fmt: skip
+    keys = "/".join("{" + k + "}" for k in entity.keys)
+    paths[f"/{entity.name}/{keys}"] = {
+        "get": {
+            "tags": [entity.name],
+            "operationId": f"{entity.name}_GetByKeys",
+            "parameters": [
+                {"name": k, "in": "path", "required": True, "schema": {"type": "string"}}
+                for k in entity.keys
+            ],
+            "responses": {"200": {"description": "OK", "content": _json_content(ref)}},
+        }
     }
+    for action in entity.actions:
+        body = {"type": "object", "properties": {"entity": ref}}
+        paths[f"/{entity.name}/{action}"] = {
+            "post": {
+                "tags": [entity.name],
+                "operationId": f"{entity.name}_InvokeAction_{action}",
+                "requestBody": {"required": True, "content": _json_content(body)},
+                "responses": {"202": {"description": "Accepted; poll the Location"},
+                              "204": {"description": "Done"}},
+            }
+        }  # fmt: skip
+    return paths
 
 
-def swagger(endpoint: str, version: str, host: str) -> dict[str, Any]:
-    """The OpenAPI 2.0 document of one endpoint version, from the definitions above."""
-    definitions: dict[str, Any] = {
+def swagger(endpoint: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of one endpoint version, from the definitions above [C]."""
+    schemas: dict[str, Any] = {
         "Entity": {
             "type": "object",
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
                 "rowNumber": {"type": "integer", "format": "int64"},
-                "note": {"$ref": "#/definitions/StringValue"},
+                "note": _ref("StringValue"),
                 "custom": {"type": "object"},
                 "_links": {"type": "object"},
             },
         }
     }
-    for value_name, kind, fmt in _SWAGGER_TYPES.values():
+    for value_name, kind, fmt in _VALUE_TYPES.values():
         inner: dict[str, Any] = {"type": kind}
         if fmt:
             inner["format"] = fmt
-        definitions[value_name] = {"type": "object", "properties": {"value": inner}}
+        schemas[value_name] = {"type": "object", "properties": {"value": inner}}
     paths: dict[str, Any] = {}
     for entity in ENTITIES.values():
-        if not entity.in_version(version):
-            continue
-        _definition(entity.fields_in(version), version, entity.name, definitions)
-        ref = {"$ref": f"#/definitions/{entity.name}"}
-        query = [
-            {"name": n, "in": "query", "type": "string", "required": False}
-            for n in ("$select", "$filter", "$expand", "$custom")
-        ] + [
-            {"name": n, "in": "query", "type": "integer", "required": False}
-            for n in ("$skip", "$top")
-        ]
-        paths[f"/{entity.name}"] = {
-            "get": {
-                "tags": [entity.name],
-                "operationId": f"{entity.name}_GetList",
-                "parameters": query,
-                "responses": {"200": {"description": "OK", "schema": {"type": "array",
-                                                                       "items": ref}}},
-            },
-            "put": {
-                "tags": [entity.name],
-                "operationId": f"{entity.name}_PutEntity",
-                "parameters": [
-                    {"name": "entity", "in": "body", "required": True, "schema": ref},
-                    *query[:3],
-                ],
-                "responses": {
-                    "200": {"description": "OK", "schema": ref},
-                    "412": {"description": "The record exists (If-None-Match: *)"},
-                    "422": {"description": "Field-level validation errors", "schema": ref},
-                },
-            },
-        }  # fmt: skip
-        keys = "/".join("{" + k + "}" for k in entity.keys)
-        paths[f"/{entity.name}/{keys}"] = {
-            "get": {
-                "tags": [entity.name],
-                "operationId": f"{entity.name}_GetByKeys",
-                "parameters": [
-                    {"name": k, "in": "path", "type": "string", "required": True}
-                    for k in entity.keys
-                ],
-                "responses": {"200": {"description": "OK", "schema": ref}},
-            }
-        }
-        for action in entity.actions:
-            paths[f"/{entity.name}/{action}"] = {
-                "post": {
-                    "tags": [entity.name],
-                    "operationId": f"{entity.name}_InvokeAction_{action}",
-                    "parameters": [{"name": "invokeAction", "in": "body", "required": True,
-                                    "schema": {"type": "object",
-                                               "properties": {"entity": ref}}}],
-                    "responses": {"202": {"description": "Accepted; poll the Location"},
-                                  "204": {"description": "Done"}},
-                }
-            }  # fmt: skip
+        if entity.in_version(version):
+            _schema(entity.fields_in(version), version, entity.name, schemas)
+            paths.update(_operations(entity))
     return {
-        "swagger": "2.0",
+        "openapi": "3.0.1",
         "info": {"title": f"{endpoint}/{version}", "version": version},
-        "host": host,
-        "basePath": f"/entity/{endpoint}/{version}",
-        "schemes": ["http", "https"],
-        "produces": ["application/json"],
-        "consumes": ["application/json"],
-        "securityDefinitions": {
-            "oauth2": {
-                "type": "oauth2",
-                "flow": "password",
-                "tokenUrl": "/identity/connect/token",
-                "scopes": {"api": "Access to the contract-based API", "offline_access": "Refresh"},
-            }
-        },
+        "servers": [{"url": f"/entity/{endpoint}/{version}"}],
         "paths": paths,
-        "definitions": definitions,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {"password": {"tokenUrl": "/identity/connect/token", "scopes": {
+                        "api": "the contract-based API", "offline_access": "refresh tokens"}}},
+                },
+                "cookie": {"type": "apiKey", "in": "cookie", "name": ".ASPXAUTH"},
+            },
+        },
+    }  # fmt: skip
+
+
+def instance_swagger() -> dict[str, Any]:
+    """The instance's OpenAPI 3.0 document: sign in, sign out, the version [C]."""
+    credentials = {
+        "type": "object",
+        "properties": {
+            k: {"type": "string"} for k in ("name", "password", "tenant", "branch", "locale")
+        },
     }
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": "Acumatica ERP instance", "version": "1"},
+        "paths": {
+            "/entity/auth/login": {"post": {
+                "operationId": "Auth_Login",
+                "requestBody": {"required": True, "content": _json_content(credentials)},
+                "responses": {"204": {"description": "Signed in"},
+                              "429": {"description": "API Login Limit"}}}},
+            "/entity/auth/logout": {"post": {
+                "operationId": "Auth_Logout",
+                "responses": {"204": {"description": "Signed out"}}}},
+            "/entity": {"get": {
+                "operationId": "Endpoints_Get",
+                "responses": {"200": {"description": "The version and the endpoints"}}}},
+        },
+    }  # fmt: skip

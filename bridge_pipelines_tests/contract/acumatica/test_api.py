@@ -48,15 +48,22 @@ def test_a_pinned_version_the_instance_lacks_names_the_ones_it_offers(
 def test_swagger_json_describes_the_version_from_the_entity_definitions(
     acumatica: Acumatica,
 ) -> None:
-    doc = acumatica.http.get(acumatica.entity("swagger.json")).json()
-    assert doc["swagger"] == "2.0" and doc["basePath"] == f"/entity/Default/{VERSION}"
+    doc = acumatica.http.get(
+        acumatica.entity("swagger.json"), params={"company": "SummitRidge"}
+    ).json()
+    assert doc["openapi"].startswith("3.0") and doc["servers"] == [
+        {"url": f"/entity/Default/{VERSION}"}
+    ]
     assert {"/Bill", "/Vendor", "/PurchaseOrder", "/Check", "/Bill/ReleaseBill"} <= set(
         doc["paths"]
     )
-    line = doc["definitions"]["BillDetails"]["allOf"][1]["properties"]
+    schemas = doc["components"]["schemas"]
+    line = schemas["BillDetails"]["allOf"][1]["properties"]
     assert {"Branch", "Account", "Subaccount", "Project", "ExtendedCost"} <= set(line)
-    assert line["ExtendedCost"] == {"$ref": "#/definitions/DecimalValue"}
+    assert line["ExtendedCost"] == {"$ref": "#/components/schemas/DecimalValue"}
     assert "412" in doc["paths"]["/Bill"]["put"]["responses"]
+    instance = acumatica.http.get("/entity/swagger.json").json()
+    assert {"/entity/auth/login", "/entity/auth/logout"} <= set(instance["paths"])
 
 
 def test_every_field_must_be_wrapped_an_unwrapped_one_answers_400(acumatica: Acumatica) -> None:

@@ -17,6 +17,7 @@ BENCHES = [
     "sapb1_posting",
     "sapb1_sessions",
     "infor_posting",
+    "acumatica_posting",
     "e2e_latency",
     "payment_judging",
     "soak",

@@ -31,10 +31,11 @@ def group() -> None:
 def up(home: Path, sftp_port_base: int, cadence: float) -> None:
     """Start the demo tenants' SFTP servers, Stampli simulators and ERP sandboxes until Ctrl-C.
 
-    The ERP sandboxes are SYSPRO (acme), the SAP Business One Service Layer (globex) and Infor M3
-    behind the ION API Gateway (initech), with their state under HOME/erp/<kind>. Tenant files
-    pinned to these servers are written to HOME/tenants, so a Dagster started with
-    BRIDGE_TENANTS_DIR pointing there (and BRIDGE_HOME=HOME) picks the files up.
+    The ERP sandboxes are SYSPRO (acme), the SAP Business One Service Layer (globex), Infor M3
+    behind the ION API Gateway (initech) and Acumatica (summit), with their state under
+    HOME/erp/<kind>. Tenant files pinned to these servers are written to HOME/tenants, so a
+    Dagster started with BRIDGE_TENANTS_DIR pointing there (and BRIDGE_HOME=HOME) picks the
+    files up.
     """
     from bridge_pipelines.demo.environment import DEMO_TENANTS, start_demo
 

@@ -1,11 +1,13 @@
 """The demo's world: SFTP servers, Stampli simulators, ERP sandboxes and tenant files.
 
-Tenants on their ERPs side by side: `acme` posts into the SYSPRO sandbox, `globex` into the SAP
-Business One Service Layer sandbox (A/P service invoices), `initech` into the Infor CloudSuite (M3)
-sandbox through the ION API (APS450MI supplier invoice batches). Everything lives under one folder
-(`.demo/` by default) and is generated on first use: a keyring, SSH host keys, tenant files with
-encrypted secrets pinned to those host keys, a mapping file per tenant, the ERP sandboxes' state
-under `erp/<kind>/`. Nothing secret is committed to git.
+Tenants on their ERPs side by side: `acme` posts into the SYSPRO sandbox, `globex` into the
+SAP Business One Service Layer sandbox (A/P service invoices), `initech` into the Infor
+CloudSuite (M3) sandbox through the ION API (APS450MI supplier invoice batches), `summit` (a
+construction firm) into the Acumatica sandbox (AP bills with job-cost coding, released).
+Everything lives under one folder (`.demo/` by default) and is generated on first use: a
+keyring, SSH host keys, tenant files with encrypted secrets pinned to those host keys, a mapping
+file per tenant, the ERP sandboxes' state under `erp/<kind>/`. Nothing secret is committed to
+git.
 """
 
 import os
@@ -59,6 +61,17 @@ DEMO_TENANTS = (
     ),
     DemoTenantSpec(
         "initech", "Initech Industrial", "America/New_York", 2224, "password", "csv", 3, "infor_m3"
+    ),
+    # A mid-sized construction firm on Acumatica: job-cost branches, projects, subaccounts.
+    DemoTenantSpec(
+        "summit",
+        "Summit Ridge Builders",
+        "America/Denver",
+        2225,
+        "password",
+        "csv",
+        3,
+        "acumatica",
     ),
 )
 

@@ -17,6 +17,7 @@ BUILTIN: tuple[str, ...] = (
     "bridge_pipelines.erps.syspro.plugin:PLUGIN",
     "bridge_pipelines.erps.sap_b1.plugin:PLUGIN",
     "bridge_pipelines.erps.infor_m3.plugin:PLUGIN",
+    "bridge_pipelines.erps.acumatica.plugin:PLUGIN",
 )
 
 NONE = ErpPlugin(

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge_pipelines.cli import main
-from bridge_pipelines.demo.environment import DemoEnvironment, start_demo
+from bridge_pipelines.demo.environment import DEMO_TENANTS, DemoEnvironment, start_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,9 @@ pytestmark = pytest.mark.e2e
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoEnvironment]:
     for name in ("BRIDGE_HOME", "BRIDGE_TENANTS_DIR", "DAGSTER_HOME", "BRIDGE_LEDGER_URL"):
         monkeypatch.delenv(name, raising=False)
-    environment = start_demo(tmp_path / "demo", ports={"acme": 0, "globex": 0})
+    environment = start_demo(
+        tmp_path / "demo", ports=dict.fromkeys((t.id for t in DEMO_TENANTS), 0)
+    )
     for key, value in environment.env().items():
         monkeypatch.setenv(key, value)
     try:

@@ -51,6 +51,13 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
     assert "recorded in sap_b1, 1 waiting, 0 held for review" in payments, payments
     waits = next(line for line in globex if line.strip().startswith("waits:"))
     assert "vendor V-0012" in waits and "is held for review" in waits, waits
+    summit = _block(result.stdout, "summit")  # the construction firm on Acumatica
+    assert summit[0] == "tenant summit: OK"
+    assert summit[1] == "  erp:        Acumatica (acumatica, company SummitRidge)"
+    to_stampli = next(line for line in summit if line.startswith("  to Stampli:"))
+    assert "15 dimensions, 3 open POs" in to_stampli, to_stampli
+    postings = next(line for line in summit if line.startswith("  postings:"))
+    assert "posted to acumatica, 1 held for review, 0 rejected" in postings, postings
 
     env.update(
         BRIDGE_HOME=str(home),
@@ -89,13 +96,15 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
     assert sap_password not in result.stdout + result.stderr
 
 
-def _tenant_blocks(stdout: str) -> tuple[list[str], list[str]]:
-    """The summary lines of acme and of globex, each starting with its `tenant ...:` line."""
+def _block(stdout: str, tenant: str) -> list[str]:
+    """The summary lines of one tenant, starting with its `tenant ...:` line."""
     lines = stdout.splitlines()
-    blocks = {}
-    for tenant in ("acme", "globex"):
-        header = f"tenant {tenant}: "
-        start = max(i for i, line in enumerate(lines) if line.startswith(header))  # not a log
-        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("  "))
-        blocks[tenant] = lines[start:end]
-    return blocks["acme"], blocks["globex"]
+    header = f"tenant {tenant}: "
+    start = max(i for i, line in enumerate(lines) if line.startswith(header))  # not a log
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("  "))
+    return lines[start:end]
+
+
+def _tenant_blocks(stdout: str) -> tuple[list[str], list[str]]:
+    """The summary lines of acme and of globex."""
+    return _block(stdout, "acme"), _block(stdout, "globex")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bridge_pipelines.demo.environment import UNMAPPED_VENDOR, start_demo
+from bridge_pipelines.demo.environment import DEMO_TENANTS, UNMAPPED_VENDOR, start_demo
 
 BIN = Path(sys.executable).parent
 
@@ -41,7 +41,7 @@ def test_hold_fix_mapping_replay_posts_once(
     for name in list(os.environ):
         if name.startswith(("BRIDGE_", "DAGSTER_")):
             monkeypatch.delenv(name)
-    environment = start_demo(home, ports={"acme": 0, "globex": 0})
+    environment = start_demo(home, ports=dict.fromkeys((t.id for t in DEMO_TENANTS), 0))
     try:
         env.update(environment.env())
         listed = bridge("review", "list", "acme", env=env)

@@ -79,6 +79,12 @@ ERP_FAULTS: dict[str, list[dict[str, object]]] = {
         {"action": "rate_limit", "method": "GET", "path": "*/CRS630MI/LstAccountID*"},
         {"action": "error_after_commit", "method": "GET", "path": "*/APS455MI/ValidByBatchNo*"},
     ],
+    "acumatica": [
+        {"action": "error_before_commit", "method": "POST", "path": "*/auth/login", "status": 500},
+        {"action": "expire_session", "method": "GET", "path": "*/Bill"},
+        {"action": "rate_limit", "method": "GET", "path": "*/Account", "retry_after": 1},
+        {"action": "error_after_commit", "method": "PUT", "path": "*/Bill", "status": 502},
+    ],
 }
 
 

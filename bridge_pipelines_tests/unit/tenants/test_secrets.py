@@ -156,7 +156,8 @@ def test_repr_shows_ids_not_keys(tenant_keyring, key_file):
 
 
 def test_secret_fields_are_found_by_type():
-    assert secret_field_paths() == [
+    paths = secret_field_paths()
+    assert paths[:5] == [
         "sftp.password",
         "sftp.private_key",
         "sftp.private_key_passphrase",
@@ -164,6 +165,8 @@ def test_secret_fields_are_found_by_type():
         "erp.company_password",
         "erp.ionapi",  # Infor M3's own EncryptedSecret field
     ]
+    # A connector's own secret fields follow (Acumatica's OAuth client secret and token).
+    assert {"erp.acumatica_client_secret", "erp.acumatica_refresh_token"} <= set(paths[5:])
 
 
 def test_load_refuses_a_group_readable_key_file(tenant_keyring, key_file):

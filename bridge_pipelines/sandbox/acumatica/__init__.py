@@ -1,0 +1,1 @@
+"""Acumatica contract-based REST sandbox (see app.py)."""

@@ -29,13 +29,14 @@ from bridge_pipelines.sandbox.erp_base import calendar
 from bridge_pipelines.sandbox.erp_base.app import build_app
 from bridge_pipelines.sandbox.erp_base.faults import Fault
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
-from bridge_pipelines.sandbox.syspro import apstin, business_objects, odata
+from bridge_pipelines.sandbox.syspro import apstin, business_objects, extensions, odata, period_data
 from bridge_pipelines.sandbox.syspro.apsssp import SetupAction
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 from bridge_pipelines.sandbox.syspro.store import SCHEMA, Sessions, write_seed
 from bridge_pipelines.sandbox.syspro.xml_codec import CONTENT_TYPE, XmlInError, element, render, sub
 
 REST_ROOT = "/SYSPROWCFService/Rest"
+EXTENDED_BY = (period_data.EXTENSION,)  # imported for their registration
 LOGON_PARAMS = ("Operator", "OperatorPassword", "CompanyId", "CompanyPassword")
 POST_PARAMS = ("UserId", "BusinessObject", "XmlParameters", "XmlIn")
 QUERY_PARAMS = ("UserId", "BusinessObject", "XmlIn")
@@ -53,7 +54,7 @@ class SysproSandbox(ErpSandbox):
     """SYSPRO e.net Solutions REST and OData over the demo company."""
 
     name: ClassVar[str] = "syspro"
-    schema: ClassVar[str] = SCHEMA
+    schema: ClassVar[str] = SCHEMA + extensions.schema()
     period_rule: ClassVar[calendar.CalendarRule] = apstin.PERIOD_RULE
     default_config: ClassVar[dict[str, Any]] = {
         "session_idle_minutes": 20,  # [I] server setting; one client assumes 20 minutes
@@ -72,6 +73,8 @@ class SysproSandbox(ErpSandbox):
 
     def seed(self) -> None:
         write_seed(self.store, SYSPRO_SEED)
+        for extension in extensions.EXTENSIONS:
+            extension.seed(self.store)
 
     def seed_info(self) -> dict[str, Any]:
         return {

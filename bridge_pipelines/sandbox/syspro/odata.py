@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
+from bridge_pipelines.sandbox.syspro import extensions
 
 ODATA_ROOT = "/SYSPRO8Odata/SYSPROOData"
 ENTITY_SETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -89,7 +90,7 @@ INT_COLUMNS = frozenset({"AnalysisType"})
 KNOWN_OPTIONS = frozenset({"$filter", "$top", "$skip", "$select", "$orderby", "$count", "$format"})
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])|(?P<date>\d{4}-\d{2}-\d{2})"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])|(?P<date>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}Z)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),]))"
 )
 _COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -265,7 +266,10 @@ def odata_routes(sandbox: ErpSandbox) -> list[Route]:
         return JSONResponse(
             {
                 "@odata.context": f"{request.base_url}{ODATA_ROOT.lstrip('/')}/$metadata",
-                "value": [{"name": n, "kind": "EntitySet", "url": n} for n in ENTITY_SETS],
+                "value": [
+                    {"name": n, "kind": "EntitySet", "url": n}
+                    for n in [*ENTITY_SETS, *extensions.entity_sets()]
+                ],
             }
         )
 
@@ -273,6 +277,10 @@ def odata_routes(sandbox: ErpSandbox) -> list[Route]:
         if not authorized(request):
             return unauthorized()
         name = request.path_params["entity_set"]
+        extension = extensions.handler_for(name)
+        if extension is not None:  # a set served by its own module (extensions.py)
+            page_size = int(sandbox.config["odata_page_size"])
+            return extension.handler(sandbox.store, request, name, page_size)
         if name not in ENTITY_SETS:
             return _odata_error(404, f"Resource not found for the segment '{name}'.")
         try:

@@ -1,0 +1,94 @@
+"""Fixed-width files in the layout the partners file declares.
+
+Amounts with `decimals` are written with implied decimals (12.50 with 2 -> `1250`), a minus
+sign first for a credit. A value wider than its field is an error naming the row and field,
+never cut, except free text (descriptions, comments, names), which is cut to the width.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from bridge_pipelines.errors import BadInputError
+from bridge_pipelines.masterdata.inbound import plain_decimal
+from bridge_pipelines.partners.models import FixedField, PartnerFile
+from bridge_pipelines.partners.records import Row
+from bridge_pipelines.partners.translate import Translator
+from bridge_pipelines.partners.writers.base import (
+    LINE_ENDINGS,
+    BuiltFile,
+    Cell,
+    encode_line,
+    field_values,
+    row_label,
+)
+from bridge_pipelines.partners.writers.totals import Totals
+
+FREE_TEXT = frozenset({"description", "comment", "supplier_name", "reference"})
+
+
+def _number(value: Decimal | int, spec: FixedField) -> str:
+    if spec.decimals is None:
+        return plain_decimal(value)
+    scaled = (Decimal(value) * (Decimal(10) ** spec.decimals)).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    return str(int(scaled))
+
+
+def fixed_cell(value: Cell, spec: FixedField, file: str, row: Row) -> str:
+    """`value` padded to the field's width.
+
+    Raises:
+        BadInputError: the value does not fit and is not free text.
+    """
+    if isinstance(value, date):
+        text = value.strftime("%Y%m%d")
+    elif isinstance(value, Decimal | int):
+        text = _number(value, spec)
+    else:
+        text = value.replace("\r", " ").replace("\n", " ")
+    if len(text) > spec.width:
+        if spec.field not in FREE_TEXT:
+            raise BadInputError(
+                f"{file}: {row_label(row)}: field {spec.field} {text!r} is {len(text)} "
+                f"characters; the layout gives it {spec.width}"
+            )
+        text = text[: spec.width]
+    negative = text.startswith("-") and spec.pad == "0" and spec.align == "right"
+    if negative:
+        return "-" + text[1:].rjust(spec.width - 1, "0")
+    return (
+        text.rjust(spec.width, spec.pad)
+        if spec.align == "right"
+        else text.ljust(spec.width, spec.pad)
+    )
+
+
+def write_fixed_width(
+    spec: PartnerFile,
+    rows: Iterable[Row],
+    translator: Translator,
+    suppliers: Mapping[str, str],
+    file: str,
+) -> BuiltFile:
+    """The fixed-width file of `rows`; with `group_by_cost_centre`, lines by partner centre."""
+    needed = frozenset(f.field for f in spec.fields)
+    if spec.group_by_cost_centre:
+        needed |= {"cost_centre"}
+    ending = LINE_ENDINGS[spec.line_ending]
+    totals = Totals(spec.dataset)
+    lines: list[bytes] = []
+    groups: dict[str, list[bytes]] = {}
+    for row in rows:
+        values = field_values(row, needed, translator, suppliers)
+        totals.add(row, values)
+        text = "".join(fixed_cell(values[f.field], f, file, row) for f in spec.fields) + ending
+        line = encode_line(text, spec.encoding, file, row)
+        if spec.group_by_cost_centre:
+            groups.setdefault(str(values["cost_centre"]), []).append(line)
+        else:
+            lines.append(line)
+    for centre in sorted(groups):
+        lines.extend(groups[centre])
+    return BuiltFile(b"".join(lines), totals.rows, totals.as_dict())

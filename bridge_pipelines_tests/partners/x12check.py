@@ -61,7 +61,10 @@ def _map_dir() -> str:
         (target / "830.4010.PS.xml").write_text(map_830)
         elements = (target / "dataele.xml").read_text()
         if 'ele_num="76"' not in elements:  # BIG02, the invoice number, is not in pyx12's list
-            invoice = '  <data_ele ele_num="76" data_type="AN" min_len="1" max_len="22" name="Invoice Number"/>\n'
+            invoice = (
+                '  <data_ele ele_num="76" data_type="AN" min_len="1" max_len="22" '
+                'name="Invoice Number"/>\n'
+            )
             elements = elements.replace("</data_elements>", invoice + "</data_elements>")
             (target / "dataele.xml").write_text(elements)
     return str(target)

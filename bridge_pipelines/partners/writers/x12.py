@@ -14,6 +14,7 @@ transaction set per invoice (810) or per supplier (830). The group control numbe
 interchange's; set control numbers count from 0001 within it.
 """
 
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,16 +44,26 @@ class Envelope:
 
 
 def _text(value: str, limit: int) -> str:
-    """Free text with the separators removed, cut to `limit` (names, descriptions)."""
-    return " ".join(value.translate(_RESERVED).split())[:limit]
+    """Free text in X12's characters, cut to `limit` (names, descriptions).
+
+    Accents are dropped (`Müller` -> `Muller`); other non-ASCII characters and the separators
+    are removed.
+    """
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    return " ".join(ascii_text.translate(_RESERVED).split())[:limit]
 
 
 def _ident(value: str, limit: int, what: str, where: str) -> str:
     """An identifier: refused when it holds a separator or is too long, never cut."""
-    if not value or value != value.translate(_RESERVED) or len(value) > limit:
+    if (
+        not value
+        or value != value.translate(_RESERVED)
+        or len(value) > limit
+        or not value.isascii()
+    ):
         raise BadInputError(
-            f"{where}: {what} {value!r} cannot be written in X12 (1 to {limit} characters, "
-            "no ~ * > or line breaks)"
+            f"{where}: {what} {value!r} cannot be written in X12 (1 to {limit} ASCII "
+            "characters, no ~ * > or line breaks)"
         )
     return value
 

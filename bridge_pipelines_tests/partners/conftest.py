@@ -1,5 +1,6 @@
 """A partner world: the SYSPRO sandbox with its month, a partner SFTP server, acme, a ledger."""
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -107,3 +108,20 @@ def partner_world(
     finally:
         server.stop()
         ledger.dispose()
+
+
+def add_gl_journal(
+    world: PartnerWorld, *, account: str = "10-6100", centre: str = "CC-EAST",
+    amount: str = "125.40", changed_at: str | None = None,
+) -> None:  # fmt: skip
+    """A late journal posted in SYSPRO (written into the sandbox's state, as SYSPRO would)."""
+    period = world.period
+    changed = changed_at or f"{period.last_day.isoformat()}T23:00:00Z"
+    with sqlite3.connect(world.syspro.running.state_dir / "sandbox.sqlite3") as conn:
+        journal = 1 + conn.execute("SELECT MAX(Journal) FROM GenJournalDetail").fetchone()[0]
+        for entry, (code, value) in enumerate(((account, amount), ("10-2000", f"-{amount}")), 1):
+            conn.execute(
+                "INSERT INTO GenJournalDetail VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (period.year, period.month, journal, entry, period.last_day.isoformat(), code,
+                 centre, value, f"LATE-{journal}", "Late accrual", "GJ", changed),
+            )  # fmt: skip

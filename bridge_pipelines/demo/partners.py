@@ -8,6 +8,7 @@ month's GL journal (fixed width, cp1252, CRLF, grouped by cost centre), the AP i
 810) and the purchase orders (CSV).
 """
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
+from bridge_pipelines.sandbox.sftp_server import EmbeddedSftpServer
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
 
 PARTNER_ID = "parent_erp"
@@ -131,3 +133,32 @@ def write_partners_file(path: Path, document: dict[str, Any]) -> Path:
     )
     path.write_text(header + yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def start_partner_server(
+    home: Path, tenant_id: str, tenants_dir: Path, encrypt: Encrypt
+) -> EmbeddedSftpServer:
+    """Start the partner's SFTP server and write the tenant's partners file pointing at it.
+
+    The server is embedded, with its own host key (pinned in the file) and a random password
+    kept 0600 beside the demo; the file is rewritten at every start (the port may change).
+    """
+    root = home / "partner_sftp" / tenant_id
+    (root / PARTNER_FOLDER.strip("/")).mkdir(parents=True, exist_ok=True)
+    secret_file = home / "credentials" / f"{tenant_id}.partner.txt"
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(secrets.token_urlsafe(18))
+    password = secret_file.read_text().strip()
+    server = EmbeddedSftpServer(
+        root,
+        users={PARTNER_USER: password},
+        host_key_path=home / "host_keys" / f"{tenant_id}_partner_ed25519",
+    )
+    server.start()
+    document = partner_document(
+        port=server.port, host_key=server.host_key_line, password=password, encrypt=encrypt
+    )
+    write_partners_file(tenants_dir / "partners" / f"{tenant_id}.yaml", document)
+    return server

@@ -66,3 +66,12 @@ class PoLine:
 
 
 Row = GlLine | InvoiceLine | PoLine
+
+
+def row_label(row: Row) -> str:
+    """How a message names a SYSPRO row: `journal 12 entry 3`, `invoice SUP1/INV-1 line 2`."""
+    if isinstance(row, GlLine):
+        return f"journal {row.journal} entry {row.entry}"
+    if isinstance(row, InvoiceLine):
+        return f"invoice {row.supplier}/{row.invoice} line {row.line}"
+    return f"purchase order {row.purchase_order} line {row.line}"

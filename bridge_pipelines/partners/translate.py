@@ -6,8 +6,10 @@ the file is collected (with the first row that used it) so one run names all of 
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bridge_pipelines.errors import BadInputError
+from bridge_pipelines.partners.records import row_label
 
 MAX_NAMED = 20
 
@@ -22,17 +24,20 @@ class Translator:
 
     accounts: dict[str, str]
     cost_centres: dict[str, str]
-    missing: dict[tuple[str, str], str] = field(default_factory=dict)
+    missing: dict[tuple[str, str], Any] = field(default_factory=dict)
 
-    def account(self, code: str, row: str) -> str:
-        """The partner's account for SYSPRO ledger code `code` ('' and noted when unmapped)."""
+    def account(self, code: str, row: Any) -> str:
+        """The partner's account for SYSPRO ledger code `code` ('' and noted when unmapped).
+
+        `row` is the first row using a code, named only if the code turns out unmapped.
+        """
         found = self.accounts.get(code)
         if found is None:
             self.missing.setdefault(("account", code), row)
             return ""
         return found
 
-    def cost_centre(self, code: str, row: str) -> str:
+    def cost_centre(self, code: str, row: Any) -> str:
         """The partner's cost centre for SYSPRO analysis code `code` ('' when unmapped)."""
         found = self.cost_centres.get(code)
         if found is None:
@@ -48,7 +53,7 @@ class Translator:
         """
         if not self.missing:
             return
-        items = sorted(self.missing.items())
+        items = sorted((key, row_label(row)) for key, row in self.missing.items())
         named = "; ".join(
             f"{kind} {code!r} (first at {row})" for (kind, code), row in items[:MAX_NAMED]
         )

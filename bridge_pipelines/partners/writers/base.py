@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from bridge_pipelines.errors import BadInputError
-from bridge_pipelines.partners.records import GlLine, InvoiceLine, PoLine, Row
+from bridge_pipelines.partners.records import GlLine, InvoiceLine, PoLine, Row, row_label
 from bridge_pipelines.partners.translate import Translator
 
 Cell = str | int | Decimal | date
@@ -24,20 +24,10 @@ class BuiltFile:
     totals: Mapping[str, Any] = field(default_factory=dict)
 
 
-def row_label(row: Row) -> str:
-    """How a message names a SYSPRO row: `journal 12 entry 3`, `invoice SUP1/INV-1 line 2`."""
-    if isinstance(row, GlLine):
-        return f"journal {row.journal} entry {row.entry}"
-    if isinstance(row, InvoiceLine):
-        return f"invoice {row.supplier}/{row.invoice} line {row.line}"
-    return f"purchase order {row.purchase_order} line {row.line}"
-
-
 def field_values(
     row: Row, needed: frozenset[str], translator: Translator, suppliers: Mapping[str, str]
 ) -> dict[str, Cell]:
     """The dataset fields a layout uses, translated codes included (misses noted)."""
-    label = row_label(row)
     values: dict[str, Cell] = {}
     if isinstance(row, GlLine):
         values = {
@@ -87,9 +77,9 @@ def field_values(
     if "supplier_name" in needed and not isinstance(row, GlLine):
         values["supplier_name"] = suppliers.get(row.supplier, "")
     if "account" in needed and not isinstance(row, PoLine):
-        values["account"] = translator.account(row.account, label)
+        values["account"] = translator.account(row.account, row)
     if "cost_centre" in needed and not isinstance(row, PoLine):
-        values["cost_centre"] = translator.cost_centre(row.cost_centre, label)
+        values["cost_centre"] = translator.cost_centre(row.cost_centre, row)
     return values
 
 

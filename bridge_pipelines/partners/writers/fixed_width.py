@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from bridge_pipelines.errors import BadInputError
 from bridge_pipelines.masterdata.inbound import plain_decimal
 from bridge_pipelines.partners.models import FixedField, PartnerFile
-from bridge_pipelines.partners.records import Row
+from bridge_pipelines.partners.records import Row, row_label
 from bridge_pipelines.partners.translate import Translator
 from bridge_pipelines.partners.writers.base import (
     LINE_ENDINGS,
@@ -20,7 +20,6 @@ from bridge_pipelines.partners.writers.base import (
     Cell,
     encode_line,
     field_values,
-    row_label,
 )
 from bridge_pipelines.partners.writers.totals import Totals
 
@@ -30,10 +29,11 @@ FREE_TEXT = frozenset({"description", "comment", "supplier_name", "reference"})
 def _number(value: Decimal | int, spec: FixedField) -> str:
     if spec.decimals is None:
         return plain_decimal(value)
-    scaled = (Decimal(value) * (Decimal(10) ** spec.decimals)).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP
-    )
+    scaled = Decimal(value).scaleb(spec.decimals).quantize(_ONE, rounding=ROUND_HALF_UP)
     return str(int(scaled))
+
+
+_ONE = Decimal(1)
 
 
 def fixed_cell(value: Cell, spec: FixedField, file: str, row: Row) -> str:
@@ -42,27 +42,27 @@ def fixed_cell(value: Cell, spec: FixedField, file: str, row: Row) -> str:
     Raises:
         BadInputError: the value does not fit and is not free text.
     """
-    if isinstance(value, date):
-        text = value.strftime("%Y%m%d")
-    elif isinstance(value, Decimal | int):
-        text = _number(value, spec)
+    if isinstance(value, str):
+        text = (
+            value.replace("\r", " ").replace("\n", " ") if "\r" in value or "\n" in value else value
+        )
+    elif isinstance(value, date):
+        text = f"{value.year:04d}{value.month:02d}{value.day:02d}"
     else:
-        text = value.replace("\r", " ").replace("\n", " ")
-    if len(text) > spec.width:
+        text = _number(value, spec)
+    width = spec.width
+    if len(text) > width:
         if spec.field not in FREE_TEXT:
             raise BadInputError(
                 f"{file}: {row_label(row)}: field {spec.field} {text!r} is {len(text)} "
-                f"characters; the layout gives it {spec.width}"
+                f"characters; the layout gives it {width}"
             )
-        text = text[: spec.width]
-    negative = text.startswith("-") and spec.pad == "0" and spec.align == "right"
-    if negative:
-        return "-" + text[1:].rjust(spec.width - 1, "0")
-    return (
-        text.rjust(spec.width, spec.pad)
-        if spec.align == "right"
-        else text.ljust(spec.width, spec.pad)
-    )
+        text = text[:width]
+    if spec.align == "left":
+        return text.ljust(width, spec.pad)
+    if spec.pad == "0" and text.startswith("-"):
+        return "-" + text[1:].rjust(width - 1, "0")
+    return text.rjust(width, spec.pad)
 
 
 def write_fixed_width(

@@ -283,15 +283,9 @@ def _from_skiptoken(token: str, width: int) -> list[Any]:
     return values
 
 
-def _json_value(value: Any, money: bool) -> str:
-    if value is not None and money:
-        return str(Decimal(value))
-    return json.dumps(value, ensure_ascii=False)
-
-
 def handle(store: StateStore, request: Request, name: str, page_size: int) -> Response:
     """One page of `name`: `$filter`, `$select`, `$orderby` (ascending), `$top`, `$skiptoken`."""
-    columns, key, money, integers = SETS[name]
+    columns, key, money, _integers = SETS[name]
     params = dict(request.query_params)
     try:
         unknown = {p for p in params if p.startswith("$")} - {
@@ -332,9 +326,11 @@ def handle(store: StateStore, request: Request, name: str, page_size: int) -> Re
     except ODataError as exc:
         return JSONResponse({"error": {"code": "", "message": str(exc)}}, status_code=400)
     limit = page_size if top is None else min(top, page_size)
-    fetched = list(dict.fromkeys([*selected, *order]))
+    # Rows are rendered as JSON by SQLite itself (money stays the stored decimal text): the
+    # Python side only joins them, so a 5,000-row page costs milliseconds, not a second.
+    pairs = ", ".join(f"'{c}', " + (f"json({c})" if c in money else c) for c in selected)
     sql = (
-        f"SELECT {', '.join(fetched)} FROM {name}"
+        f"SELECT json_object({pairs}) AS row, {', '.join(order)} FROM {name}"
         + (f" WHERE {' AND '.join(where)}" if where else "")
         + f" ORDER BY {', '.join(order)} LIMIT ?"
     )
@@ -350,16 +346,7 @@ def handle(store: StateStore, request: Request, name: str, page_size: int) -> Re
             following["$top"] = str(top - len(rows))
         link = f"{base}/{name}?{urllib.parse.urlencode(following)}"
         head += "," + json.dumps({"@odata.nextLink": link})[1:-1]
-    body = ",".join(
-        "{"
-        + ",".join(
-            f"{json.dumps(c)}:"
-            + (str(int(row[c])) if c in integers else _json_value(row[c], c in money))
-            for c in selected
-        )
-        + "}"
-        for row in rows
-    )
+    body = ",".join(row["row"] for row in rows)
     payload = "{" + head + ',"value":[' + body + "]}"
     return Response(payload.encode("utf-8"), media_type="application/json; odata.metadata=minimal")
 

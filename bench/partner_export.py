@@ -104,7 +104,7 @@ def main() -> int:
                         if k in ("host", "port", "username", "host_key")
                     },
                     "password": encrypt("sftp.password", "x"),
-                },  # fmt: skip
+                },
                 "erp": PROFILE.erp_section(running.base_url, encrypt),
             }
         )

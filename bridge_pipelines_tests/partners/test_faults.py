@@ -15,7 +15,7 @@ import pytest
 from bridge_pipelines.partners.export import syspro_settings
 from bridge_pipelines.partners.reader import PeriodReader
 from bridge_pipelines.sandbox.fault_proxy import Cut, FaultProxy
-from bridge_pipelines.sandbox.sshd import SshdServer
+from bridge_pipelines.sandbox.sshd import SshdServer, generate_keypair
 from bridge_pipelines_tests.partners.conftest import PartnerWorld
 from bridge_pipelines_tests.partners.x12check import validate_x12
 
@@ -177,3 +177,28 @@ def test_an_unmapped_account_stops_that_file_and_names_it(partner_world: Partner
     assert validate_x12(x12) == []
     events = partner_world.ledger.audit("acme", entity="partner_export")
     assert any(e.event == "export_failed" and "10-6100" in e.detail["reason"] for e in events)
+
+
+@pytest.mark.sshd
+def test_openssh_refusing_our_key_is_tried_twice_then_stops(
+    partner_world: PartnerWorld, sshd_inbound: tuple[SshdServer, Path]
+) -> None:
+    sshd, folder = sshd_inbound
+    stranger = generate_keypair("ed25519", passphrase="not authorised anywhere")
+    encrypt = lambda field, plain: partner_world.keyring.encrypt("acme", field, plain)  # noqa: E731
+    sftp = {
+        "host": sshd.host,
+        "port": sshd.port,
+        "username": sshd.username,
+        "host_key": sshd.host_key_line,
+        "private_key": encrypt("partners.parent_erp.sftp.private_key", stranger.private),
+        "private_key_passphrase": encrypt(
+            "partners.parent_erp.sftp.private_key_passphrase", stranger.passphrase or ""
+        ),
+    }
+    outcomes = partner_world.run(sftp=sftp, folder=sshd.remote("/partner_inbound"))
+    assert {o.status for o in outcomes} == {"failed"}
+    error = outcomes[0].error or ""
+    assert "authentication failed" in error and "2 attempts" in error
+    assert stranger.passphrase not in error
+    assert _finals(folder) == []

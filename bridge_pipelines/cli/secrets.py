@@ -5,6 +5,7 @@ shell history and in `ps` output for every user of the machine.
 """
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -83,14 +84,28 @@ def _read_plaintext() -> str:
     return text.removesuffix("\n")
 
 
+_PARTNER_SECRET = re.compile(
+    r"^partners\.[a-z][a-z0-9_]{1,39}\.sftp\.(password|private_key|private_key_passphrase)$"
+)
+
+
+def _secret_field(value: str) -> str:
+    """A tenant file's secret field, or a partner's in the tenant's partners file."""
+    if value in secret_field_paths() or _PARTNER_SECRET.match(value):
+        return value
+    raise click.BadParameter(f"{value!r} is not a secret field", param_hint="'--field'")
+
+
 @group.command()
 @click.option("--tenant", "tenant_id", required=True, help="Tenant id, as in tenants/<id>.yaml.")
 @click.option(
     "--field",
     "field_path",
     required=True,
-    type=click.Choice(secret_field_paths()),
-    help="Dotted path of the secret field.",
+    callback=lambda _ctx, _param, value: _secret_field(value),
+    help="Dotted path of the secret field: "
+    + ", ".join(secret_field_paths())
+    + ", or partners.<partner id>.sftp.<password|private_key|private_key_passphrase>.",
 )
 @KEY_FILE_OPTION
 @_config_errors

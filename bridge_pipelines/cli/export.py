@@ -133,6 +133,41 @@ def partner_problems(tenants: list[Any], directory: Path | None) -> list[FieldPr
     return check_partner_files(tenants, keyring, directory)
 
 
+def rotate_partner_secrets(directory: Path | None, keyring: Any) -> str:
+    """Re-encrypt the partners files' secrets (after the tenant files'); a summary to append.
+
+    Raises:
+        click.ClickException: a partners file could not be re-encrypted (it still decrypts with
+            the old key).
+    """
+    from bridge_pipelines.partners.rotation import reencrypt_partner_files
+
+    result = reencrypt_partner_files(directory, keyring)
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    if result.problems:
+        raise click.ClickException("partners files not re-encrypted (above); old key still used")
+    if not result.secrets:
+        return ""
+    return f", and {result.secrets} partner secret(s) in {len(result.files)} partners file(s)"
+
+
+def refuse_retiring_a_used_key(directory: Path | None, key_id: str) -> None:
+    """`bridge secrets retire-key` stops while a partners file still uses the key.
+
+    Raises:
+        click.ClickException: listing every use.
+    """
+    from bridge_pipelines.partners.rotation import partner_key_usage
+
+    uses = partner_key_usage(directory, key_id)
+    if uses:
+        listed = "\n".join(str(use) for use in uses)
+        raise click.ClickException(
+            f"key {key_id!r} is still used; run `bridge secrets rotate` first:\n{listed}"
+        )
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready: Decimal and datetimes as text."""
     from bridge_pipelines.ledger.coltypes import plain_json

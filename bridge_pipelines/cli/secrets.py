@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from bridge_pipelines.cli import export as partner_export
 from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.settings import get_settings
 from bridge_pipelines.tenants.models import TENANT_ID_RE
@@ -143,9 +144,10 @@ def rotate(directory: Path | None, key_file: Path | None) -> None:
         click.echo(str(problem), err=True)
     if not result.new_key:
         raise click.ClickException("fix the problems above before rotating; nothing changed")
+    partners = partner_export.rotate_partner_secrets(directory, keyring)
     click.echo(
         f"new primary key {result.new_key}; re-encrypted {result.secrets} secret(s) "
-        f"in {len(result.files)} file(s)"
+        f"in {len(result.files)} file(s)" + partners
     )
     old = [k for k in keyring.key_ids if k != result.new_key]
     if result.problems:
@@ -167,5 +169,6 @@ def rotate(directory: Path | None, key_file: Path | None) -> None:
 def retire_key_command(key_id: str, directory: Path | None, key_file: Path | None) -> None:
     """Remove an old key from the key file; refused while any tenant file still uses it."""
     keyring = Keyring.load(key_file)
+    partner_export.refuse_retiring_a_used_key(directory, key_id)
     retire_key(directory, keyring, key_id)
     click.echo(f"retired key {key_id}; keys now: {', '.join(keyring.key_ids)}")

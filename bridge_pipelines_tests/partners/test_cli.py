@@ -70,3 +70,23 @@ def test_tenants_check_validates_the_partners_file(on_disk: PartnerWorld) -> Non
         "partners.parent_erp.files.0: unknown gl_journal field(s) ['costcentre']" in result.output
     )
     assert "partners.parent_erp.files.1.name: must contain {seq}" in result.output
+
+
+def test_key_rotation_covers_partner_secrets(on_disk: PartnerWorld) -> None:
+    runner = CliRunner()
+    path = partners_path("acme", on_disk.tenants_dir)
+    before = path.read_text()
+    old_key = on_disk.keyring.primary
+    rotated = runner.invoke(main, ["secrets", "rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    assert "1 partner secret(s) in 1 partners file(s)" in rotated.output
+    after = path.read_text()
+    assert after.startswith("# Partners of this tenant") and f"enc:v1:{old_key}:" not in after
+    assert runner.invoke(main, ["tenants", "check"]).exit_code == 0
+
+    path.write_text(before)  # a deployment still holding the old partners file
+    refused = runner.invoke(main, ["secrets", "retire-key", old_key])
+    assert refused.exit_code != 0
+    assert "partners.parent_erp.sftp.password: still encrypted with key" in refused.output
+    path.write_text(after)
+    assert runner.invoke(main, ["secrets", "retire-key", old_key]).exit_code == 0

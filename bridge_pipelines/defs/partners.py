@@ -25,7 +25,7 @@ from bridge_pipelines.partners.build import file_key
 from bridge_pipelines.partners.config import load_partners
 from bridge_pipelines.partners.export import PartnerRun
 from bridge_pipelines.partners.models import Partner, PartnerFile
-from bridge_pipelines.partners.periods import Period, due_period
+from bridge_pipelines.partners.periods import Period, due_periods
 from bridge_pipelines.tenants.models import TenantConfig
 
 SCHEDULE_CRON = "*/15 * * * *"
@@ -162,20 +162,20 @@ def build_partner_defs(tenants: Sequence[TenantConfig]) -> PartnerDefs:
     return PartnerDefs(assets, targets)
 
 
-def partner_run_request(
+def partner_run_requests(
     tenant: TenantConfig, partner: Partner, tick: datetime
-) -> dg.RunRequest | None:
-    """The run a partner's close calendar asks for at `tick`, or None."""
-    period = due_period(partner.calendar, tick, tenant.zone)
-    if period is None:
-        return None
+) -> list[dg.RunRequest]:
+    """The runs a partner's close calendar asks for at `tick` (one per month due)."""
     day = tick.astimezone(tenant.zone).date().isoformat()
-    return dg.RunRequest(
-        run_key=f"{tenant.id}-partner-{partner.id}-{period}-{day}",
-        asset_selection=[file_asset_key(tenant.id, partner.id, s) for s in partner.files],
-        partition_key=partition_key(period),
-        tags={"bridge/tenant": tenant.id, "bridge/partner": partner.id},
-    )
+    return [
+        dg.RunRequest(
+            run_key=f"{tenant.id}-partner-{partner.id}-{period}-{day}",
+            asset_selection=[file_asset_key(tenant.id, partner.id, s) for s in partner.files],
+            partition_key=partition_key(period),
+            tags={"bridge/tenant": tenant.id, "bridge/partner": partner.id},
+        )
+        for period in due_periods(partner.calendar, tick, tenant.zone)
+    ]
 
 
 def build_partner_schedule(defs: PartnerDefs) -> dg.ScheduleDefinition | None:
@@ -197,8 +197,6 @@ def build_partner_schedule(defs: PartnerDefs) -> dg.ScheduleDefinition | None:
     def _schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
         tick = context.scheduled_execution_time or datetime.now(UTC)
         for tenant, partner in targets:
-            request = partner_run_request(tenant, partner, tick)
-            if request is not None:
-                yield request
+            yield from partner_run_requests(tenant, partner, tick)
 
     return _schedule

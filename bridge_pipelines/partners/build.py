@@ -32,6 +32,11 @@ def remote_name(spec: PartnerFile, partner: Partner, tenant: str, period: Period
     )
 
 
+def stamp(moment: datetime) -> str:
+    """The `ChangedAt` form of a moment: UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_stamp(changed_at: str) -> datetime:
     """`2026-11-30T18:00:00Z` as an aware UTC datetime."""
     return datetime.strptime(changed_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

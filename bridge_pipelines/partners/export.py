@@ -7,7 +7,9 @@ period:
    down) are rebuilt from their window and must hash as recorded. Then the rows changed since
    the file's cursor are read; if there are any, they become the period's next export (`seq`
    + 1, a new name, a fresh X12 control number), recorded `built` with the cursor moved, all
-   before any upload. A page that fails, an unmapped code or a value that does not fit stops
+   before any upload. Rows changed within the partner's `settle_s` (2 minutes) wait for the
+   next run, so a window never ends inside a second whose changes may still be committing. A
+   page that fails, an unmapped code or a value that does not fit stops
    the file here, with nothing recorded.
 2. Deliver every `built` export (temporary name, rename, verify) and record it `delivered`.
 
@@ -20,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge_pipelines.erps.syspro.client import SysproSettings
@@ -27,7 +30,7 @@ from bridge_pipelines.errors import BadInputError, BridgeError, ConfigError
 from bridge_pipelines.ledger.partner_exports import NewExport, PartnerExport
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.partners import delivery
-from bridge_pipelines.partners.build import Built, build_file, file_key, remote_name
+from bridge_pipelines.partners.build import Built, build_file, file_key, remote_name, stamp
 from bridge_pipelines.partners.config import partner_credentials
 from bridge_pipelines.partners.models import Partner, PartnerFile
 from bridge_pipelines.partners.periods import Period
@@ -92,6 +95,7 @@ class PartnerRun:
         *,
         reader: PeriodReader | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.tenant = tenant
         self.partner = partner
@@ -99,6 +103,7 @@ class PartnerRun:
         self.keyring = keyring
         self._reader = reader
         self._sleep = sleep
+        self._clock = clock
         self._suppliers: dict[str, str] | None = None
 
     @property
@@ -169,16 +174,17 @@ class PartnerRun:
     ) -> tuple[PartnerExport, Built] | None:
         key = file_key(spec)
         cursor = self.ledger.partner_cursor(self.tenant.id, self.partner.id, key, str(period))
+        settled = stamp(self._clock() - timedelta(seconds=self.partner.settle_s))
         seq = max((e.seq for e in known), default=0) + 1
         name = remote_name(spec, self.partner, self.tenant.id, period, seq)
         control = None
         if spec.format.startswith("x12"):
             # Probe first, so an empty run burns no control number.
-            probe = read_window(self.reader, spec.dataset, period, cursor, None)
+            probe = read_window(self.reader, spec.dataset, period, cursor, settled)
             if next(iter(probe), None) is None:
                 return None
             control = self.ledger.next_control_number(self.tenant.id, self.partner.id)
-        built = self._build(spec, period, cursor, None, name=name, control_number=control)
+        built = self._build(spec, period, cursor, settled, name=name, control_number=control)
         if built.file.rows == 0 or built.newest is None:
             return None
         export = self.ledger.record_built_export(

@@ -197,6 +197,13 @@ class Partner(FrozenModel):
     auth_attempts: int = Field(
         2, ge=1, le=3, description="Tries when the server refuses our credentials (no lockouts)"
     )
+    settle_s: int = Field(
+        120,
+        ge=0,
+        le=86_400,
+        description="Rows changed in SYSPRO within this many seconds wait for the next run: a "
+        "window never ends on a second whose changes may still be committing",
+    )
     backoff_s: float = Field(2.0, ge=0, le=60)
     backoff_cap_s: float = Field(60.0, ge=0, le=600)
 

@@ -68,17 +68,20 @@ def business_day_after(period: Period, n: int) -> date:
     return day
 
 
-def due_period(calendar: CloseCalendar, now: datetime, zone: ZoneInfo) -> Period | None:
-    """The period a partner's schedule sends at `now` (tenant's zone), or None if not due today.
+def due_periods(calendar: CloseCalendar, now: datetime, zone: ZoneInfo) -> list[Period]:
+    """The periods a partner's schedule sends at `now` (tenant's zone); empty if not due today.
 
     Monthly: on business day N after a month's end, that month. Weekly: on the weekday, the
-    month to date (the previous month too on the week that closes it is the monthly's job).
+    month to date and the month before (its last days came after the previous weekly run; a
+    month with nothing new since its last file sends nothing).
     """
     local = now.astimezone(zone)
     today = local.date()
     if local.time() < calendar.at:
-        return None
+        return []
     if calendar.cadence == "weekly":
-        return Period.of(today) if WEEKDAYS[today.weekday()] == calendar.weekday else None
+        if WEEKDAYS[today.weekday()] != calendar.weekday:
+            return []
+        return [Period.of(today).previous(), Period.of(today)]
     closed = Period.of(today).previous()
-    return closed if business_day_after(closed, calendar.business_day) == today else None
+    return [closed] if business_day_after(closed, calendar.business_day) == today else []

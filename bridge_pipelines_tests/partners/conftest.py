@@ -1,7 +1,7 @@
 """A partner world: the SYSPRO sandbox with its month, a partner SFTP server, acme, a ledger."""
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,10 +52,19 @@ class PartnerWorld:
         )
         return PartnersFile.model_validate(document)
 
-    def run(self, period: Period | None = None, *, resend: bool = False,
-            **overrides: Any) -> list[FileOutcome]:  # fmt: skip
+    def run(
+        self,
+        period: Period | None = None,
+        *,
+        resend: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        **overrides: Any,
+    ) -> list[FileOutcome]:
         partner = self.partners(**overrides).partners[0]
-        exporter = PartnerRun(self.tenant, partner, self.ledger, self.keyring, sleep=lambda s: None)
+        exporter = PartnerRun(
+            self.tenant, partner, self.ledger, self.keyring, sleep=lambda s: None,
+            **({"clock": clock} if clock else {}),
+        )  # fmt: skip
         try:
             return exporter.run(period or self.period, resend=resend)
         finally:

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from bridge_pipelines.defs import build_defs
-from bridge_pipelines.defs.partners import partner_run_request
+from bridge_pipelines.defs.partners import partner_run_requests
 from bridge_pipelines.demo import partners as demo_partners
 from bridge_pipelines.demo.partners import write_partners_file
 from bridge_pipelines.partners.config import partners_path
@@ -46,11 +46,11 @@ def test_the_close_calendar_asks_for_the_month_on_business_day_three(
     partner = partner_world.partners().partners[0]
     tenant = partner_world.tenant
     # November 2026 ends on a Monday: business day 3 is Thursday 3 December, 06:00 Chicago.
-    due = partner_run_request(tenant, partner, datetime(2026, 12, 3, 12, 15, tzinfo=UTC))
-    assert due is not None and due.partition_key == "2026-11-01"
-    assert partner_run_request(tenant, partner, datetime(2026, 12, 2, 12, 15, tzinfo=UTC)) is None
+    (due,) = partner_run_requests(tenant, partner, datetime(2026, 12, 3, 12, 15, tzinfo=UTC))
+    assert due.partition_key == "2026-11-01"
+    assert partner_run_requests(tenant, partner, datetime(2026, 12, 2, 12, 15, tzinfo=UTC)) == []
     early = datetime(2026, 12, 3, 11, 0, tzinfo=UTC)  # 05:00 in Chicago
-    assert partner_run_request(tenant, partner, early) is None
+    assert partner_run_requests(tenant, partner, early) == []
 
 
 def test_materializing_a_month_delivers_it_with_metadata(

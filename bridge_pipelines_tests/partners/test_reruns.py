@@ -1,7 +1,10 @@
 """Re-running a period: nothing changes on the partner's server; changes go out as a new file."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from bridge_pipelines.partners.build import stamp
 from bridge_pipelines_tests.partners.conftest import PartnerWorld, add_gl_journal
 from bridge_pipelines_tests.partners.x12check import validate_x12
 
@@ -82,3 +85,19 @@ def test_the_830_validates(partner_world: PartnerWorld, line_ending: str) -> Non
     (data,) = partner_world.received().values()
     assert data.startswith(b"ISA*00*") and b"ST*830*0001" in data
     assert validate_x12(data) == []
+
+
+def test_rows_changed_in_the_last_minutes_wait_for_the_next_run(
+    partner_world: PartnerWorld,
+) -> None:
+    partner_world.run()
+    now = datetime.now(UTC).replace(microsecond=0)
+    add_gl_journal(partner_world, changed_at=stamp(now - timedelta(seconds=30)))
+
+    soon = partner_world.run(clock=lambda: now)
+    assert "delivered" not in {o.status for o in soon}  # may still be committing in SYSPRO
+
+    later = partner_world.run(clock=lambda: now + timedelta(minutes=5))
+    assert [o.remote_name for o in later if o.status == "delivered"] == [
+        f"ACME_GL_{partner_world.period.compact}_02.txt"
+    ]

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from bridge_pipelines.errors import BadInputError
 from bridge_pipelines.partners.models import CloseCalendar, FixedField, PartnerFile
-from bridge_pipelines.partners.periods import Period, business_day_after, due_period
+from bridge_pipelines.partners.periods import Period, business_day_after, due_periods
 from bridge_pipelines.partners.records import GlLine, PoLine
 from bridge_pipelines.partners.translate import Translator, UnmappedCodeError
 from bridge_pipelines.partners.writers.delimited import write_csv
@@ -104,7 +104,10 @@ def test_business_days_after_month_end_skip_the_weekend() -> None:
     assert business_day_after(Period(2026, 11), 3) == date(2026, 12, 3)
     calendar = CloseCalendar(cadence="weekly", weekday="fri")
     friday = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
-    assert due_period(calendar, friday, ZoneInfo("Europe/Berlin")) == Period(2026, 12)
+    assert due_periods(calendar, friday, ZoneInfo("Europe/Berlin")) == [
+        Period(2026, 11),
+        Period(2026, 12),
+    ]
     assert Period.parse("2026-01").previous() == Period(2025, 12)
     with pytest.raises(BadInputError):
         Period.parse("2026-1")

@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bridge_pipelines.erps.syspro.client import SysproSettings
-from bridge_pipelines.errors import BadInputError, BridgeError, ConfigError
+from bridge_pipelines.errors import BadInputError, BridgeError, ConfigError, RetryableError
 from bridge_pipelines.ledger.partner_exports import NewExport, PartnerExport
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.partners import delivery
@@ -187,24 +189,30 @@ class PartnerRun:
         built = self._build(spec, period, cursor, settled, name=name, control_number=control)
         if built.file.rows == 0 or built.newest is None:
             return None
-        export = self.ledger.record_built_export(
-            NewExport(
-                tenant=self.tenant.id,
-                partner=self.partner.id,
-                dataset=key,
-                period=str(period),
-                seq=seq,
-                changed_after=cursor,
-                changed_until=built.newest,
-                file_format=spec.format,
-                remote_name=name,
-                row_count=built.file.rows,
-                totals=dict(built.file.totals),
-                sha256=built.sha256,
-                size=len(built.file.data),
-                control_number=control,
+        try:
+            export = self.ledger.record_built_export(
+                NewExport(
+                    tenant=self.tenant.id,
+                    partner=self.partner.id,
+                    dataset=key,
+                    period=str(period),
+                    seq=seq,
+                    changed_after=cursor,
+                    changed_until=built.newest,
+                    file_format=spec.format,
+                    remote_name=name,
+                    row_count=built.file.rows,
+                    totals=dict(built.file.totals),
+                    sha256=built.sha256,
+                    size=len(built.file.data),
+                    control_number=control,
+                )
             )
-        )
+        except IntegrityError:
+            raise RetryableError(
+                f"{name}: another run recorded this file first (two runs of partner "
+                f"{self.partner.id} {period} at once); the next run sends what is left"
+            ) from None
         return export, built
 
     # -- the run -------------------------------------------------------------------------

@@ -6,7 +6,6 @@ never cut, except free text (descriptions, comments, names), which is cut to the
 """
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,43 +26,16 @@ from bridge_pipelines.partners.writers.totals import Totals
 FREE_TEXT = frozenset({"description", "comment", "supplier_name", "reference"})
 
 
-def _number(value: Decimal | int, spec: FixedField) -> str:
-    if spec.decimals is None:
-        return plain_decimal(value)
-    scaled = Decimal(value).scaleb(spec.decimals).quantize(_ONE, rounding=ROUND_HALF_UP)
-    return str(int(scaled))
-
-
 _ONE = Decimal(1)
 
 
 def fixed_cell(value: Cell, spec: FixedField, file: str, row: Row) -> str:
-    """`value` padded to the field's width.
+    """`value` padded to the field's width (one cell; files use `compile_field`).
 
     Raises:
         BadInputError: the value does not fit and is not free text.
     """
-    if isinstance(value, str):
-        text = (
-            value.replace("\r", " ").replace("\n", " ") if "\r" in value or "\n" in value else value
-        )
-    elif isinstance(value, date):
-        text = f"{value.year:04d}{value.month:02d}{value.day:02d}"
-    else:
-        text = _number(value, spec)
-    width = spec.width
-    if len(text) > width:
-        if spec.field not in FREE_TEXT:
-            raise BadInputError(
-                f"{file}: {row_label(row)}: field {spec.field} {text!r} is {len(text)} "
-                f"characters; the layout gives it {width}"
-            )
-        text = text[:width]
-    if spec.align == "left":
-        return text.ljust(width, spec.pad)
-    if spec.pad == "0" and text.startswith("-"):
-        return "-" + text[1:].rjust(width - 1, "0")
-    return text.rjust(width, spec.pad)
+    return compile_field(spec, file)(value, row)
 
 
 DATE_FIELDS = frozenset({"date", "invoice_date", "due_date", "order_date"})

@@ -111,3 +111,35 @@ def test_business_days_after_month_end_skip_the_weekend() -> None:
     assert Period.parse("2026-01").previous() == Period(2025, 12)
     with pytest.raises(BadInputError):
         Period.parse("2026-1")
+
+
+def test_gl_csv_grouped_by_the_partners_cost_centre() -> None:
+    spec = PartnerFile(
+        dataset="gl_journal",
+        format="csv",
+        name="gl_{seq}.csv",
+        delimiter=";",
+        group_by_cost_centre=True,
+        columns=[
+            {"header": "Centre", "field": "cost_centre"},
+            {"header": "Account", "field": "account"},
+            {"header": "Debit", "field": "debit"},
+            {"header": "Credit", "field": "credit"},
+        ],
+    )
+    lines = [
+        GlLine(2026, 11, 1, 1, date(2026, 11, 3), "10-6100", "CC-WEST", Decimal("10.00"), "J1",
+               "", "2026-11-03T18:00:00Z"),
+        GlLine(2026, 11, 1, 2, date(2026, 11, 3), "10-2000", "CC-EAST", Decimal("-10.00"), "J1",
+               "", "2026-11-03T18:00:00Z"),
+    ]  # fmt: skip
+    translator = Translator(
+        {"10-6100": "6100", "10-2000": "2000"}, {"CC-WEST": "W1", "CC-EAST": "E1"}
+    )
+    built = write_csv(spec, lines, translator, {}, "gl.csv")
+    assert built.data.decode().splitlines() == [
+        "Centre;Account;Debit;Credit",
+        "E1;2000;0.00;10.00",
+        "W1;6100;10.00;0.00",
+    ]
+    assert built.totals["cost_centres"]["W1"]["debits"] == Decimal("10.00")

@@ -24,3 +24,18 @@ def test_the_month_arrives_as_fixed_width_x12_810_and_csv(partner_world: Partner
     gl_totals = by_file["gl_journal.fixed_width"].totals
     assert gl_totals["debits"] == gl_totals["credits"]  # balanced journals
     assert by_file["gl_journal.fixed_width"].verified == "sha256"
+
+
+def test_the_audit_lists_every_file_sent(partner_world: PartnerWorld) -> None:
+    partner_world.run()
+    delivered = [
+        e for e in partner_world.ledger.audit("acme", entity="partner_export")
+        if e.event == "export_delivered"
+    ]  # fmt: skip
+    assert sorted(e.detail["remote_name"] for e in delivered) == sorted(partner_world.received())
+    for event in delivered:
+        assert event.detail["partner"] == "parent_erp"
+        assert event.detail["period"] == str(partner_world.period)
+        assert event.detail["rows"] > 0 and event.detail["totals"]
+        assert len(event.detail["sha256"]) == 64 and event.detail["verified"] == "sha256"
+        assert event.at is not None

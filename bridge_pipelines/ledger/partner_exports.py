@@ -196,6 +196,53 @@ class PartnerExportRoom:
 
         return self._db.race_safe(work)
 
+    def record_rebuilt_export(
+        self, export_id: int, *, sha256: str, size: int, row_count: int, totals: Mapping[str, Any]
+    ) -> PartnerExport:
+        """New content for a `built` export whose rows changed before it was ever delivered.
+
+        Same name and control number: the partner never saw the old bytes.
+
+        Raises:
+            ValueError: the export was delivered already (never rewritten).
+        """
+        with self._db.write() as conn:
+            row = conn.execute(
+                sa.select(partner_exports).where(partner_exports.c.id == export_id)
+            ).one()
+            if row.state != "built":
+                raise ValueError(f"export {export_id} was delivered; it is never rewritten")
+            conn.execute(
+                partner_exports.update()
+                .where(partner_exports.c.id == export_id)
+                .values(
+                    sha256=sha256, size=size, row_count=row_count, totals=plain_json(dict(totals))
+                )
+            )
+            append_events(
+                conn,
+                [
+                    (
+                        row.tenant,
+                        ENTITY,
+                        export_id,
+                        "export_rebuilt",
+                        {
+                            "remote_name": row.remote_name,
+                            "sha256_before": row.sha256,
+                            "sha256": sha256,
+                            "rows": row_count,
+                        },
+                    )
+                ],
+                DEFAULT_ACTOR,
+            )
+            return _export(
+                conn.execute(
+                    sa.select(partner_exports).where(partner_exports.c.id == export_id)
+                ).one()
+            )
+
     def record_delivery(
         self,
         export_id: int,

@@ -171,6 +171,30 @@ class PartnerRun:
             )
         return built
 
+    def _rebuild_undelivered(
+        self, spec: PartnerFile, export: PartnerExport, period: Period
+    ) -> tuple[PartnerExport, Built, str]:
+        """A file built but never delivered, as its window reads now.
+
+        If SYSPRO changed rows of the window meanwhile, the partner never saw the old bytes:
+        the export takes the new ones (same name and control number), audited
+        `export_rebuilt`. A file that did reach the server unrecorded is caught at delivery
+        (another file under our name is never overwritten).
+        """
+        built = self._build(
+            spec, period, export.changed_after, export.changed_until,
+            name=export.remote_name, control_number=export.control_number,
+        )  # fmt: skip
+        if built.sha256 != export.sha256:
+            export = self.ledger.record_rebuilt_export(
+                export.id,
+                sha256=built.sha256,
+                size=len(built.file.data),
+                row_count=built.file.rows,
+                totals=dict(built.file.totals),
+            )
+        return export, built, "delivered"
+
     def _new_export(
         self, spec: PartnerFile, period: Period, known: list[PartnerExport]
     ) -> tuple[PartnerExport, Built] | None:
@@ -229,9 +253,7 @@ class PartnerRun:
                 )
                 for export in known:
                     if export.state == "built":
-                        ready.append(
-                            (spec, export, self._rebuild(spec, export, period), "delivered")
-                        )
+                        ready.append((spec, *self._rebuild_undelivered(spec, export, period)))
                     elif resend:
                         ready.append((spec, export, self._rebuild(spec, export, period), "resent"))
                     else:

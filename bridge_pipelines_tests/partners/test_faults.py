@@ -7,6 +7,7 @@ ledger holds no export built from half a period.
 """
 
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -202,3 +203,27 @@ def test_openssh_refusing_our_key_is_tried_twice_then_stops(
     assert "authentication failed" in error and "2 attempts" in error
     assert stranger.passphrase not in error
     assert _finals(folder) == []
+
+
+def test_rows_changed_while_the_partner_was_down_are_sent_once(
+    partner_world: PartnerWorld,
+) -> None:
+    with FaultProxy(("127.0.0.1", partner_world.server.port)) as proxy:
+        proxy.refuse()
+        partner_world.run(port=proxy.port)  # built, not delivered
+        (gl,) = [
+            e for e in partner_world.ledger.partner_exports("acme") if e.dataset.startswith("gl")
+        ]
+        late = f"{partner_world.period.last_day.isoformat()}T23:59:00Z"
+        with sqlite3.connect(partner_world.syspro.running.state_dir / "sandbox.sqlite3") as conn:
+            conn.execute("UPDATE GenJournalDetail SET ChangedAt = ? WHERE Journal = 2", (late,))
+        proxy.clear()
+        done = partner_world.run(port=proxy.port)
+    names = sorted(o.remote_name or "" for o in done if o.status == "delivered")
+    compact = partner_world.period.compact
+    assert f"ACME_GL_{compact}_01.txt" in names and f"ACME_GL_{compact}_02.txt" in names
+    first = next(e for e in partner_world.ledger.partner_exports("acme") if e.id == gl.id)
+    second = next(e for e in partner_world.ledger.partner_exports("acme") if e.seq == 2)
+    assert first.row_count + second.row_count == gl.row_count  # every line once
+    events = [e.event for e in partner_world.ledger.audit("acme", entity="partner_export")]
+    assert "export_rebuilt" in events

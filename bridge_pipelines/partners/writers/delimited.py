@@ -45,7 +45,7 @@ def write_csv(
     writer.writerow([neutralise(c.header) for c in spec.columns])
     out.write(encode_line(buffer.getvalue(), spec.encoding, file, None))
     totals = Totals(spec.dataset)
-    groups: dict[str, list[bytes]] | None = {} if spec.group_by_cost_centre else None
+    groups: dict[str, io.BytesIO] | None = {} if spec.group_by_cost_centre else None
     for row in rows:
         values = field_values(
             row, needed | {"cost_centre"} if groups is not None else needed, translator, suppliers
@@ -58,7 +58,10 @@ def write_csv(
         if groups is None:
             out.write(line)
         else:
-            groups.setdefault(str(values["cost_centre"]), []).append(line)
+            centre = str(values["cost_centre"])
+            if centre not in groups:
+                groups[centre] = io.BytesIO()
+            groups[centre].write(line)
     for centre in sorted(groups or {}):
-        out.writelines((groups or {})[centre])
+        out.write((groups or {})[centre].getbuffer())
     return BuiltFile(out.getvalue(), totals.rows, totals.as_dict())

@@ -5,6 +5,7 @@ sign first for a credit. A value wider than its field is an error naming the row
 never cut, except free text (descriptions, comments, names), which is cut to the width.
 """
 
+import io
 from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -100,8 +101,8 @@ def write_fixed_width(
         needed |= {"cost_centre"}
     ending = LINE_ENDINGS[spec.line_ending]
     totals = Totals(spec.dataset)
-    lines: list[bytes] = []
-    groups: dict[str, list[bytes]] = {}
+    out = io.BytesIO()
+    groups: dict[str, io.BytesIO] = {}  # lines of each cost centre, without an object per line
     compiled = [(f.field, compile_field(f, file)) for f in spec.fields]
     encoding = spec.encoding
     for row in rows:
@@ -113,9 +114,13 @@ def write_fixed_width(
         except UnicodeEncodeError:
             line = encode_line(text, encoding, file, row)  # raises, naming the row
         if spec.group_by_cost_centre:
-            groups.setdefault(str(values["cost_centre"]), []).append(line)
+            centre = str(values["cost_centre"])
+            group = groups.get(centre)
+            if group is None:
+                group = groups[centre] = io.BytesIO()
+            group.write(line)
         else:
-            lines.append(line)
+            out.write(line)
     for centre in sorted(groups):
-        lines.extend(groups[centre])
-    return BuiltFile(b"".join(lines), totals.rows, totals.as_dict())
+        out.write(groups.pop(centre).getbuffer())
+    return BuiltFile(out.getvalue(), totals.rows, totals.as_dict())

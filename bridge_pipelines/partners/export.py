@@ -36,7 +36,7 @@ from bridge_pipelines.partners.build import Built, build_file, file_key, remote_
 from bridge_pipelines.partners.config import partner_credentials
 from bridge_pipelines.partners.models import Partner, PartnerFile
 from bridge_pipelines.partners.periods import Period
-from bridge_pipelines.partners.reader import PeriodReader, read_window, supplier_names
+from bridge_pipelines.partners.reader import PeriodReader, open_reader, read_window, supplier_names
 from bridge_pipelines.sftp.client import SftpClient
 from bridge_pipelines.tenants.erp import erp_secrets
 from bridge_pipelines.tenants.models import TenantConfig
@@ -111,7 +111,7 @@ class PartnerRun:
     @property
     def reader(self) -> PeriodReader:
         if self._reader is None:
-            self._reader = PeriodReader(None, syspro_settings(self.tenant, self.keyring))  # type: ignore[arg-type]
+            self._reader = open_reader(syspro_settings(self.tenant, self.keyring))
         return self._reader
 
     def close(self) -> None:

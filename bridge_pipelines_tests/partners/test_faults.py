@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bridge_pipelines.partners.export import syspro_settings
-from bridge_pipelines.partners.reader import PeriodReader
+from bridge_pipelines.partners.reader import open_reader
 from bridge_pipelines.sandbox.fault_proxy import Cut, FaultProxy
 from bridge_pipelines.sandbox.sshd import SshdServer, generate_keypair
 from bridge_pipelines_tests.partners.conftest import PartnerWorld
@@ -144,7 +144,7 @@ def test_an_odata_page_failing_halfway_writes_no_file(partner_world: PartnerWorl
 
     partner = partner_world.partners().partners[0]
     run = PartnerRun(partner_world.tenant, partner, partner_world.ledger, partner_world.keyring,
-                     reader=PeriodReader(None, settings), sleep=lambda s: None)  # type: ignore[arg-type]  # fmt: skip
+                     reader=open_reader(settings), sleep=lambda s: None)  # fmt: skip
     outcomes = {o.file: o for o in run.run(partner_world.period)}
     assert outcomes["gl_journal.fixed_width"].status == "failed"
     assert outcomes["ap_invoices.x12_810"].status == "delivered"

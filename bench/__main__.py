@@ -20,6 +20,7 @@ BENCHES = [
     "acumatica_posting",
     "e2e_latency",
     "payment_judging",
+    "partner_export",
     "soak",
 ]
 

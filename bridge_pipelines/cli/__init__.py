@@ -3,6 +3,7 @@
 import click
 
 from bridge_pipelines.cli import demo, files, ops, review, sandbox, secrets, tenants, verify
+from bridge_pipelines.cli import export as partner_export
 from bridge_pipelines.redaction import install_redaction
 
 
@@ -21,4 +22,6 @@ main.add_command(review.replay)
 main.add_command(verify.verify)
 main.add_command(files.group)
 for _command in ops.commands:
+    main.add_command(_command)
+for _command in partner_export.commands:
     main.add_command(_command)

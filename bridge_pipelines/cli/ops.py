@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from bridge_pipelines.cli import export as partner_export
 from bridge_pipelines.errors import BridgeError
 
 
@@ -142,6 +143,7 @@ def status(tenant_id: str, as_json: bool) -> None:
             }
             for e in errors
         ],
+        "partner_files": partner_export.sent_files(ledger, tenant_id),
     }
     if as_json:
         click.echo(json.dumps(payload, indent=2))
@@ -168,6 +170,7 @@ def status(tenant_id: str, as_json: bool) -> None:
             where = f"row {e['row']}" + (f", field {e['field']}" if e["field"] else "")
             of = f" ({e['invoice_name']})" if e["invoice_name"] else ""
             click.echo(f"  {e['file']} {where}{of}: {e['message']}")
+    partner_export.echo_sent(payload["partner_files"])
 
 
 commands: list[click.Command] = [ping, status]

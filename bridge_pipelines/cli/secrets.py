@@ -5,6 +5,7 @@ shell history and in `ps` output for every user of the machine.
 """
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from bridge_pipelines.cli import export as partner_export
 from bridge_pipelines.errors import ConfigError
 from bridge_pipelines.settings import get_settings
 from bridge_pipelines.tenants.models import TENANT_ID_RE
@@ -83,14 +85,28 @@ def _read_plaintext() -> str:
     return text.removesuffix("\n")
 
 
+_PARTNER_SECRET = re.compile(
+    r"^partners\.[a-z][a-z0-9_]{1,39}\.sftp\.(password|private_key|private_key_passphrase)$"
+)
+
+
+def _secret_field(value: str) -> str:
+    """A tenant file's secret field, or a partner's in the tenant's partners file."""
+    if value in secret_field_paths() or _PARTNER_SECRET.match(value):
+        return value
+    raise click.BadParameter(f"{value!r} is not a secret field", param_hint="'--field'")
+
+
 @group.command()
 @click.option("--tenant", "tenant_id", required=True, help="Tenant id, as in tenants/<id>.yaml.")
 @click.option(
     "--field",
     "field_path",
     required=True,
-    type=click.Choice(secret_field_paths()),
-    help="Dotted path of the secret field.",
+    callback=lambda _ctx, _param, value: _secret_field(value),
+    help="Dotted path of the secret field: "
+    + ", ".join(secret_field_paths())
+    + ", or partners.<partner id>.sftp.<password|private_key|private_key_passphrase>.",
 )
 @KEY_FILE_OPTION
 @_config_errors
@@ -128,9 +144,10 @@ def rotate(directory: Path | None, key_file: Path | None) -> None:
         click.echo(str(problem), err=True)
     if not result.new_key:
         raise click.ClickException("fix the problems above before rotating; nothing changed")
+    partners = partner_export.rotate_partner_secrets(directory, keyring)
     click.echo(
         f"new primary key {result.new_key}; re-encrypted {result.secrets} secret(s) "
-        f"in {len(result.files)} file(s)"
+        f"in {len(result.files)} file(s)" + partners
     )
     old = [k for k in keyring.key_ids if k != result.new_key]
     if result.problems:
@@ -152,5 +169,6 @@ def rotate(directory: Path | None, key_file: Path | None) -> None:
 def retire_key_command(key_id: str, directory: Path | None, key_file: Path | None) -> None:
     """Remove an old key from the key file; refused while any tenant file still uses it."""
     keyring = Keyring.load(key_file)
+    partner_export.refuse_retiring_a_used_key(directory, key_id)
     retire_key(directory, keyring, key_id)
     click.echo(f"retired key {key_id}; keys now: {', '.join(keyring.key_ids)}")

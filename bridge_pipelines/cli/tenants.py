@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from bridge_pipelines.cli import export as partner_export
 from bridge_pipelines.errors import TenantConfigError
 from bridge_pipelines.tenants.loader import (
     check_erp_settings,
@@ -36,6 +37,7 @@ def check(directory: Path | None) -> None:
     """
     report = inspect_tenants(directory)
     problems = report.problems + check_secrets(report) + check_erp_settings(report)
+    problems += partner_export.partner_problems(report.tenants, directory)
     for problem in problems:
         click.echo(str(problem))
     if problems:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from bridge_pipelines.defs.factory import build_tenant_defs
 from bridge_pipelines.defs.masterdata import build_master_data_schedule
+from bridge_pipelines.defs.partners import build_partner_defs, build_partner_schedule
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.tenants.loader import load_tenants
 from bridge_pipelines.tenants.models import TenantConfig
@@ -28,11 +29,13 @@ def build_defs(tenants: Sequence[TenantConfig] | None = None) -> dg.Definitions:
         sensors.extend(built.sensors)
         checks.extend(built.checks)
     schedule = build_master_data_schedule(tenants)
+    partners = build_partner_defs(tenants)
+    partner_schedule = build_partner_schedule(partners)
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, *partners.assets],
         asset_checks=checks,
         sensors=sensors,
-        schedules=[schedule] if schedule else [],
+        schedules=[s for s in (schedule, partner_schedule) if s is not None],
         resources={"bridge": BridgeResource()},
         executor=dg.in_process_executor,
     )

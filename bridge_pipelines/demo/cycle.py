@@ -21,6 +21,7 @@ from bridge_pipelines.defs.masterdata import (
     open_purchase_orders_keys,
 )
 from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.demo.partner_cycle import export_last_month
 from bridge_pipelines.erps import registry
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES, PostingKind, PostingState
@@ -54,6 +55,8 @@ class TenantSummary:
     inbound_folder: str = ""
     runs: int = 0
     failed_runs: int = 0
+    partners: list[str] = field(default_factory=list)  # files sent to partners (issue 14)
+    partner_problems: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -83,7 +86,7 @@ class TenantSummary:
         accepted = self.documents.get("invoices accepted", 0)
         if self.erp != "none" and accepted and not self.postings.get("posted", 0):
             found.append(f"nothing posted to {self.erp}")
-        return found
+        return found + self.partner_problems
 
     @property
     def ok(self) -> bool:
@@ -157,6 +160,7 @@ class TenantSummary:
             f"  postings:   {self._postings()}",
             f"  payments:   {self._payments()}",
             f"  runs:       {self.runs} ({self.failed_runs} failed)",
+            *(f"  partner:    {line}" for line in self.partners),
         ]
 
 
@@ -201,6 +205,9 @@ def run_cycle(
         time.sleep(max(1.0, min(t.sftp.settle_seconds for t in tenants) / 2))
     for tenant in tenants:
         summary = summaries[tenant.id]
+        summary.partners, summary.partner_problems = export_last_month(
+            defs, tenant, ledger, instance
+        )
         summary.files = Counter(f.state.value for f in ledger.files(tenant.id))
         summary.documents = Counter(f"{r.kind} {r.state.value}" for r in ledger.records(tenant.id))
         summary.row_errors = len(ledger.row_errors(tenant.id))

@@ -24,6 +24,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bridge_pipelines.demo.partners import start_partner_server
 from bridge_pipelines.erps import registry
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.profile import SandboxProfile
@@ -93,6 +94,7 @@ class DemoEnvironment:
     home: Path
     tenants: list[DemoTenant] = field(default_factory=list)
     erps: dict[str, RunningSandbox] = field(default_factory=dict)
+    partner_servers: dict[str, EmbeddedSftpServer] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -168,6 +170,8 @@ class DemoEnvironment:
             thread.join(timeout=5)
         for tenant in self.tenants:
             tenant.server.stop()
+        for server in self.partner_servers.values():
+            server.stop()
         for sandbox in self.erps.values():
             sandbox.stop()
 
@@ -232,6 +236,13 @@ def _start_tenant(
     _write_tenant_file(
         home / "tenants" / f"{spec.id}.yaml", spec, server, credentials, keyring, erp
     )
+    if spec.erp == "syspro":  # the SYSPRO tenant sends its month to its parent (issue 14)
+        environment.partner_servers[spec.id] = start_partner_server(
+            home,
+            spec.id,
+            environment.tenants_dir,
+            lambda f, plain: keyring.encrypt(spec.id, f, plain),
+        )
     simulator = StampliSimulator(root, seed=spec.seed, invoice_format=spec.invoice_format)
     return DemoTenant(spec=spec, root=root, server=server, simulator=simulator)
 

@@ -12,7 +12,8 @@ use the database clock (see `postings.py`).
 `Ledger` is one facade over rooms that share a `LedgerDb` (engine and transactions, `db.py`):
 files and batches (`files.py`), records and row errors (`records.py`), postings with claims
 and leases (`postings.py`), read queries (`queries.py`), the audit trail (`audit.py`) and
-operators' decisions on quarantined files (`attention.py`).
+operators' decisions on quarantined files (`attention.py`), and the files sent to
+partners with their cursors and X12 control numbers (`partner_exports.py`).
 """
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from bridge_pipelines.ledger.attention import AttentionRoom
 from bridge_pipelines.ledger.audit import DEFAULT_ACTOR, AuditRoom
 from bridge_pipelines.ledger.db import LedgerDb, reconnecting_methods, utcnow
 from bridge_pipelines.ledger.files import batch_id_for
+from bridge_pipelines.ledger.partner_exports import PartnerExportRoom
 from bridge_pipelines.ledger.postings import PostingRoom
 from bridge_pipelines.ledger.queries import QueryRoom
 from bridge_pipelines.ledger.records import RecordRoom, changed_fields
@@ -28,7 +30,7 @@ from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 
 
 @reconnecting_methods
-class Ledger(RecordRoom, PostingRoom, QueryRoom, AuditRoom, AttentionRoom):
+class Ledger(RecordRoom, PostingRoom, QueryRoom, AuditRoom, AttentionRoom, PartnerExportRoom):
     """Files, records, row errors, batches and audit events of every tenant.
 
     Args:

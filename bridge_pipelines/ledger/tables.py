@@ -195,3 +195,58 @@ audit_events = sa.Table(
 sa.Index(
     "ix_audit_events_entity", audit_events.c.tenant, audit_events.c.entity, audit_events.c.entity_id
 )
+
+# Partner exports (issue 14): files built from SYSPRO and delivered to a partner's SFTP server.
+# `uq_partner_exports_key`: one export per (partner, dataset, period, seq), so a run that races
+# another builds nothing twice; `uq_partner_exports_remote_name`: one file per remote name, so a
+# changed export can never silently replace a delivered one under the same name.
+partner_exports = sa.Table(
+    "partner_exports",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("dataset", sa.String(32), nullable=False),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("changed_after", sa.String(32)),
+    sa.Column("changed_until", sa.String(32), nullable=False),
+    sa.Column("file_format", sa.String(16), nullable=False),
+    sa.Column("remote_name", sa.String(255), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("totals", Json, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("control_number", sa.Integer),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("verified", sa.String(16)),
+    sa.UniqueConstraint(
+        "tenant", "partner", "dataset", "period", "seq", name="uq_partner_exports_key"
+    ),
+    sa.UniqueConstraint("tenant", "partner", "remote_name", name="uq_partner_exports_remote_name"),
+    sa.CheckConstraint("state IN ('built', 'delivered')", name="state"),
+)
+
+# The incremental read's high-water mark per partner, dataset and period (`ChangedAt`).
+partner_cursors = sa.Table(
+    "partner_cursors",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("partner", sa.String(64), primary_key=True),
+    sa.Column("dataset", sa.String(32), primary_key=True),
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("changed_until", sa.String(32), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# X12 interchange control numbers per partner: only ever incremented, never reused.
+partner_control_numbers = sa.Table(
+    "partner_control_numbers",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("partner", sa.String(64), primary_key=True),
+    sa.Column("last_number", sa.Integer, nullable=False),
+    sa.CheckConstraint("last_number BETWEEN 1 AND 999999999", name="range"),
+)

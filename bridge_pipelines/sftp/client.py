@@ -388,6 +388,31 @@ class SftpClient:
         except (OSError, EOFError, paramiko.SSHException):
             self.broken = True
 
+    def remote_sha256(self, folder: str, name: str, *, max_bytes: int) -> str | None:
+        """The sha256 of a remote file, read back; None when the server will not let us read it.
+
+        Write-only inbound folders are common, so a refused read is not an error: the caller
+        falls back to the size. At most `max_bytes` are read.
+
+        Raises:
+            UnsafeNameError: the name is refused.
+            RetryableError: the connection failed.
+        """
+        check_remote_name(name)
+        digest = hashlib.sha256()
+        try:
+            with self._sftp.open(_join(folder, name), "rb") as remote:
+                remote.prefetch(max_bytes)
+                read = 0
+                while read <= max_bytes and (chunk := remote.read(1024 * 1024)):
+                    digest.update(chunk)
+                    read += len(chunk)
+        except PermissionError:
+            return None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._classify(exc, f"reading back {describe(name)}") from None
+        return digest.hexdigest()
+
     # -- upload and remove -------------------------------------------------------------------
 
     def upload_atomic(self, folder: str, name: str, data: bytes) -> None:

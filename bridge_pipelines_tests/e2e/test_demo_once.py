@@ -15,6 +15,7 @@ from bridge_pipelines_tests.e2e.sap_b1_demo import (
     assert_globex_payments_applied_in_sap_b1,
     assert_globex_posted_once_into_sap_b1,
 )
+from bridge_pipelines_tests.partners.demo_checks import assert_acme_month_sent_to_its_parent
 
 BRIDGE = Path(sys.executable).parent / "bridge"
 TERMINAL = {"parsed", "quarantined", "duplicate", "vanished"}
@@ -85,6 +86,7 @@ def test_demo_once_takes_every_file_and_reports(tmp_path: Path) -> None:
         assert_globex_payments_applied_in_sap_b1(home, ledger)
     finally:
         ledger.dispose()
+    assert_acme_month_sent_to_its_parent(home, acme, env)
 
     # No secret reached the output.
     creds = (home / "credentials" / "acme.yaml").read_text()

@@ -39,8 +39,10 @@ from bridge_pipelines.sandbox.syspro import (
     apstin,
     browse_fetch,
     business_objects,
+    extensions,
     gentjl,
     odata,
+    period_data,
 )
 from bridge_pipelines.sandbox.syspro.apsssp import SetupAction
 from bridge_pipelines.sandbox.syspro.seed import SYSPRO_SEED
@@ -56,6 +58,7 @@ from bridge_pipelines.sandbox.syspro.xml_codec import (
 )
 
 REST_ROOT = "/SYSPROWCFService/Rest"
+EXTENDED_BY = (period_data.EXTENSION,)  # imported for their registration
 LOGON_PARAMS = ("Operator", "OperatorPassword", "CompanyId", "CompanyPassword")
 POST_PARAMS = ("UserId", "BusinessObject", "XmlParameters", "XmlIn")
 QUERY_PARAMS = ("UserId", "BusinessObject", "XmlIn")
@@ -91,7 +94,7 @@ class SysproSandbox(ErpSandbox):
     """SYSPRO e.net Solutions REST and OData over the demo company."""
 
     name: ClassVar[str] = "syspro"
-    schema: ClassVar[str] = SCHEMA + appay.SCHEMA + gentjl.SCHEMA
+    schema: ClassVar[str] = SCHEMA + appay.SCHEMA + gentjl.SCHEMA + extensions.schema()
     period_rule: ClassVar[calendar.CalendarRule] = apstin.PERIOD_RULE
     default_config: ClassVar[dict[str, Any]] = {
         "session_idle_minutes": 20,  # [I] server setting; one client assumes 20 minutes
@@ -117,6 +120,8 @@ class SysproSandbox(ErpSandbox):
     def seed(self) -> None:
         write_seed(self.store, SYSPRO_SEED)
         appay.seed(self.store)
+        for extension in extensions.EXTENSIONS:
+            extension.seed(self.store)
 
     def seed_info(self) -> dict[str, Any]:
         return {

@@ -36,7 +36,7 @@ from bridge_pipelines.sandbox.erp_base.odata.model import (
     ServiceModel,
 )
 from bridge_pipelines.sandbox.erp_base.sandbox import ErpSandbox
-from bridge_pipelines.sandbox.syspro import appay
+from bridge_pipelines.sandbox.syspro import appay, extensions
 
 ODATA_ROOT = "/SYSPRO8Odata/SYSPROOData"
 ENTITY_SETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -112,7 +112,7 @@ _ADDRESSED = re.compile(r"^(?P<set>[A-Za-z_]\w*)\((?P<key>.*)\)$")
 KNOWN_OPTIONS = frozenset({"$filter", "$top", "$skip", "$select", "$orderby", "$count", "$format"})
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])|(?P<date>\d{4}-\d{2}-\d{2})"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])|(?P<date>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}Z)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),]))"
 )
 _COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -360,7 +360,14 @@ def odata_routes(sandbox: ErpSandbox) -> list[Route]:
         if not authorized(request):
             return _versioned(unauthorized())
         root = f"{request.base_url}{ODATA_ROOT.lstrip('/')}"
-        return _versioned(JSONResponse(csdl.service_document(service_model(), root)))
+        document = csdl.service_document(service_model(), root)
+        listed = {entry["name"] for entry in document["value"]}
+        document["value"] += [  # sets served by their own module (extensions.py)
+            {"name": n, "kind": "EntitySet", "url": n}
+            for n in extensions.entity_sets()
+            if n not in listed
+        ]
+        return _versioned(JSONResponse(document))
 
     async def metadata(request: Request) -> Response:
         if not authorized(request):
@@ -372,6 +379,10 @@ def odata_routes(sandbox: ErpSandbox) -> list[Route]:
         if not authorized(request):
             return _versioned(unauthorized())
         segment = request.path_params["entity_set"]
+        extension = extensions.handler_for(segment)
+        if extension is not None:  # a set served by its own module (extensions.py)
+            page_size = int(sandbox.config["odata_page_size"])
+            return _versioned(extension.handler(sandbox.store, request, segment, page_size))
         addressed = _ADDRESSED.match(segment)
         name = addressed.group("set") if addressed else segment
         if name not in ENTITY_SETS:

@@ -15,11 +15,14 @@ TABLES = {
     "audit_events",
     "batches",
     "files",
+    "partner_control_numbers",
+    "partner_cursors",
+    "partner_exports",
     "postings",
     "records",
     "row_errors",
 }
-HEAD = "0003_payment_postings"
+HEAD = "0004_partner_exports"
 
 
 def _diff(ledger: Ledger, target: sa.MetaData) -> list:

@@ -1,0 +1,1 @@
+"""SYSPRO to partners' SFTP servers: period exports as CSV, X12 and fixed-width files."""

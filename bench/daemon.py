@@ -35,6 +35,7 @@ N that holds p95 <= 60 s.
 """
 
 import argparse
+import itertools
 import math
 import os
 import shutil
@@ -609,7 +610,7 @@ def _tick_gaps(instance: Any, after: float, before: float) -> list[float]:
             state.instigator_origin_id, state.selector_id, after=after, before=before
         )
         stamps = sorted(t.timestamp for t in ticks)
-        gaps += [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        gaps += [b - a for a, b in itertools.pairwise(stamps)]
     return gaps
 
 

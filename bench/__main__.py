@@ -17,6 +17,7 @@ BENCHES = [
     "sapb1_posting",
     "sapb1_sessions",
     "e2e_latency",
+    "import_cost",
     "daemon",
     "soak",
 ]

@@ -589,6 +589,20 @@ class PostedReader:
         return out
 
 
+def _failure(instance: Any, run_id: str) -> str:
+    """The first line of a failed run's first error (step or run failure)."""
+    import dagster as dg
+
+    for kind in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+        for record in instance.get_records_for_run(run_id, of_type=kind).records:
+            event = record.event_log_entry.dagster_event
+            error = getattr(event.event_specific_data, "error", None) if event else None
+            text = (error.message if error else None) or record.event_log_entry.message or ""
+            if text.strip():
+                return text.strip().splitlines()[0][:160]
+    return "no error recorded"
+
+
 def _runs(instance: Any) -> list[dict[str, Any]]:
     out = []
     for record in instance.get_run_records():
@@ -601,6 +615,7 @@ def _runs(instance: Any) -> list[dict[str, Any]]:
                 "created": record.create_timestamp.timestamp(),
                 "started": record.start_time,
                 "ended": record.end_time,
+                "error": _failure(instance, run.run_id) if run.status.value == "FAILURE" else None,
             }
         )
     return out
@@ -827,6 +842,8 @@ def report(result: Result, args: argparse.Namespace) -> None:
         ("code server loads", f"{result.code_server_loads} (`dagster api grpc` processes)"),
         ("bytecode", _bytecode(args.bytecode)),
     ]
+    errors = Counter(r["error"] for r in result.runs if r["error"])
+    rows += [(f"failed runs ({n})", error) for error, n in errors.most_common(3)]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")

@@ -28,8 +28,8 @@ def _instructions() -> list[tuple[str, str]]:
     """(instruction, arguments), continuation lines joined, comments dropped."""
     text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
     out = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             word, _, rest = line.partition(" ")
             out.append((word.upper(), rest.strip()))

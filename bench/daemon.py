@@ -379,6 +379,8 @@ def stop_world(world: World) -> None:
     for server in world.sftp:
         server.terminate()
         server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
     for sandbox in world.sandboxes.values():
         sandbox.stop()
     for url in world.databases:
@@ -420,43 +422,44 @@ def start_dagster(world: World, workspace: str, sampler: CpuSampler, bytecode: s
         env["PYTHONPYCACHEPREFIX"] = _compiled_bytecode(env)
     bin_dir = Path(sys.executable).parent
     log = world.home / "dagster.log"
-    code_server = None
-    if workspace == "grpc":
-        port = _free_port()
-        code_server = subprocess.Popen(
-            [
-                str(bin_dir / "dagster"),
-                *("code-server", "start", "-m", "bridge_pipelines.definitions"),
-                *("-h", "127.0.0.1", "-p", str(port), "--location-name", LOCATION),
-            ],
+    with log.open("ab") as out:  # the children keep their own copies of the descriptor
+        code_server = None
+        if workspace == "grpc":
+            port = _free_port()
+            code_server = subprocess.Popen(
+                [
+                    str(bin_dir / "dagster"),
+                    *("code-server", "start", "-m", "bridge_pipelines.definitions"),
+                    *("-h", "127.0.0.1", "-p", str(port), "--location-name", LOCATION),
+                ],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            sampler.roots.append(code_server.pid)
+            entry: dict[str, Any] = {
+                "grpc_server": {"host": "127.0.0.1", "port": port, "location_name": LOCATION}
+            }
+        else:
+            entry = {
+                "python_module": {
+                    "module_name": "bridge_pipelines.definitions",
+                    "location_name": LOCATION,
+                    "working_directory": str(REPO_ROOT),
+                }
+            }
+        (world.home / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [entry]}))
+        daemon = subprocess.Popen(
+            [str(bin_dir / "dagster-daemon"), "run", "-w", str(world.home / "workspace.yaml")],
             env=env,
             cwd=REPO_ROOT,
-            stdout=log.open("ab"),
+            stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        sampler.roots.append(code_server.pid)
-        entry: dict[str, Any] = {
-            "grpc_server": {"host": "127.0.0.1", "port": port, "location_name": LOCATION}
-        }
-    else:
-        entry = {
-            "python_module": {
-                "module_name": "bridge_pipelines.definitions",
-                "location_name": LOCATION,
-                "working_directory": str(REPO_ROOT),
-            }
-        }
-    (world.home / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [entry]}))
-    daemon = subprocess.Popen(
-        [str(bin_dir / "dagster-daemon"), "run", "-w", str(world.home / "workspace.yaml")],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    sampler.roots.append(daemon.pid)
+        sampler.roots.append(daemon.pid)
     return Dagster(daemon, code_server, log)
 
 

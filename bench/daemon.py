@@ -357,7 +357,6 @@ def build_world(
             "BRIDGE_MAPPINGS_DIR": str(home / "mappings"),
             "BRIDGE_LEDGER_URL": ledger_url,
             "DAGSTER_HOME": str(home / "dagster_home"),
-            "DAGSTER_COMPUTE_LOG_DIR": str(home / "compute_logs"),  # deploy/dagster.yaml reads it
         }
         source = REPO_ROOT / ("deploy/dagster.yaml" if instance == "postgres" else "dagster.yaml")
         config = yaml.safe_load(source.read_text())

@@ -177,14 +177,17 @@ def test_dagster_accepts_the_instance_files(filename: str) -> None:
 def test_the_production_instance_starts_on_postgresql(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """deploy/dagster.yaml as the daemon would load it: storage, compute logs, coordinator."""
+    """deploy/dagster.yaml as the daemon (or `bridge demo --instance-config`) loads it.
+
+    DAGSTER_PG_URL is all it needs: compute logs stay under DAGSTER_HOME.
+    """
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((DEPLOY / "dagster.yaml").read_text())
     monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
-    monkeypatch.setenv("DAGSTER_COMPUTE_LOG_DIR", str(tmp_path / "compute_logs"))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.compute_log_manager).__name__ == "LocalComputeLogManager"
+        assert str(instance.compute_log_manager._base_dir).startswith(str(home))
         assert instance.get_runs_count() == 0
         assert instance.get_settings("python_logs")["managed_python_loggers"] == [
             "bridge_pipelines"

@@ -21,6 +21,8 @@ BENCHES = [
     "e2e_latency",
     "payment_judging",
     "partner_export",
+    "import_cost",
+    "daemon",
     "soak",
 ]
 

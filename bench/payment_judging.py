@@ -12,20 +12,59 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from bridge_pipelines.ledger.models import PlannedPosting
+from bridge_pipelines.ledger.models import DocumentIn, PlannedPosting
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.posting.payments import PaymentBook
-from bridge_pipelines_tests.support.payment_builders import (
-    TARGET,
-    TENANT,
-    invoice,
-    payment,
-    record,
-)
+
+TENANT = "bench"
+TARGET = "bench:C1"
+DAY = date(2026, 11, 20)
+
+
+def invoice(invoice_id: str) -> dict[str, Any]:
+    """A one-line Stampli invoice of 100.00, as the parser records it."""
+    return {
+        "invoice_id": invoice_id, "invoice_number": f"INV-{invoice_id}", "vendor_id": "V-1",
+        "invoice_date": DAY.isoformat(), "due_date": (DAY + timedelta(days=30)).isoformat(),
+        "posting_date": DAY.isoformat(), "currency": "USD", "invoice_total": "100.00",
+        "tax_amount": "0.00", "document_type": "Invoice",
+        "lines": [{"line_number": "1", "gl_account": "6100", "line_amount": "100.00"}],
+    }  # fmt: skip
+
+
+def payment(payment_id: str, invoice_id: str, amount: str) -> dict[str, Any]:
+    """One payment row, as the parser records it."""
+    return {
+        "payment_id": payment_id, "invoice_id": invoice_id, "invoice_number": None,
+        "vendor_id": "V-1", "payment_date": DAY.isoformat(), "amount": amount,
+        "currency": "USD", "method": "ACH", "reference": None,
+    }  # fmt: skip
+
+
+def record(ledger: Ledger, kind: str, payloads: list[dict[str, Any]]) -> list[Any]:
+    """One parsed Stampli file of `kind` holding `payloads`."""
+    entry = type("Entry", (), {"name": f"{kind}.csv", "size": 100, "mtime": 1_700_000_000})()
+    t0, settle = datetime(2026, 11, 20, 9, tzinfo=UTC), timedelta(seconds=30)
+    for now in (t0, t0 + settle):
+        rows = ledger.observe_listing(
+            TENANT, kind, f"/{kind}", [entry], settle=settle, zone=ZoneInfo("UTC"), now=now
+        )
+    (row,) = rows
+    ledger.mark_downloaded(row.id, sha256=kind.ljust(64, "0"), size=100, archive_path="/a")
+    docs = []
+    for n, p in enumerate(payloads):
+        key = f"{p['payment_id']}|{p['invoice_id']}" if kind == "payments" else p["invoice_id"]
+        amount = Decimal(p.get("amount") or p.get("invoice_total") or 0)
+        docs.append(DocumentIn(kind, key, key, (n + 2,), p, DAY, amount, "USD"))
+    ledger.complete_parse(row.id, documents=docs, rows_total=len(docs))
+    return ledger.records(TENANT, file_id=row.id)
 
 
 def _seed(ledger: Ledger, count: int) -> None:

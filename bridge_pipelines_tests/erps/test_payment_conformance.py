@@ -27,6 +27,9 @@ pytestmark = pytest.mark.conformance
 def payer(erp: ErpUnderTest) -> ErpUnderTest:
     if not erp.plugin.records_payments():
         pytest.skip(f"{erp.kind} does not record payments (reconcile-only)")
+    assert erp.profile.payment_match, (
+        f"{erp.kind} records payments: its SandboxProfile must set payment_match and payments"
+    )
     return erp
 
 

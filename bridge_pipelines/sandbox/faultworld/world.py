@@ -67,8 +67,16 @@ def erp_kinds() -> list[ErpKind]:
 
 
 def paying_erp_kinds() -> list[ErpKind]:
-    """The kinds whose connector records Stampli's payments (issue 15): payment cases."""
-    return [k for k in erp_kinds() if registry.plugin(k).records_payments()]
+    """The kinds whose connector records Stampli's payments (issue 15): payment cases.
+
+    Its sandbox profile must say how a payment is requested and read back (`payment_match`,
+    `payments`); without them the harnesses could not judge it, so it is left out.
+    """
+    return [
+        k
+        for k in erp_kinds()
+        if registry.plugin(k).records_payments() and profile_of(k).payment_match
+    ]
 
 
 @dataclass

@@ -46,6 +46,7 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
                 credits=sum((Decimal(str(x["credit"] or 0)) for x in lines), Decimal(0)),
                 total=abs(Decimal(str(doc["OrigInvValue"]))),
                 period=f"{int(doc['TrnYear']):04d}-{int(doc['TrnMonth']):02d}",
+                open_amount=abs(Decimal(str(doc["MthInvBal1"]))),
             )
         )
     return found

@@ -674,6 +674,10 @@ class AdapterBase(Closing):
     """
 
     lookup_is_read_after_write_consistent: bool = False
+    pays_partial_amounts: bool = True
+    """Whether a payment may apply less than a document's open amount. An ERP that only pays
+    the open amount says False: its adapter refuses a partial payment (`RejectedByErpError`,
+    held for review) and the payment conformance suite expects exactly that."""
 
     def read_open_pos(self) -> Iterator[ErpPurchaseOrderLine]:
         """No purchase orders unless the adapter overrides this."""

@@ -118,6 +118,13 @@ class ErpPlugin:
             return None
         return adapter_class.post_payment is not AdapterBase.post_payment
 
+    def pays_partial_amounts(self) -> bool | None:
+        """Whether the adapter records partial payments (`AdapterBase.pays_partial_amounts`)."""
+        adapter_class = self.adapter_class()
+        if adapter_class is None:
+            return None
+        return adapter_class.pays_partial_amounts
+
     def sandbox_profile(self) -> Any:
         """The sandbox profile, imported on first use.
 

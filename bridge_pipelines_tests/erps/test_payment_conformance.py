@@ -2,6 +2,8 @@
 
 Parametrised like the rest of the suite, and skipped for a connector whose
 `ErpPlugin.records_payments()` is False (its payments are made in the ERP: reconcile-only).
+A connector whose ERP only pays a document's open amount (`ErpPlugin.pays_partial_amounts()`
+False) is held to that instead: a partial payment is refused and nothing is applied.
 Asserted as a user sees it: the ERP's payments (`SandboxProfile.payments`), the open balance
 of each document, and the requests the ERP received.
 """
@@ -33,6 +35,11 @@ def payer(erp: ErpUnderTest) -> ErpUnderTest:
     return erp
 
 
+def _pays_partial(erp: ErpUnderTest) -> bool:
+    """Whether the connector records a payment applying less than a document's open amount."""
+    return erp.plugin.pays_partial_amounts() is not False
+
+
 def _posted(erp: ErpUnderTest, *documents: PostableInvoice) -> list[ErpDocumentRef]:
     with erp.adapter() as adapter:
         return [adapter.post_invoice(d) for d in documents]
@@ -52,10 +59,13 @@ def test_a_payment_settles_invoices_and_a_credit_memo_found_by_its_reference(
         (payer.credit_memo()),
     )
     posted = _posted(payer, full, partial, memo)
+    # An ERP that pays only open amounts settles `partial` in full (its refusal: the next test).
+    part, left = ("100.00", "130.00") if _pays_partial(payer) else ("230.00", "0.00")
     payment = payer.payment(
-        [(full, posted[0], "115.00"), (partial, posted[1], "100.00"), (memo, posted[2], "57.50")]
+        [(full, posted[0], "115.00"), (partial, posted[1], part), (memo, posted[2], "57.50")]
     )
-    assert payment.total == Decimal("157.50")
+    total = Decimal("115.00") + Decimal(part) - Decimal("57.50")
+    assert payment.total == total
     with payer.adapter() as adapter:
         recorded = adapter.post_payment(payment)
         found = adapter.find_payment(payment.ref)
@@ -66,32 +76,59 @@ def test_a_payment_settles_invoices_and_a_credit_memo_found_by_its_reference(
         listed = list(adapter.read_posted_payments())
     assert [f.doc_id for f in found] == [recorded.doc_id]
     [held] = payer.payments(payment.external_ref)
-    assert held.doc_id == recorded.doc_id and held.total == Decimal("157.50")
-    assert sorted(held.applied.values()) == [Decimal("57.50"), Decimal("100.00"), Decimal("115.00")]
+    assert held.doc_id == recorded.doc_id and held.total == total
+    assert sorted(held.applied.values()) == sorted(
+        [Decimal("57.50"), Decimal(part), Decimal("115.00")]
+    )
+    assert set(held.applied) == {
+        d.doc_id for r in (full, partial, memo) for d in payer.documents(r.external_ref)
+    }
     assert {
         d.external_ref: d.open_amount
         for d in (balances[r.external_ref] for r in (full, partial, memo))
     } == {
         full.external_ref: Decimal("0.00"),
-        partial.external_ref: Decimal("130.00"),
+        partial.external_ref: Decimal(left),
         memo.external_ref: Decimal("0.00"),
     }
-    assert balances[full.external_ref].paid and not balances[partial.external_ref].paid
-    assert _open(payer, partial.external_ref) in (None, Decimal("130.00"))
+    assert balances[full.external_ref].paid
+    assert balances[partial.external_ref].paid is (left == "0.00")
+    assert _open(payer, partial.external_ref) in (None, Decimal(left))
     assert [p.external_ref for p in listed] == [payment.external_ref]
+
+
+def test_a_partial_payment_is_refused_where_the_erp_pays_only_open_amounts(
+    payer: ErpUnderTest,
+) -> None:
+    if _pays_partial(payer):
+        pytest.skip(f"{payer.kind} records partial payments")
+    invoice = payer.invoice()
+    [posted] = _posted(payer, invoice)
+    payment = payer.payment([(invoice, posted, "100.00")])  # 115.00 is open
+    mark = payer.mark()
+    with payer.adapter() as adapter:
+        with pytest.raises(RejectedByErpError):
+            adapter.post_payment(payment)
+        [balance] = adapter.read_open_balances([invoice.ref])
+    assert balance.open_amount == Decimal("115.00") and not balance.paid
+    assert payer.payments(payment.external_ref) == []
+    assert payer.payment_writes(mark) == []
+    assert _open(payer, invoice.external_ref) in (None, Decimal("115.00"))
 
 
 def test_an_over_payment_is_refused_and_nothing_is_applied(payer: ErpUnderTest) -> None:
     invoice = payer.invoice()
     [posted] = _posted(payer, invoice)
-    first = payer.payment([(invoice, posted, "100.00")])
-    too_much = payer.payment([(invoice, posted, "20.00")])  # 15.00 is left open
+    # Of 115.00, 15.00 is left open; nothing where the ERP pays only the open amount.
+    paid, left = ("100.00", "15.00") if _pays_partial(payer) else ("115.00", "0.00")
+    first = payer.payment([(invoice, posted, paid)])
+    too_much = payer.payment([(invoice, posted, "20.00")])
     with payer.adapter() as adapter:
         adapter.post_payment(first)
         with pytest.raises(RejectedByErpError):
             adapter.post_payment(too_much)
         [balance] = adapter.read_open_balances([invoice.ref])
-    assert balance.open_amount == Decimal("15.00")
+    assert balance.open_amount == Decimal(left)
     assert payer.payments(too_much.external_ref) == []
 
 

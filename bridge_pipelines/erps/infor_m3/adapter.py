@@ -18,7 +18,8 @@
   invoices' dates (`CreateProposal`, our reference in its report text `LITX`), checked to hold
   exactly the invoices paid (`LstInvByPayDoc`, else deleted), then confirmed as a manual check
   (`CreateConfChk`, the reference also in the voucher text `VTXT`). M3 proposals pay an
-  invoice's open amount: a partial payment is refused for review [I].
+  invoice's open amount and no MI transaction changes it: a partial payment is refused for
+  review (`pays_partial_amounts` False; the README says where to record one by hand).
 - Balances: `APS200MI/GetInvTotInfo` (`PCUA` paid, `OCUA` open) [C].
 """
 
@@ -93,6 +94,8 @@ class InforM3Adapter(AdapterBase):
     """One M3 company and division, for one batch. Use it as a context manager."""
 
     lookup_is_read_after_write_consistent: bool = True
+    # A proposal pays an invoice's open amount; APS130MI cannot change it (see the README).
+    pays_partial_amounts: bool = False
 
     def __init__(
         self,

@@ -345,8 +345,8 @@ class InforM3Sandbox(ErpSandbox):
             )
         for p in self.store.rows("SELECT * FROM proposals ORDER BY prpn, pyon"):
             paid = self.store.rows(
-                "SELECT l.inbn, l.pyam, b.sino FROM proposal_lines l JOIN batches b "
-                "ON b.inbn = l.inbn WHERE prpn = ? AND pyon = ?",
+                "SELECT l.inbn, l.pyam, b.divi, b.suno, b.sino FROM proposal_lines l "
+                "JOIN batches b ON b.inbn = l.inbn WHERE prpn = ? AND pyon = ?",
                 (p["prpn"], p["pyon"]),
             )
             result.append({"type": "payment", **dict(p), "lines": [dict(x) for x in paid]})

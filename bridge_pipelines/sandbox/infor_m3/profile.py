@@ -1,10 +1,18 @@
-"""The Infor M3 sandbox for the demo and the harnesses: tenant block, mapping, faults, documents."""
+"""The Infor M3 sandbox for the demo and the harnesses: tenant block, mapping, faults, documents.
+
+Payments are APS130MI proposals confirmed by `CreateConfChk` (the connector's README).
+"""
 
 import json
 from decimal import Decimal
 from typing import Any
 
-from bridge_pipelines.sandbox.erp_base.profile import Encrypt, SandboxDocument, SandboxProfile
+from bridge_pipelines.sandbox.erp_base.profile import (
+    Encrypt,
+    SandboxDocument,
+    SandboxPayment,
+    SandboxProfile,
+)
 from bridge_pipelines.sandbox.infor_m3.app import API_ROOT, APP_FACTORY
 from bridge_pipelines.sandbox.infor_m3.seed import INFOR_M3_SEED
 
@@ -34,9 +42,32 @@ def _documents(rows: list[dict[str, Any]]) -> list[SandboxDocument]:
             credits=Decimal(str(doc["credits"])),
             total=abs(Decimal(str(doc["CUAM"]))),
             period=f"{str(doc['ACDT'])[:4]}-{str(doc['ACDT'])[4:6]}",
+            # what APS200MI/GetInvTotInfo answers as OCUA: the gross less what was paid
+            open_amount=abs(Decimal(str(doc["CUAM"])) - Decimal(str(doc["paid"]))),
         )
         for doc in rows
         if doc.get("type") == "invoice_batch"
+    ]
+
+
+def _payments(rows: list[dict[str, Any]]) -> list[SandboxPayment]:
+    """Confirmed proposals (status 90), keyed like the adapter's `DIVI/PRPN/PYON`.
+
+    An unconfirmed proposal only blocks its invoices: nothing is booked before `CreateConfChk`.
+    The report text `LITX` holds our reference; each line pays one batch (`DIVI/INBN`).
+    """
+    return [
+        SandboxPayment(
+            doc_id=f"{doc['divi']}/{doc['prpn']}/{doc['pyon']}",
+            reference=str(doc["litx"]),
+            vendor_code=str(doc["spyn"]),
+            total=sum((Decimal(str(x["pyam"])) for x in doc["lines"]), Decimal(0)),
+            applied={
+                f"{x['divi']}/{x['inbn']}": abs(Decimal(str(x["pyam"]))) for x in doc["lines"]
+            },
+        )
+        for doc in rows
+        if doc.get("type") == "payment" and doc.get("stat") == "90"
     ]
 
 
@@ -53,4 +84,7 @@ PROFILE = SandboxProfile(
     write_match={"method": "GET", "path": "*/APS455MI/ValidByBatchNo*"},
     login_match={"method": "POST", "path": "*/as/token.oauth2"},
     documents=_documents,
+    payments=_payments,
+    # Confirmation books the payment: the request that commits it.
+    payment_match={"method": "GET", "path": "*/APS130MI/CreateConfChk*"},
 )

@@ -5,7 +5,9 @@ amounts as text or numbers; connectors read them through these so that a blank n
 `""` in a code, a float never touches money, and an unreadable value is None, not a crash.
 """
 
+import json
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
@@ -130,3 +132,44 @@ def odata_key(entity_set: str, value: str, what: str) -> str:
     The literal's quotes stay readable; everything inside is escaped as in `path_segment`.
     """
     return f"{entity_set}({quote(odata_literal(value, what), safe=chr(39))})"
+
+
+CENT = Decimal("0.01")
+
+
+def exact_json(value: object, erp: str) -> str:
+    """JSON text with every `Decimal` as an exact number literal and dates as ISO strings.
+
+    The JSON APIs (SAP B1, Acumatica) read numbers as decimals: a float would round money on
+    its way, so one is refused (naming `erp`), never sent.
+
+    Raises:
+        BadInputError: a non-finite Decimal.
+        TypeError: a float.
+    """
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise BadInputError(f"amount {value} is not a finite number")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(k))}:{exact_json(v, erp)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(exact_json(v, erp) for v in value) + "]"
+    if isinstance(value, date):
+        return json.dumps(value.isoformat())
+    if isinstance(value, float):
+        raise TypeError(f"floats never go to {erp}: use Decimal")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def cents(amount: Decimal, what: str) -> Decimal:
+    """`amount` with two decimals; more precision than cents is refused, never rounded.
+
+    Raises:
+        BadInputError: the amount has more than two decimals.
+    """
+    quantized = amount.quantize(CENT)
+    if quantized != amount:
+        raise BadInputError(f"{what} {amount} has more than two decimals")
+    return quantized

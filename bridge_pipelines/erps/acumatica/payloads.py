@@ -18,7 +18,6 @@ The Bill (`PUT /Bill`, `If-None-Match: *`):
   `ExtendedCost`, `TransactionDescription`; a PO-matched line adds `POOrderType`/`POOrderNbr`.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from bridge_pipelines.erps.base import DimensionType, DocumentType, PostableInvoice, VendorChange
-from bridge_pipelines.erps.values import fit_text
+from bridge_pipelines.erps.values import cents, exact_json, fit_text
 from bridge_pipelines.errors import BadInputError
 
 BILL = "Bill"
@@ -35,7 +34,6 @@ MAX_VENDOR_REF = 40
 MAX_DESCRIPTION = 255
 MAX_VENDOR_ID = 30
 MAX_VENDOR_NAME = 255
-CENT = Decimal("0.01")
 ROW_CONTROLS = ("id", "delete")
 UNRELEASED = ("On Hold", "Balanced")
 CostCenterField = str  # "Subaccount" | "Branch" | "Project"
@@ -78,25 +76,9 @@ def unwrap(record: Any) -> Any:
 # --- JSON with exact amounts -----------------------------------------------------------------
 
 
-def _encode(value: Any) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise BadInputError(f"amount {value} is not a finite number")
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{_encode(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_encode(v) for v in value) + "]"
-    if isinstance(value, date):
-        return json.dumps(value.isoformat())
-    if isinstance(value, float):
-        raise TypeError("floats never go to Acumatica: use Decimal")
-    return json.dumps(value, ensure_ascii=False)
-
-
 def dumps(value: Any) -> str:
     """JSON text with every `Decimal` as an exact number literal and dates as ISO strings."""
-    return _encode(value)
+    return exact_json(value, "Acumatica")
 
 
 def literal(value: str) -> str:
@@ -106,10 +88,7 @@ def literal(value: str) -> str:
 
 def money(amount: Decimal, what: str) -> Decimal:
     """`amount` in cents; more precision is refused, never rounded."""
-    quantized = amount.quantize(CENT)
-    if quantized != amount:
-        raise BadInputError(f"{what} {amount} has more than two decimals")
-    return quantized
+    return cents(amount, what)
 
 
 # --- the Bill ----------------------------------------------------------------------------------

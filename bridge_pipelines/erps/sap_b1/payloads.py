@@ -31,9 +31,7 @@ SAP tax code. Sign: amounts are positive (`PostableInvoice`); the object (credit
 swapped journal sides carry a credit memo's direction. Free text goes through `fit_text`.
 """
 
-import json
 from collections.abc import Callable, Mapping
-from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -44,7 +42,7 @@ from bridge_pipelines.erps.base import (
     PostablePayment,
     VendorChange,
 )
-from bridge_pipelines.erps.values import fit_text
+from bridge_pipelines.erps.values import cents, exact_json, fit_text
 from bridge_pipelines.errors import BadInputError
 
 PostingMode = Literal["service_invoice", "journal_entry"]
@@ -65,29 +63,11 @@ MAX_CARD_CODE = 15
 MAX_CARD_NAME = 100
 MAX_TEXT = 254
 MAX_LINE_TEXT = 100
-CENT = Decimal("0.01")
-
-
-def _encode(value: Any) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise BadInputError(f"amount {value} is not a finite number")
-        return format(value, "f")
-    if isinstance(value, dict):
-        items = (f"{json.dumps(str(k))}:{_encode(v)}" for k, v in value.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_encode(v) for v in value) + "]"
-    if isinstance(value, date):
-        return json.dumps(value.isoformat())
-    if isinstance(value, float):
-        raise TypeError("floats never go to SAP: use Decimal")
-    return json.dumps(value, ensure_ascii=False)
 
 
 def dumps(value: Any) -> str:
     """JSON text with every `Decimal` as an exact number literal and dates as ISO strings."""
-    return _encode(value)
+    return exact_json(value, "SAP")
 
 
 def literal(value: str) -> str:
@@ -96,11 +76,8 @@ def literal(value: str) -> str:
 
 
 def money(amount: Decimal, what: str) -> Decimal:
-    """`amount` with two decimals; more precision than cents is refused, never rounded."""
-    quantized = amount.quantize(CENT)
-    if quantized != amount:
-        raise BadInputError(f"{what} {amount} has more than two decimals")
-    return quantized
+    """`amount` in cents; more precision is refused, never rounded."""
+    return cents(amount, what)
 
 
 def _text(value: str, limit: int, what: str) -> str:

@@ -5,12 +5,10 @@ from pathlib import Path
 
 import click
 
-from bridge_pipelines.errors import TenantConfigError
 from bridge_pipelines.tenants.loader import (
     check_erp_settings,
     check_secrets,
     inspect_tenants,
-    load_tenants,
 )
 
 DIR_OPTION = click.option(
@@ -56,12 +54,12 @@ def check(directory: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
 def list_tenants(directory: Path | None, as_json: bool) -> None:
     """Tenant ids, names, ERP kinds and SFTP endpoints (no secrets)."""
-    try:
-        tenants = load_tenants(directory)
-    except TenantConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise click.exceptions.Exit(1) from None
+    # A broken file is named on stderr (exit 1); the tenants that load are still listed.
+    report = inspect_tenants(directory)
+    tenants = report.tenants
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    failed = bool(report.problems)
     rows = [
         {
             "id": t.id,
@@ -74,10 +72,15 @@ def list_tenants(directory: Path | None, as_json: bool) -> None:
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
+    elif not rows:
         click.echo("no tenants")
-        return
+    else:
+        _print_rows(rows)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _print_rows(rows: list[dict[str, str]]) -> None:
     headers = {"id": "ID", "name": "NAME", "erp": "ERP", "sftp": "SFTP", "timezone": "TIMEZONE"}
     widths = {k: max(len(headers[k]), *(len(str(r[k])) for r in rows)) for k in headers}
     for row in [headers, *rows]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from bridge_pipelines.defs.failures import config_errors_not_retried
 from bridge_pipelines.defs.metadata import markdown_table
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.ledger.models import PostingRow
@@ -56,7 +57,8 @@ def build_posted_invoices_asset(
     ) -> dg.MaterializeResult[None]:
         ctx = bridge.intake()
         day = date.fromisoformat(context.partition_key)
-        report = post_tenant_day(ctx, tenant, day, owner=f"run-{context.run.run_id[:8]}")
+        with config_errors_not_retried(tenant.id):
+            report = post_tenant_day(ctx, tenant, day, owner=f"run-{context.run.run_id[:8]}")
         for problem in report.mapping_problems:
             context.log.warning("mapping: %s", problem)
         postings = ctx.ledger.postings(tenant.id, target=posting_target(tenant), day=day)

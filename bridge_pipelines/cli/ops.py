@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from bridge_pipelines.cli.errors import NotFoundError, require_tenant
 from bridge_pipelines.errors import BridgeError
 
 
@@ -19,7 +20,7 @@ def _tenant(tenant_id: str) -> Any:
     except TenantConfigError:
         raise
     except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise NotFoundError(str(exc)) from None
 
 
 @click.command()
@@ -77,6 +78,7 @@ def status(tenant_id: str, as_json: bool) -> None:
     from bridge_pipelines.stampli.salvage import archived_names
     from bridge_pipelines.verify.attention import quarantined_files
 
+    require_tenant(tenant_id)
     ledger = Runtime.from_env().ledger
     files = ledger.files(tenant_id)
     quarantined = {q.file.id: q for q in quarantined_files(ledger, tenant_id, files=files)}

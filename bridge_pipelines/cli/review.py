@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from bridge_pipelines.cli.errors import NotFoundError, require_tenant
 from bridge_pipelines.errors import BridgeError
 
 
@@ -20,7 +21,7 @@ def _tenant(tenant_id: str) -> Any:
     except TenantConfigError:
         raise
     except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise NotFoundError(str(exc)) from None
 
 
 def _ctx() -> Any:
@@ -42,6 +43,7 @@ def list_(tenant_id: str, as_json: bool) -> None:
     from bridge_pipelines.ledger.states import PostingState
     from bridge_pipelines.stampli.naming import record_name
 
+    require_tenant(tenant_id)
     ledger = _ctx().ledger
     rows = ledger.postings(tenant_id, states=[PostingState.NEEDS_REVIEW, PostingState.REJECTED])
     held = ledger.held_records(tenant_id)

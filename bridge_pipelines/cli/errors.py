@@ -104,6 +104,8 @@ def _unexpected(exc: Exception) -> str:
         return f"ledger error ({type(exc).__name__}): {_one_line(exc).split(' [SQL')[0]}"
     if isinstance(exc, OSError):
         return _one_line(exc)
+    if isinstance(exc, ModuleNotFoundError):
+        return f"{_one_line(exc)}: not installed here (a ledger URL naming another driver?)"
     return (
         f"internal error ({type(exc).__name__}): {_one_line(exc)[:300]} "
         "(BRIDGE_DEBUG=1 shows the traceback; please report it)"
@@ -113,6 +115,6 @@ def _unexpected(exc: Exception) -> str:
 def _unexpected_code(exc: Exception) -> int:
     import sqlalchemy.exc
 
-    if isinstance(exc, OSError | sqlalchemy.exc.SQLAlchemyError):
+    if isinstance(exc, OSError | sqlalchemy.exc.SQLAlchemyError | ModuleNotFoundError):
         return EXIT_UNUSABLE
     return EXIT_BUG

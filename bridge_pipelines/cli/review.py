@@ -37,29 +37,51 @@ def group() -> None:
 
 @group.command(name="list")
 @click.argument("tenant_id")
-@click.option("--json", "as_json", is_flag=True)
-def list_(tenant_id: str, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--state",
+    type=click.Choice(["needs_review", "rejected"]),
+    default=None,
+    help="Only postings in this state.",
+)
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Only invoices of this partition day.",
+)
+def list_(tenant_id: str, as_json: bool, state: str | None, day: Any) -> None:
     """Every posting that waits for a person, with its reason; and changed re-deliveries."""
-    from bridge_pipelines.ledger.states import PostingState
+    from bridge_pipelines.posting.review import queue_rows
     from bridge_pipelines.stampli.naming import record_name
 
     require_tenant(tenant_id)
-    ledger = _ctx().ledger
-    rows = ledger.postings(tenant_id, states=[PostingState.NEEDS_REVIEW, PostingState.REJECTED])
-    held = ledger.held_records(tenant_id)
-    items = []
-    for posting in rows:
-        record = ledger.get_record(posting.record_id)
-        items.append(
-            {
-                "posting": posting.id,
-                "state": posting.state.value,
-                "invoice": record.identity,
-                "invoice_name": record_name(record),
-                "external_ref": posting.external_ref,
-                "reason": posting.reason,
-            }
-        )
+    ctx = _ctx()
+    rows = queue_rows(ctx, tenant_id)
+    if state is not None:
+        rows = [r for r in rows if r.state == state]
+    if day is not None:
+        rows = [r for r in rows if r.partition_day == day.date().isoformat()]
+    held = ctx.ledger.held_records(tenant_id) if state is None else []
+    items = [
+        {
+            "posting": r.posting,
+            "state": r.state,
+            "invoice": f"{r.vendor}|{r.invoice_number}",
+            "invoice_name": r.invoice_name,
+            "vendor": r.vendor,
+            "invoice_number": r.invoice_number,
+            "amount": r.amount,
+            "currency": r.currency,
+            "partition_day": r.partition_day,
+            "since": r.since.isoformat(timespec="seconds"),
+            "external_ref": ctx.ledger.get_posting(r.posting).external_ref,
+            "reason": r.reason,
+            "what_to_do": r.action,
+        }
+        for r in rows
+    ]
     changed = [
         {
             "record": new.id,
@@ -69,16 +91,31 @@ def list_(tenant_id: str, as_json: bool) -> None:
             "reason": new.reason,
         }
         for new, old in held
+        if day is None or new.partition_day == day.date()
     ]
     if as_json:
         click.echo(json.dumps({"postings": items, "changed_redeliveries": changed}, indent=2))
         return
     if not items and not changed:
         click.echo(f"tenant {tenant_id}: nothing waits for review")
-    for item in items:
-        click.echo(
-            f"posting #{item['posting']:<5} {item['state']:<13} {item['invoice_name']}  "
-            f"{item['reason'] or ''}"
+        return
+    if items:
+        from bridge_pipelines.cli.tables import print_table
+
+        print_table(
+            f"tenant {tenant_id}: {len(items)} waiting for review",
+            ["#", "state", "invoice", "amount", "waiting since"],
+            [
+                [
+                    f"#{i['posting']}",
+                    i["state"],
+                    f"{i['vendor']} {i['invoice_number']}",
+                    f"{i['amount']} {i['currency']}",
+                    i["since"][:16].replace("T", " "),
+                ]
+                for i in items
+            ],
+            [(f"#{i['posting']}", f"{i['reason']}. To do: {i['what_to_do']}") for i in items],
         )
     for item in changed:
         click.echo(
@@ -132,45 +169,27 @@ def show(posting_id: int) -> None:
 def resolve(posting_id: int, to: str, erp_doc: str | None, reason: str) -> None:
     """Resolve a held or rejected posting; the next run (or `bridge replay`) acts on it."""
     from bridge_pipelines.ledger.states import PostingState
+    from bridge_pipelines.posting.review import resolve as resolve_posting
 
-    ctx = _ctx()
-    posting = ctx.ledger.get_posting(posting_id)
-    new_hash = None
-    if posting.state == PostingState.REJECTED and to == "planned":
-        new_hash = _current_payload_hash(ctx, posting)
-        if new_hash == posting.payload_hash:
-            raise click.ClickException(
-                "nothing changed since the ERP rejected it: fix the data or mapping first"
-            )
-    try:
-        row = ctx.ledger.resolve_posting(
-            posting_id,
-            PostingState(to),
-            reason=reason,
-            actor=f"operator:{getpass.getuser()}",
-            payload_hash=new_hash,
-            erp_doc_id=erp_doc,
-        )
-    except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+    row = resolve_posting(
+        _ctx(), posting_id, PostingState(to), reason=reason, actor=_actor(), erp_doc=erp_doc
+    )
     click.echo(f"posting #{row.id} is now {row.state.value}")
 
 
-def _current_payload_hash(ctx: Any, posting: Any) -> str:
-    """What would be sent now, after the fix: the hash that lets a rejected posting re-plan."""
-    from bridge_pipelines.posting.payload_hash import payload_hash
-    from bridge_pipelines.posting.run import build_postable, load_mapping
-    from bridge_pipelines.tenants.erp import build_adapter
+@group.command()
+@click.argument("posting_id", type=int)
+@click.option("--reason", required=True, help="Why nothing more is needed; kept in the audit.")
+def dismiss(posting_id: int, reason: str) -> None:
+    """Take a waiting posting off the review queue for good (paid by hand, a duplicate...)."""
+    from bridge_pipelines.posting.review import dismiss as dismiss_posting
 
-    record = ctx.ledger.get_record(posting.record_id)
-    tenant = _tenant(posting.tenant)
-    with build_adapter(tenant, keyring=ctx.keyring) as erp:
-        tables = load_mapping(ctx, tenant, erp, [record])
-    try:
-        invoice = build_postable(tenant, record, tables, ctx.ledger.get_file(record.file_id).name)
-    except BridgeError as exc:
-        raise click.ClickException(f"still not postable: {exc}") from None
-    return payload_hash(invoice)
+    row = dismiss_posting(_ctx(), posting_id, reason=reason, actor=_actor())
+    click.echo(f"posting #{row.id} ({row.state.value}) dismissed: {reason}")
+
+
+def _actor() -> str:
+    return f"operator:{getpass.getuser()}"
 
 
 @click.command()

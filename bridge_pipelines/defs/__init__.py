@@ -8,6 +8,7 @@ from bridge_pipelines.defs.broken import broken_files, build_broken_tenant_defs
 from bridge_pipelines.defs.factory import build_tenant_defs
 from bridge_pipelines.defs.masterdata import build_master_data_schedule
 from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.defs.review import REVIEW_JOBS
 from bridge_pipelines.errors import FieldProblem
 from bridge_pipelines.tenants.loader import inspect_tenants
 from bridge_pipelines.tenants.models import TenantConfig
@@ -46,6 +47,7 @@ def build_defs(
         asset_checks=checks,
         sensors=sensors,
         schedules=[schedule] if schedule else [],
+        jobs=REVIEW_JOBS if any(t.erp.kind != "none" for t in tenants) else [],
         resources={"bridge": BridgeResource()},
         executor=dg.in_process_executor,
     )

@@ -143,7 +143,7 @@ def test_files_show_dismiss_replace_are_audited_and_verify_follows(
     code, out = bridge("files", "dismiss", "acme", str(parsed), "--reason", "x")
     assert code == 1 and "not quarantined" in out
     code, out = bridge("files", "show", "acme", "nope.csv")
-    assert code == 1 and "no file 'nope.csv'" in out
+    assert code == 2 and "no file 'nope.csv'" in out
 
 
 def test_status_names_the_invoice_of_a_refused_row_from_its_raw_file(

@@ -152,7 +152,9 @@ def _tag(context: dg.OpExecutionContext, tenant_id: str, posting_id: int, what: 
     )
 
 
-@dg.op(description="`bridge review resolve <posting> --as planned`, then post its day once.")
+@dg.op(
+    out={}, description="`bridge review resolve <posting> --as planned`, then post its day once."
+)
 def release_op(
     context: dg.OpExecutionContext, config: ReleaseConfig, bridge: BridgeResource
 ) -> Iterator[dg.AssetMaterialization]:

@@ -117,7 +117,9 @@ def test_an_unknown_tenant_or_posting_is_exit_2_in_one_line(
 def test_an_unreachable_ledger_is_one_line(
     demo_env: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
 ) -> None:
-    monkeypatch.setenv("BRIDGE_LEDGER_URL", "postgresql+psycopg2://bridge:s3cret-pw@127.0.0.1:1/none")
+    monkeypatch.setenv(
+        "BRIDGE_LEDGER_URL", "postgresql+psycopg2://bridge:s3cret-pw@127.0.0.1:1/none"
+    )
     code, output = answer(*args)
     assert code == 2, output
     assert "Traceback" not in output and "s3cret-pw" not in output

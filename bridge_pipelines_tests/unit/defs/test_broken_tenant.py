@@ -38,9 +38,9 @@ def test_a_broken_file_is_a_failing_placeholder_and_the_others_load(with_broken_
     assert {"acme_stampli_files", "globex_stampli_files", "hooli_tenant_file"} <= sensors
 
     placeholder = defs.resolve_assets_def(dg.AssetKey(["hooli", "tenant_file"]))
-    assert f"{with_broken_third}/hooli.yaml: sftp.port:" in (placeholder.descriptions_by_key[
-        dg.AssetKey(["hooli", "tenant_file"])
-    ] or "")
+    assert f"{with_broken_third}/hooli.yaml: sftp.port:" in (
+        placeholder.descriptions_by_key[dg.AssetKey(["hooli", "tenant_file"])] or ""
+    )
     result = dg.materialize([placeholder], raise_on_error=False)
     assert not result.success
     checks = result.get_asset_check_evaluations()

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from bridge_pipelines.defs.alerts import run_failure_alerts
 from bridge_pipelines.defs.broken import broken_files, build_broken_tenant_defs
 from bridge_pipelines.defs.factory import build_tenant_defs
 from bridge_pipelines.defs.masterdata import build_master_data_schedule
@@ -41,6 +42,7 @@ def build_defs(
         assets.extend(built.assets)
         sensors.extend(built.sensors)
         checks.extend(built.checks)
+    sensors.append(run_failure_alerts)
     schedule = build_master_data_schedule(tenants)
     return dg.Definitions(
         assets=assets,

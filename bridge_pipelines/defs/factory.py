@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from bridge_pipelines.defs.alerts import build_tenant_alerts_sensor
 from bridge_pipelines.defs.assets import build_stampli_asset, stampli_asset_key
 from bridge_pipelines.defs.masterdata import build_master_data_assets, erp_key, mapping_key
 from bridge_pipelines.defs.partitions import build_daily_partitions_def
@@ -55,6 +56,6 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
     review_assets, review_sensors = build_review_defs(tenant)
     return TenantDefs(
         assets=[*transactional, *posting, *master, *erp_master, *review_assets],
-        sensors=[sensor, *review_sensors],
+        sensors=[sensor, *review_sensors, build_tenant_alerts_sensor(tenant)],
         checks=checks,
     )

@@ -146,14 +146,21 @@ def _run_once(environment: "DemoEnvironment", timeout: float) -> int:
     from bridge_pipelines.demo.cycle import run_cycle
     from bridge_pipelines.intake.runtime import Runtime
 
+    from bridge_pipelines.tenants.loader import inspect_tenants
+
     started = time.monotonic()
-    tenants = environment.load_tenants()
+    # A tenant file that does not load stops only its tenant, as in the code location.
+    check = inspect_tenants(environment.tenants_dir)
     ledger = Runtime.from_env().ledger
     with dg.DagsterInstance.get() as instance:
-        summaries = run_cycle(tenants, ledger, instance=instance, timeout_s=timeout)
+        summaries = run_cycle(
+            check.tenants, ledger, instance=instance, timeout_s=timeout, problems=check.problems
+        )
     for summary in summaries:
         for line in summary.lines():
             click.echo(line)
-    ok = all(s.ok for s in summaries)
+    for problem in check.problems:
+        click.echo(f"tenant file does not load (its tenant is stopped): {problem}")
+    ok = all(s.ok for s in summaries) and not check.problems
     click.echo(f"demo cycle {'OK' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
     return 0 if ok else 1

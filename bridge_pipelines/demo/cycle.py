@@ -7,6 +7,7 @@ the runs it makes are visible in the UI afterwards.
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from bridge_pipelines.defs.masterdata import (
 )
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.erps import registry
+from bridge_pipelines.errors import FieldProblem
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 from bridge_pipelines.tenants.models import TenantConfig
@@ -147,9 +149,14 @@ def run_cycle(
     instance: dg.DagsterInstance,
     timeout_s: float = 120.0,
     quiet_ticks: int = 2,
+    problems: Sequence[FieldProblem] = (),
 ) -> list[TenantSummary]:
-    """Tick every sensor and run what it asks until nothing is pending (or the timeout)."""
-    defs = build_defs(tenants)
+    """Tick every sensor and run what it asks until nothing is pending (or the timeout).
+
+    `problems`: tenant files that did not load; the definitions carry their failing
+    placeholders, as the code location does, and every other tenant runs.
+    """
+    defs = build_defs(tenants, problems)
     summaries = {t.id: TenantSummary(tenant=t.id) for t in tenants}
     job = defs.resolve_implicit_global_asset_job_def()
     for tenant in tenants:

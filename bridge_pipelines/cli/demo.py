@@ -145,7 +145,6 @@ def _run_once(environment: "DemoEnvironment", timeout: float) -> int:
 
     from bridge_pipelines.demo.cycle import run_cycle
     from bridge_pipelines.intake.runtime import Runtime
-
     from bridge_pipelines.tenants.loader import inspect_tenants
 
     started = time.monotonic()

@@ -1,7 +1,8 @@
 """The analyst's day in the Dagster UI, in headless Chromium, on a running demo (webserver and
 daemon): an unmapped invoice is a yellow `needs_review` check and a row of the review queue;
 after the mapping is fixed, the `release_posting` job launched through the webserver posts it
-once. Screenshots go to `docs/img/` (the README shows them) and `test-artifacts/`.
+once. Screenshots go to `test-artifacts/`; with UPDATE_SCREENSHOTS=1 also to `docs/img/` (the
+README shows them).
 """
 
 import os
@@ -132,8 +133,9 @@ def shoot(tab: Any, url: str, name: str, wait_for: str) -> str:
     time.sleep(1)
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / name))
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ARTIFACTS / name, DOCS_IMG / name)
+    if os.environ.get("UPDATE_SCREENSHOTS"):  # the README's pictures, refreshed on purpose
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ARTIFACTS / name, DOCS_IMG / name)
     return str(tab.inner_text("body"))
 
 

@@ -162,6 +162,7 @@ def test_secret_fields_are_found_by_type():
         "sftp.private_key_passphrase",
         "erp.password",
         "erp.company_password",
+        "alerts.slack_webhook_url",
     ]
 
 

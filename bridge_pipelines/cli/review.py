@@ -126,7 +126,8 @@ def list_(tenant_id: str, as_json: bool, state: str | None, day: Any) -> None:
 
 @group.command()
 @click.argument("posting_id", type=int)
-def show(posting_id: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(posting_id: int, as_json: bool) -> None:
     """One posting: the invoice, the ERP's last answer and its audit trail."""
     from bridge_pipelines.stampli.naming import record_name
 
@@ -134,6 +135,31 @@ def show(posting_id: int) -> None:
     posting = ledger.get_posting(posting_id)
     record = ledger.get_record(posting.record_id)
     source = ledger.get_file(record.file_id)
+    events = ledger.audit(posting.tenant, entity="posting", entity_id=posting.id)
+    if as_json:
+        payload = {
+            "posting": posting.id,
+            "tenant": posting.tenant,
+            "state": posting.state.value,
+            "target": posting.target,
+            "invoice": record.identity,
+            "invoice_name": record_name(record),
+            "record": record.id,
+            "source": {"file": source.name, "rows": list(record.rows)},
+            "amount": str(record.amount) if record.amount is not None else None,
+            "currency": record.currency,
+            "external_ref": posting.external_ref,
+            "attempts": posting.attempt,
+            "erp_document": posting.erp_doc_id,
+            "reason": posting.reason,
+            "last_response": posting.last_response,
+            "history": [
+                {"at": e.at.isoformat(), "event": e.event, "actor": e.actor, "detail": e.detail}
+                for e in events
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2, default=str))
+        return
     click.echo(
         f"posting #{posting.id} ({posting.state.value}) of {record_name(record)} "
         f"to {posting.target}"
@@ -150,7 +176,7 @@ def show(posting_id: int) -> None:
         for line in posting.last_response.splitlines()[:40]:
             click.echo(f"    {line}")
     click.echo("  history:")
-    for event in ledger.audit(posting.tenant, entity="posting", entity_id=posting.id):
+    for event in events:
         click.echo(f"    {event.at:%Y-%m-%d %H:%M:%S} {event.event} by {event.actor}")
 
 

@@ -156,3 +156,27 @@ def test_find_prints_the_trail_of_a_vendor_invoice_number(demo_env: Path) -> Non
     assert "needs_review by run-" in trail  # the audit trail names the run
     code, as_json = answer("find", held["external_ref"], "--json")
     assert code == 0 and json.loads(as_json)[0]["matched"] == "external ref"
+
+
+def test_tenants_check_reads_the_mapping_files_too(demo_env: Path) -> None:
+    mapping = demo_env / "mappings" / "acme.yaml"
+    kept = mapping.read_text()
+    mapping.write_text("vendors: [V-0001]\nsuppliers: {}\n")
+    try:
+        code, output = answer("tenants", "check")
+    finally:
+        mapping.write_text(kept)
+    assert code == 1
+    assert f"{mapping}: vendors: must map codes to codes" in output
+    assert f"{mapping}: suppliers: unknown" in output
+
+
+def test_review_show_has_json(demo_env: Path) -> None:
+    import json
+
+    code, listed = answer("review", "list", "globex", "--json")
+    held = json.loads(listed)["postings"][0]
+    code, shown = answer("review", "show", str(held["posting"]), "--json")
+    assert code == 0
+    document = json.loads(shown)
+    assert document["state"] == "needs_review" and document["history"]

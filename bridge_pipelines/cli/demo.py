@@ -113,14 +113,16 @@ def demo(
             "-p",
             str(port),
         ]
-        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT)
-        # A plain `kill` of the demo must not orphan dagster dev and its daemon.
+        # Its own process group: at stop, whatever dagster dev started (webserver, daemon,
+        # code servers and their workers) is ended together, none left orphaned.
+        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True)
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             process.wait()
         except KeyboardInterrupt:
-            process.terminate()
-            process.wait(timeout=30)
+            click.echo("stopping: Dagster, then the sandboxes ...", err=True)
+        finally:
+            _stop_group(process)
     finally:
         environment.stop()
 
@@ -133,6 +135,35 @@ def _port_free(port: int) -> bool:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
             return exc.errno != errno.EADDRINUSE
+    return True
+
+
+STOP_GRACE_S = 5.0
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to dagster dev's whole group, then SIGKILL to what is left after a grace."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and _group_alive(process.pid):
+            process.poll()
+            time.sleep(0.2)
+        if not _group_alive(process.pid):
+            break
+    process.poll()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies of ours excepted)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
     return True
 
 

@@ -92,6 +92,7 @@ def demo(
         if once:
             sys.exit(_run_once(environment, timeout))
         environment.start_cadence(cadence)
+        _master_data_first(environment)
         for tenant in environment.tenants:
             click.echo(
                 f"tenant {tenant.spec.id}: Stampli SFTP on 127.0.0.1:{tenant.server.port} "
@@ -139,6 +140,21 @@ def _port_free(port: int) -> bool:
 
 
 STOP_GRACE_S = 5.0
+
+
+def _master_data_first(environment: "DemoEnvironment") -> None:
+    """ERP master data and the mapping materialized before the UI opens (lineage complete)."""
+    import dagster as dg
+
+    from bridge_pipelines.demo.cycle import materialize_master_data
+    from bridge_pipelines.tenants.loader import inspect_tenants
+
+    os.environ.update(environment.env())
+    tenants = inspect_tenants(environment.tenants_dir).tenants
+    with dg.DagsterInstance.get() as instance:
+        for tenant_id, ok in materialize_master_data(tenants, instance).items():
+            if not ok:
+                click.echo(f"tenant {tenant_id}: ERP master data export failed (see the UI)")
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:

@@ -158,21 +158,9 @@ def run_cycle(
     """
     defs = build_defs(tenants, problems)
     summaries = {t.id: TenantSummary(tenant=t.id) for t in tenants}
-    job = defs.resolve_implicit_global_asset_job_def()
-    for tenant in tenants:
-        # Reference data before postings, as the schedule does: ERP master data (and open POs,
-        # where the tenant asks for them) to Stampli's inbound folder, and the mapping rebuilt.
-        keys = [*master_data_keys(tenant), *open_purchase_orders_keys(tenant)]
-        if keys:
-            result = job.execute_in_process(
-                asset_selection=keys,
-                instance=instance,
-                tags={"bridge/tenant": tenant.id},
-                run_config=QUIET_RUN_CONFIG,
-                raise_on_error=False,
-            )
-            summaries[tenant.id].runs += 1
-            summaries[tenant.id].failed_runs += 0 if result.success else 1
+    for tenant_id, ok in materialize_master_data(tenants, instance, defs).items():
+        summaries[tenant_id].runs += 1
+        summaries[tenant_id].failed_runs += 0 if ok else 1
     deadline = time.monotonic() + timeout_s
     quiet = 0
     while time.monotonic() < deadline:
@@ -203,6 +191,35 @@ def run_cycle(
             summary.inbound = _inbound_counts(instance, tenant)
             summary.inbound_folder = tenant.folders.inbound
     return list(summaries.values())
+
+
+def materialize_master_data(
+    tenants: Sequence[TenantConfig],
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions | None = None,
+) -> dict[str, bool]:
+    """Reference data before postings, as the schedule does.
+
+    ERP master data (and open POs, where the tenant asks for them) to Stampli's inbound
+    folder, and the mapping rebuilt. The live demo runs this at start too, so the lineage
+    into postings is never "never materialized" while the hourly cron waits. Returns
+    tenant -> run succeeded.
+    """
+    defs = defs or build_defs(list(tenants))
+    job = defs.resolve_implicit_global_asset_job_def()
+    results: dict[str, bool] = {}
+    for tenant in tenants:
+        keys = [*master_data_keys(tenant), *open_purchase_orders_keys(tenant)]
+        if keys:
+            result = job.execute_in_process(
+                asset_selection=keys,
+                instance=instance,
+                tags={"bridge/tenant": tenant.id, "bridge/what": "export ERP master data"},
+                run_config=QUIET_RUN_CONFIG,
+                raise_on_error=False,
+            )
+            results[tenant.id] = result.success
+    return results
 
 
 def _tick(

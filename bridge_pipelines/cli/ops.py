@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from bridge_pipelines.cli.errors import NotFoundError, require_tenant
+from bridge_pipelines.cli.options import TIMEOUT_OPTION, erp_overrides
 from bridge_pipelines.errors import BridgeError
 
 
@@ -25,7 +26,8 @@ def _tenant(tenant_id: str) -> Any:
 
 @click.command()
 @click.argument("tenant_id")
-def ping(tenant_id: str) -> None:
+@TIMEOUT_OPTION
+def ping(tenant_id: str, timeout_s: float | None) -> None:
     """Check a tenant's connections: reach SFTP, verify the host key, log in, list folders."""
     from bridge_pipelines.intake.runtime import Runtime
     from bridge_pipelines.sftp.client import SftpClient
@@ -56,7 +58,7 @@ def ping(tenant_id: str) -> None:
 
     started = time.monotonic()
     try:
-        with build_adapter(tenant, keyring=ctx.keyring) as erp:
+        with build_adapter(tenant, keyring=ctx.keyring, **erp_overrides(timeout_s)) as erp:
             vendor = next(iter(erp.read_vendors()), None)
     except BridgeError as exc:
         click.echo(f"erp {tenant.erp.kind}: FAILED: {exc}", err=True)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from bridge_pipelines.cli.errors import NotFoundError, require_tenant
+from bridge_pipelines.cli.options import TIMEOUT_OPTION, erp_overrides
 from bridge_pipelines.errors import BridgeError
 
 
@@ -223,8 +224,13 @@ def _actor() -> str:
 @click.option("--invoice", "invoice_number", default=None, help="A vendor invoice number.")
 @click.option("--file", "file_name", default=None, help="A Stampli file name.")
 @click.option("--partition", default=None, help="A tenant-day, YYYY-MM-DD.")
+@TIMEOUT_OPTION
 def replay(
-    tenant_id: str, invoice_number: str | None, file_name: str | None, partition: str | None
+    tenant_id: str,
+    invoice_number: str | None,
+    file_name: str | None,
+    partition: str | None,
+    timeout_s: float | None,
 ) -> None:
     """Take and post again whatever is pending: safe, nothing is ever posted twice.
 
@@ -233,6 +239,7 @@ def replay(
     """
     from bridge_pipelines.intake.process import process_pending
     from bridge_pipelines.posting.run import post_tenant_day
+    from bridge_pipelines.tenants.erp import build_adapter
 
     if sum(x is not None for x in (invoice_number, file_name, partition)) != 1:
         raise click.UsageError("give exactly one of --invoice, --file, --partition")
@@ -248,8 +255,12 @@ def replay(
         if tenant.erp.kind == "none":
             click.echo(f"{day}: files taken; no ERP configured")
             continue
+        click.echo(f"{day}: posting ...", err=True)  # progress: the ERP may take a while
         try:
-            report = post_tenant_day(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
+            erp = build_adapter(tenant, keyring=ctx.keyring, **erp_overrides(timeout_s))
+            report = post_tenant_day(
+                ctx, tenant, day, owner=f"replay-{getpass.getuser()}", adapter=erp
+            )
         except BridgeError as exc:
             click.echo(f"{day}: FAILED: {exc}", err=True)
             failed = True

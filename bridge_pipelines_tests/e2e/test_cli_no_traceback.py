@@ -41,6 +41,8 @@ BAD_INPUT: list[tuple[str, ...]] = [
     ("replay", "acme", "--partition", "2026-13-45"),
     ("replay", "acme"),
     ("replay", "acme", "--invoice", "NO-SUCH-INVOICE"),
+    ("replay", "acme", "--partition", "2026-11-23", "--timeout", "0"),
+    ("ping", "acme", "--timeout", "2"),
     ("files", "list", "nosuch"),
     ("files", "show", "acme", "no-such-file.csv"),
     ("files", "dismiss", "acme", "999999", "--reason", "x"),

@@ -82,6 +82,11 @@ def _handle(command: str, error: BaseException) -> NoReturn:
     """One line (one per problem for a tenant file) and the exit status."""
     if isinstance(error, KeyboardInterrupt):
         _fail(command, "interrupted", EXIT_INTERRUPTED)
+    if isinstance(error, BrokenPipeError):
+        # `bridge status acme | head`: the reader has enough; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
     if isinstance(error, TenantConfigError):
         # `file: field: message`, as `bridge tenants check` prints them.
         for problem in error.problems:

@@ -116,7 +116,13 @@ def list_(tenant_id: str, as_json: bool, state: str | None, day: Any) -> None:
                 ]
                 for i in items
             ],
-            [(f"#{i['posting']}", f"{i['reason']}. To do: {i['what_to_do']}") for i in items],
+            [
+                (
+                    f"#{i['posting']}",
+                    f"{i['invoice_name']}: {i['reason']}. To do: {i['what_to_do']}",
+                )
+                for i in items
+            ],
         )
     for item in changed:
         click.echo(

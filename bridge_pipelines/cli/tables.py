@@ -48,3 +48,17 @@ def print_table(
             break_on_hyphens=False,
         )
         console.print("\n".join(lines), markup=False)
+
+
+def wrapped(line: str, indent: int) -> str:
+    """`line` wrapped at the terminal's width, continuation lines indented; nothing cut."""
+    return "\n".join(
+        textwrap.wrap(
+            line,
+            width=width(),
+            subsequent_indent=" " * indent,
+            break_on_hyphens=False,
+            drop_whitespace=True,
+        )
+        or [line]
+    )

@@ -69,7 +69,7 @@ def list_(tenant_id: str, as_json: bool, state: str | None, day: Any) -> None:
         {
             "posting": r.posting,
             "state": r.state,
-            "invoice": f"{r.vendor}|{r.invoice_number}",
+            "invoice": r.identity,
             "invoice_name": r.invoice_name,
             "vendor": r.vendor,
             "invoice_number": r.invoice_number,
@@ -105,7 +105,7 @@ def list_(tenant_id: str, as_json: bool, state: str | None, day: Any) -> None:
 
         print_table(
             f"tenant {tenant_id}: {len(items)} waiting for review",
-            ["#", "state", "invoice", "amount", "waiting since"],
+            ["posting", "state", "invoice", "amount", "waiting since"],
             [
                 [
                     f"#{i['posting']}",

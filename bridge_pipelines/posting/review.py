@@ -83,6 +83,7 @@ class QueueRow:
 
     posting: int
     state: str
+    identity: str
     vendor: str
     invoice_number: str
     invoice_name: str
@@ -121,6 +122,7 @@ def queue_rows(ctx: Runtime, tenant_id: str) -> list[QueueRow]:
             QueueRow(
                 posting=posting.id,
                 state=posting.state.value,
+                identity=record.identity,
                 vendor=str(payload.get("vendor_id") or (parts[0] if parts else "?")),
                 invoice_number=str(
                     payload.get("invoice_number") or (parts[1] if len(parts) > 1 else "?")

@@ -72,6 +72,8 @@ def verify(tenant_id: str, day: datetime | None, as_json: bool, in_flight_s: flo
     from bridge_pipelines.verify.reconcile import remote_grace
     from bridge_pipelines.verify.run import run_verify
 
+    if sys.stderr.isatty():  # progress: listing SFTP and reading the ERP back takes a while
+        click.echo(f"verifying {tenant_id}: ledger, Stampli server, ERP documents ...", err=True)
     try:
         tenant = find_tenant(tenant_id)
         # A cron job must not alarm on a file still settling or waiting for its run.

@@ -28,4 +28,5 @@ pytest_plugins = [
     "bridge_pipelines_tests.support.postgres",
     "bridge_pipelines_tests.support.tenant_fixtures",
     "bridge_pipelines_tests.support.erp_sandboxes",
+    "bridge_pipelines_tests.support.sinks",
 ]

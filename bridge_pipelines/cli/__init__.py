@@ -2,12 +2,13 @@
 
 import click
 
-from bridge_pipelines.cli import demo, files, ops, review, sandbox, secrets, tenants, verify
+from bridge_pipelines.cli import demo, files, find, ops, review, sandbox, secrets, tenants, verify
 from bridge_pipelines.cli import export as partner_export
+from bridge_pipelines.cli.errors import BridgeGroup
 from bridge_pipelines.redaction import install_redaction
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """bridge_pipelines: Stampli SFTP exports into ERPs, exactly once."""
     install_redaction()
@@ -21,6 +22,7 @@ main.add_command(review.group)
 main.add_command(review.replay)
 main.add_command(verify.verify)
 main.add_command(files.group)
+main.add_command(find.find)
 for _command in ops.commands:
     main.add_command(_command)
 for _command in partner_export.commands:

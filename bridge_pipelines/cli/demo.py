@@ -93,6 +93,7 @@ def demo(
         if once:
             sys.exit(_run_once(environment, timeout))
         environment.start_cadence(cadence)
+        _master_data_first(environment)
         for tenant in environment.tenants:
             click.echo(
                 f"tenant {tenant.spec.id}: Stampli SFTP on 127.0.0.1:{tenant.server.port} "
@@ -114,14 +115,16 @@ def demo(
             "-p",
             str(port),
         ]
-        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT)
-        # A plain `kill` of the demo must not orphan dagster dev and its daemon.
+        # Its own process group: at stop, whatever dagster dev started (webserver, daemon,
+        # code servers and their workers) is ended together, none left orphaned.
+        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True)
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             process.wait()
         except KeyboardInterrupt:
-            process.terminate()
-            process.wait(timeout=30)
+            click.echo("stopping: Dagster, then the sandboxes ...", err=True)
+        finally:
+            _stop_group(process)
     finally:
         environment.stop()
 
@@ -137,6 +140,50 @@ def _port_free(port: int) -> bool:
     return True
 
 
+STOP_GRACE_S = 5.0
+
+
+def _master_data_first(environment: "DemoEnvironment") -> None:
+    """ERP master data and the mapping materialized before the UI opens (lineage complete)."""
+    import dagster as dg
+
+    from bridge_pipelines.demo.cycle import materialize_master_data
+    from bridge_pipelines.tenants.loader import inspect_tenants
+
+    os.environ.update(environment.env())
+    tenants = inspect_tenants(environment.tenants_dir).tenants
+    with dg.DagsterInstance.get() as instance:
+        for tenant_id, ok in materialize_master_data(tenants, instance).items():
+            if not ok:
+                click.echo(f"tenant {tenant_id}: ERP master data export failed (see the UI)")
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to dagster dev's whole group, then SIGKILL to what is left after a grace."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and _group_alive(process.pid):
+            process.poll()
+            time.sleep(0.2)
+        if not _group_alive(process.pid):
+            break
+    process.poll()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies of ours excepted)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _raise_keyboard_interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -146,15 +193,21 @@ def _run_once(environment: "DemoEnvironment", timeout: float) -> int:
 
     from bridge_pipelines.demo.cycle import run_cycle
     from bridge_pipelines.intake.runtime import Runtime
+    from bridge_pipelines.tenants.loader import inspect_tenants
 
     started = time.monotonic()
-    tenants = environment.load_tenants()
+    # A tenant file that does not load stops only its tenant, as in the code location.
+    check = inspect_tenants(environment.tenants_dir)
     ledger = Runtime.from_env().ledger
     with dg.DagsterInstance.get() as instance:
-        summaries = run_cycle(tenants, ledger, instance=instance, timeout_s=timeout)
+        summaries = run_cycle(
+            check.tenants, ledger, instance=instance, timeout_s=timeout, problems=check.problems
+        )
     for summary in summaries:
         for line in summary.lines():
             click.echo(line)
-    ok = all(s.ok for s in summaries)
+    for problem in check.problems:
+        click.echo(f"tenant file does not load (its tenant is stopped): {problem}")
+    ok = all(s.ok for s in summaries) and not check.problems
     click.echo(f"demo cycle {'OK' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
     return 0 if ok else 1

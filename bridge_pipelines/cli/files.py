@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from bridge_pipelines.cli.errors import NotFoundError, require_tenant
 from bridge_pipelines.errors import BridgeError
 
 
@@ -33,6 +34,7 @@ def _tenant_or_none(tenant_id: str) -> Any:
 
 def _file(ledger: Any, tenant_id: str, ref: str) -> Any:
     """A file of the tenant by id (`12` or `#12`) or by name (the latest delivery of it)."""
+    require_tenant(tenant_id)
     text = ref.removeprefix("#")
     if text.isdigit():
         try:
@@ -43,7 +45,7 @@ def _file(ledger: Any, tenant_id: str, ref: str) -> Any:
             return row
     named = [f for f in ledger.files(tenant_id) if f.name == ref]
     if not named:
-        raise click.ClickException(f"tenant {tenant_id} has no file {ref!r} (an id or a name)")
+        raise NotFoundError(f"tenant {tenant_id} has no file {ref!r} (an id or a name)")
     return named[-1]
 
 
@@ -63,6 +65,7 @@ def list_(tenant_id: str, as_json: bool) -> None:
     """Every quarantined file of a tenant: needs attention, replaced or dismissed."""
     from bridge_pipelines.verify.attention import quarantined_files
 
+    require_tenant(tenant_id)
     ctx = _ctx()
     items = quarantined_files(ctx.ledger, tenant_id, tenant=_tenant_or_none(tenant_id))
     if as_json:

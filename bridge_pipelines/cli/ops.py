@@ -8,7 +8,10 @@ from typing import Any
 import click
 
 from bridge_pipelines.cli import export as partner_export
+from bridge_pipelines.cli.errors import NotFoundError, require_tenant
+from bridge_pipelines.cli.options import TIMEOUT_OPTION, erp_overrides
 from bridge_pipelines.errors import BridgeError
+from bridge_pipelines.ledger.states import FileState
 
 
 def _tenant(tenant_id: str) -> Any:
@@ -20,12 +23,13 @@ def _tenant(tenant_id: str) -> Any:
     except TenantConfigError:
         raise
     except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise NotFoundError(str(exc)) from None
 
 
 @click.command()
 @click.argument("tenant_id")
-def ping(tenant_id: str) -> None:
+@TIMEOUT_OPTION
+def ping(tenant_id: str, timeout_s: float | None) -> None:
     """Check a tenant's connections: reach SFTP, verify the host key, log in, list folders."""
     from bridge_pipelines.intake.runtime import Runtime
     from bridge_pipelines.sftp.client import SftpClient
@@ -56,7 +60,7 @@ def ping(tenant_id: str) -> None:
 
     started = time.monotonic()
     try:
-        with build_adapter(tenant, keyring=ctx.keyring) as erp:
+        with build_adapter(tenant, keyring=ctx.keyring, **erp_overrides(timeout_s)) as erp:
             vendor = next(iter(erp.read_vendors()), None)
     except BridgeError as exc:
         click.echo(f"erp {tenant.erp.kind}: FAILED: {exc}", err=True)
@@ -71,15 +75,34 @@ def ping(tenant_id: str) -> None:
 @click.command()
 @click.argument("tenant_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(tenant_id: str, as_json: bool) -> None:
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Only files of this partition day.",
+)
+@click.option(
+    "--state",
+    type=click.Choice([s.value for s in FileState]),
+    default=None,
+    help="Only files in this state.",
+)
+def status(tenant_id: str, as_json: bool, day: Any, state: str | None) -> None:
     """Every file of a tenant with its state and reason, records and located row errors."""
     from bridge_pipelines.intake.runtime import Runtime
     from bridge_pipelines.stampli.naming import record_name
     from bridge_pipelines.stampli.salvage import archived_names
     from bridge_pipelines.verify.attention import quarantined_files
 
+    require_tenant(tenant_id)
     ledger = Runtime.from_env().ledger
-    files = ledger.files(tenant_id)
+    files = [
+        f
+        for f in ledger.files(tenant_id)
+        if (day is None or f.partition_day == day.date())
+        and (state is None or f.state.value == state)
+    ]
     quarantined = {q.file.id: q for q in quarantined_files(ledger, tenant_id, files=files)}
     records = ledger.records(tenant_id)
     errors = ledger.row_errors(tenant_id)
@@ -148,10 +171,14 @@ def status(tenant_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(payload, indent=2))
         return
+    from bridge_pipelines.cli.tables import wrapped
+
     click.echo(f"tenant {tenant_id}: {len(files)} files")
     for f in payload["files"]:
         reason = f" - {f['reason']}" if f["reason"] else ""
-        click.echo(f"  #{f['id']:<5} {f['state']:<12} {f['kind']:<12} {f['name']}{reason}")
+        click.echo(
+            wrapped(f"  #{f['id']:<5} {f['state']:<12} {f['kind']:<12} {f['name']}{reason}", 21)
+        )
         if "attention" in f:
             read = f["invoices_read"]
             click.echo(
@@ -163,13 +190,13 @@ def status(tenant_id: str, as_json: bool) -> None:
         "records: " + (", ".join(f"{n} {s}" for s, n in payload["records"].items()) or "none")
     )
     for h in payload["held"]:
-        click.echo(f"  held {h['invoice_name']} (record #{h['id']}): {h['reason']}")
+        click.echo(wrapped(f"  held {h['invoice_name']} (record #{h['id']}): {h['reason']}", 4))
     if errors:
         click.echo(f"row errors: {len(errors)}")
         for e in payload["row_errors"][:50]:
             where = f"row {e['row']}" + (f", field {e['field']}" if e["field"] else "")
             of = f" ({e['invoice_name']})" if e["invoice_name"] else ""
-            click.echo(f"  {e['file']} {where}{of}: {e['message']}")
+            click.echo(wrapped(f"  {e['file']} {where}{of}: {e['message']}", 4))
     partner_export.echo_sent(payload["partner_files"])
 
 

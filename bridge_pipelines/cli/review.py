@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from bridge_pipelines.cli.errors import NotFoundError, require_tenant
+from bridge_pipelines.cli.options import TIMEOUT_OPTION, erp_overrides
 from bridge_pipelines.errors import BridgeError
 
 
@@ -20,7 +22,7 @@ def _tenant(tenant_id: str) -> Any:
     except TenantConfigError:
         raise
     except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise NotFoundError(str(exc)) from None
 
 
 def _ctx() -> Any:
@@ -36,28 +38,51 @@ def group() -> None:
 
 @group.command(name="list")
 @click.argument("tenant_id")
-@click.option("--json", "as_json", is_flag=True)
-def list_(tenant_id: str, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--state",
+    type=click.Choice(["needs_review", "rejected"]),
+    default=None,
+    help="Only postings in this state.",
+)
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Only invoices of this partition day.",
+)
+def list_(tenant_id: str, as_json: bool, state: str | None, day: Any) -> None:
     """Every posting that waits for a person, with its reason; and changed re-deliveries."""
-    from bridge_pipelines.ledger.states import PostingState
+    from bridge_pipelines.posting.review import queue_rows
     from bridge_pipelines.stampli.naming import record_name
 
-    ledger = _ctx().ledger
-    rows = ledger.postings(tenant_id, states=[PostingState.NEEDS_REVIEW, PostingState.REJECTED])
-    held = ledger.held_records(tenant_id)
-    items = []
-    for posting in rows:
-        record = ledger.get_record(posting.record_id)
-        items.append(
-            {
-                "posting": posting.id,
-                "state": posting.state.value,
-                "invoice": record.identity,
-                "invoice_name": record_name(record),
-                "external_ref": posting.external_ref,
-                "reason": posting.reason,
-            }
-        )
+    require_tenant(tenant_id)
+    ctx = _ctx()
+    rows = queue_rows(ctx, tenant_id)
+    if state is not None:
+        rows = [r for r in rows if r.state == state]
+    if day is not None:
+        rows = [r for r in rows if r.partition_day == day.date().isoformat()]
+    held = ctx.ledger.held_records(tenant_id) if state is None else []
+    items = [
+        {
+            "posting": r.posting,
+            "state": r.state,
+            "invoice": r.identity,
+            "invoice_name": r.invoice_name,
+            "vendor": r.vendor,
+            "invoice_number": r.invoice_number,
+            "amount": r.amount,
+            "currency": r.currency,
+            "partition_day": r.partition_day,
+            "since": r.since.isoformat(timespec="seconds"),
+            "external_ref": ctx.ledger.get_posting(r.posting).external_ref,
+            "reason": r.reason,
+            "what_to_do": r.action,
+        }
+        for r in rows
+    ]
     changed = [
         {
             "record": new.id,
@@ -67,16 +92,37 @@ def list_(tenant_id: str, as_json: bool) -> None:
             "reason": new.reason,
         }
         for new, old in held
+        if day is None or new.partition_day == day.date()
     ]
     if as_json:
         click.echo(json.dumps({"postings": items, "changed_redeliveries": changed}, indent=2))
         return
     if not items and not changed:
         click.echo(f"tenant {tenant_id}: nothing waits for review")
-    for item in items:
-        click.echo(
-            f"posting #{item['posting']:<5} {item['state']:<13} {item['invoice_name']}  "
-            f"{item['reason'] or ''}"
+        return
+    if items:
+        from bridge_pipelines.cli.tables import print_table
+
+        print_table(
+            f"tenant {tenant_id}: {len(items)} waiting for review",
+            ["posting", "state", "invoice", "amount", "waiting since"],
+            [
+                [
+                    f"#{i['posting']}",
+                    i["state"],
+                    f"{i['vendor']} {i['invoice_number']}",
+                    f"{i['amount']} {i['currency']}",
+                    i["since"][:16].replace("T", " "),
+                ]
+                for i in items
+            ],
+            [
+                (
+                    f"#{i['posting']}",
+                    f"{i['invoice_name']}: {i['reason']}. To do: {i['what_to_do']}",
+                )
+                for i in items
+            ],
         )
     for item in changed:
         click.echo(
@@ -87,7 +133,8 @@ def list_(tenant_id: str, as_json: bool) -> None:
 
 @group.command()
 @click.argument("posting_id", type=int)
-def show(posting_id: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(posting_id: int, as_json: bool) -> None:
     """One posting: the invoice, the ERP's last answer and its audit trail."""
     from bridge_pipelines.stampli.naming import record_name
 
@@ -95,6 +142,31 @@ def show(posting_id: int) -> None:
     posting = ledger.get_posting(posting_id)
     record = ledger.get_record(posting.record_id)
     source = ledger.get_file(record.file_id)
+    events = ledger.audit(posting.tenant, entity="posting", entity_id=posting.id)
+    if as_json:
+        payload = {
+            "posting": posting.id,
+            "tenant": posting.tenant,
+            "state": posting.state.value,
+            "target": posting.target,
+            "invoice": record.identity,
+            "invoice_name": record_name(record),
+            "record": record.id,
+            "source": {"file": source.name, "rows": list(record.rows)},
+            "amount": str(record.amount) if record.amount is not None else None,
+            "currency": record.currency,
+            "external_ref": posting.external_ref,
+            "attempts": posting.attempt,
+            "erp_document": posting.erp_doc_id,
+            "reason": posting.reason,
+            "last_response": posting.last_response,
+            "history": [
+                {"at": e.at.isoformat(), "event": e.event, "actor": e.actor, "detail": e.detail}
+                for e in events
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2, default=str))
+        return
     click.echo(
         f"posting #{posting.id} ({posting.state.value}) of {record_name(record)} "
         f"to {posting.target}"
@@ -111,7 +183,7 @@ def show(posting_id: int) -> None:
         for line in posting.last_response.splitlines()[:40]:
             click.echo(f"    {line}")
     click.echo("  history:")
-    for event in ledger.audit(posting.tenant, entity="posting", entity_id=posting.id):
+    for event in events:
         click.echo(f"    {event.at:%Y-%m-%d %H:%M:%S} {event.event} by {event.actor}")
 
 
@@ -130,54 +202,27 @@ def show(posting_id: int) -> None:
 def resolve(posting_id: int, to: str, erp_doc: str | None, reason: str) -> None:
     """Resolve a held or rejected posting; the next run (or `bridge replay`) acts on it."""
     from bridge_pipelines.ledger.states import PostingState
+    from bridge_pipelines.posting.review import resolve as resolve_posting
 
-    ctx = _ctx()
-    posting = ctx.ledger.get_posting(posting_id)
-    new_hash = None
-    if posting.state == PostingState.REJECTED and to == "planned":
-        new_hash = _current_payload_hash(ctx, posting)
-        if new_hash == posting.payload_hash:
-            raise click.ClickException(
-                "nothing changed since the ERP rejected it: fix the data or mapping first"
-            )
-    try:
-        row = ctx.ledger.resolve_posting(
-            posting_id,
-            PostingState(to),
-            reason=reason,
-            actor=f"operator:{getpass.getuser()}",
-            payload_hash=new_hash,
-            erp_doc_id=erp_doc,
-        )
-    except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
+    row = resolve_posting(
+        _ctx(), posting_id, PostingState(to), reason=reason, actor=_actor(), erp_doc=erp_doc
+    )
     click.echo(f"posting #{row.id} is now {row.state.value}")
 
 
-def _current_payload_hash(ctx: Any, posting: Any) -> str:
-    """What would be sent now, after the fix: the hash that lets a rejected posting re-plan."""
-    from bridge_pipelines.ledger.states import PostingKind
+@group.command()
+@click.argument("posting_id", type=int)
+@click.option("--reason", required=True, help="Why nothing more is needed; kept in the audit.")
+def dismiss(posting_id: int, reason: str) -> None:
+    """Take a waiting posting off the review queue for good (paid by hand, a duplicate...)."""
+    from bridge_pipelines.posting.review import dismiss as dismiss_posting
 
-    if posting.kind == PostingKind.PAYMENT:
-        from bridge_pipelines.posting.payment_run import current_payment_hash
+    row = dismiss_posting(_ctx(), posting_id, reason=reason, actor=_actor())
+    click.echo(f"posting #{row.id} ({row.state.value}) dismissed: {reason}")
 
-        try:
-            return current_payment_hash(ctx, _tenant(posting.tenant), posting.record_id)
-        except BridgeError as exc:
-            raise click.ClickException(f"still not ready to send: {exc}") from None
-    from bridge_pipelines.posting.payload_hash import payload_hash
-    from bridge_pipelines.posting.run import build_postable, load_mapping
-    from bridge_pipelines.tenants.erp import build_adapter
 
-    record = ctx.ledger.get_record(posting.record_id)
-    tenant = _tenant(posting.tenant)
-    with build_adapter(tenant, keyring=ctx.keyring) as erp:
-        tables = load_mapping(ctx, tenant, erp, [record])
-    try:
-        invoice = build_postable(tenant, record, tables, ctx.ledger.get_file(record.file_id).name)
-    except BridgeError as exc:
-        raise click.ClickException(f"still not postable: {exc}") from None
-    return payload_hash(invoice)
+def _actor() -> str:
+    return f"operator:{getpass.getuser()}"
 
 
 @click.command()
@@ -185,8 +230,13 @@ def _current_payload_hash(ctx: Any, posting: Any) -> str:
 @click.option("--invoice", "invoice_number", default=None, help="A vendor invoice number.")
 @click.option("--file", "file_name", default=None, help="A Stampli file name.")
 @click.option("--partition", default=None, help="A tenant-day, YYYY-MM-DD.")
+@TIMEOUT_OPTION
 def replay(
-    tenant_id: str, invoice_number: str | None, file_name: str | None, partition: str | None
+    tenant_id: str,
+    invoice_number: str | None,
+    file_name: str | None,
+    partition: str | None,
+    timeout_s: float | None,
 ) -> None:
     """Take and post again whatever is pending: safe, nothing is ever posted twice.
 
@@ -196,6 +246,7 @@ def replay(
     from bridge_pipelines.intake.process import process_pending
     from bridge_pipelines.posting.payment_run import post_tenant_payments
     from bridge_pipelines.posting.run import post_tenant_day
+    from bridge_pipelines.tenants.erp import build_adapter
 
     if sum(x is not None for x in (invoice_number, file_name, partition)) != 1:
         raise click.UsageError("give exactly one of --invoice, --file, --partition")
@@ -211,8 +262,12 @@ def replay(
         if tenant.erp.kind == "none":
             click.echo(f"{day}: files taken; no ERP configured")
             continue
+        click.echo(f"{day}: posting ...", err=True)  # progress: the ERP may take a while
         try:
-            report = post_tenant_day(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
+            erp = build_adapter(tenant, keyring=ctx.keyring, **erp_overrides(timeout_s))
+            report = post_tenant_day(
+                ctx, tenant, day, owner=f"replay-{getpass.getuser()}", adapter=erp
+            )
             paid = post_tenant_payments(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
         except BridgeError as exc:
             click.echo(f"{day}: FAILED: {exc}", err=True)

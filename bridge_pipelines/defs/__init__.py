@@ -4,30 +4,46 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from bridge_pipelines.defs.alerts import run_failure_alerts
+from bridge_pipelines.defs.broken import broken_files, build_broken_tenant_defs
 from bridge_pipelines.defs.factory import build_tenant_defs
 from bridge_pipelines.defs.masterdata import build_master_data_schedule
 from bridge_pipelines.defs.partners import build_partner_defs, build_partner_schedule
 from bridge_pipelines.defs.resources import BridgeResource
-from bridge_pipelines.tenants.loader import load_tenants
+from bridge_pipelines.defs.review import REVIEW_JOBS
+from bridge_pipelines.errors import FieldProblem
+from bridge_pipelines.tenants.loader import inspect_tenants
 from bridge_pipelines.tenants.models import TenantConfig
 
 
-def build_defs(tenants: Sequence[TenantConfig] | None = None) -> dg.Definitions:
-    """All tenants' definitions; a bad tenant file fails the load naming file and field.
+def build_defs(
+    tenants: Sequence[TenantConfig] | None = None, problems: Sequence[FieldProblem] = ()
+) -> dg.Definitions:
+    """All tenants' definitions; a tenant file that does not load stops only itself.
+
+    Without `tenants`, every file of the tenants folder: the ones that validate become their
+    tenant's definitions, each one that does not a failing placeholder naming file, field and
+    problem (`defs.broken`), so one typo never takes the other tenants down.
 
     Intake runs use the in-process executor: a run is one batch for one tenant, and a fresh
     process per step would cost more than the work (architecture.md, "Dagster model").
     """
     if tenants is None:
-        tenants = load_tenants()
+        check = inspect_tenants()
+        tenants, problems = check.tenants, check.problems
     assets: list[dg.AssetsDefinition] = []
     sensors: list[dg.SensorDefinition] = []
     checks: list[dg.AssetChecksDefinition] = []
+    for name, found in broken_files(problems, {t.id for t in tenants}).items():
+        placeholder, sensor = build_broken_tenant_defs(name, found)
+        assets.append(placeholder)
+        sensors.append(sensor)
     for tenant in tenants:
         built = build_tenant_defs(tenant)
         assets.extend(built.assets)
         sensors.extend(built.sensors)
         checks.extend(built.checks)
+    sensors.append(run_failure_alerts)
     schedule = build_master_data_schedule(tenants)
     partners = build_partner_defs(tenants)
     partner_schedule = build_partner_schedule(partners)
@@ -36,6 +52,7 @@ def build_defs(tenants: Sequence[TenantConfig] | None = None) -> dg.Definitions:
         asset_checks=checks,
         sensors=sensors,
         schedules=[s for s in (schedule, partner_schedule) if s is not None],
+        jobs=REVIEW_JOBS if any(t.erp.kind != "none" for t in tenants) else [],
         resources={"bridge": BridgeResource()},
         executor=dg.in_process_executor,
     )

@@ -68,9 +68,10 @@ def build_stampli_asset(
                 outcome.state,
                 f" ({outcome.reason})" if outcome.reason else "",
             )
+        names = _row_error_names(ctx.ledger, report)
         yield dg.MaterializeResult(
-            metadata=materialization_metadata(report, records),
-            check_results=check_results(key, report, _row_error_names(ctx.ledger, report)),
+            metadata=materialization_metadata(report, records, names),
+            check_results=check_results(key, report, names),
         )
 
     return _asset

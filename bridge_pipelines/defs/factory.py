@@ -5,12 +5,14 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from bridge_pipelines.defs.aging import ap_aging_assets
+from bridge_pipelines.defs.alerts import build_tenant_alerts_sensor
 from bridge_pipelines.defs.assets import build_stampli_asset, stampli_asset_key
 from bridge_pipelines.defs.masterdata import build_master_data_assets, erp_key, mapping_key
 from bridge_pipelines.defs.partitions import build_daily_partitions_def
 from bridge_pipelines.defs.payments import posted_payments_assets
 from bridge_pipelines.defs.postings import posted_invoices_assets
 from bridge_pipelines.defs.reconcile import reconciled_checks
+from bridge_pipelines.defs.review import build_review_defs
 from bridge_pipelines.defs.sensors import build_intake_sensor
 from bridge_pipelines.tenants.models import MASTER_KINDS, TRANSACTIONAL_KINDS, TenantConfig
 
@@ -56,6 +58,9 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
     )
     # `bridge verify` for the day, after the postings, in the same run.
     checks = reconciled_checks(tenant, partitions_def) if posting else []
+    review_assets, review_sensors = build_review_defs(tenant)
     return TenantDefs(
-        assets=[*transactional, *posting, *master, *erp_master], sensors=[sensor], checks=checks
+        assets=[*transactional, *posting, *master, *erp_master, *review_assets],
+        sensors=[sensor, *review_sensors, build_tenant_alerts_sensor(tenant)],
+        checks=checks,
     )

@@ -247,8 +247,13 @@ def tenant_run_request(tenant: TenantConfig, tick: datetime) -> dg.RunRequest | 
         run_keys.append(f"{tenant.id}-open-pos-{due.isoformat()}")
     if not keys:
         return None
+    what = " and ".join(
+        ("master data", "open POs")[k.startswith(f"{tenant.id}-open-pos")] for k in run_keys
+    )
     return dg.RunRequest(
-        run_key="+".join(run_keys), asset_selection=keys, tags={"bridge/tenant": tenant.id}
+        run_key="+".join(run_keys),
+        asset_selection=keys,
+        tags={"bridge/tenant": tenant.id, "bridge/what": f"export ERP {what} to Stampli"},
     )
 
 

@@ -100,9 +100,14 @@ def failures_table(
 
 
 def materialization_metadata(
-    report: KindReport, partition_records: Sequence[RecordRow]
+    report: KindReport,
+    partition_records: Sequence[RecordRow],
+    names: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
-    """Counts, exact totals, source files and a preview for one materialization."""
+    """Counts, exact totals, source files, refused rows and a preview for one materialization.
+
+    `names`: (file, document label) -> the invoice's name, for the refused rows.
+    """
     accepted = [r for r in partition_records if r.state == "accepted"]
     frame = report.frame
     return {
@@ -135,6 +140,8 @@ def materialization_metadata(
         ),
         "totals_by_currency": dg.MetadataValue.json(totals_by_currency(accepted)),
         "row_errors_this_run": dg.MetadataValue.int(len(report.row_errors)),
+        # Listed, not only counted: file, row, field, the invoice and why.
+        "refused_rows": dg.MetadataValue.md(failures_table(report.row_errors, names)),
         "still_pending": dg.MetadataValue.json(report.left_pending),
         "preview": dg.MetadataValue.md(frame_preview(frame)),
     }

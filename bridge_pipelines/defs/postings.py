@@ -7,8 +7,10 @@ from typing import Any
 
 import dagster as dg
 
+from bridge_pipelines.defs.failures import config_errors_not_retried
 from bridge_pipelines.defs.metadata import markdown_table
 from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.defs.review_check import needs_review_result, needs_review_spec
 from bridge_pipelines.ledger.models import PostingRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.posting.run import post_tenant_day, posting_target
@@ -44,6 +46,7 @@ def build_posted_invoices_asset(
             max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
         ),
         tags={"bridge/tenant": tenant.id},
+        check_specs=[needs_review_spec(key)],
         description=(
             f"Approved invoices of **{tenant.name}** posted into {tenant.erp.kind} company "
             f"`{tenant.erp.company}`, exactly once. Unmapped vendors, GL accounts or cost "
@@ -53,10 +56,11 @@ def build_posted_invoices_asset(
     )
     def _asset(
         context: dg.AssetExecutionContext, bridge: BridgeResource
-    ) -> dg.MaterializeResult[None]:
+    ) -> Iterator[dg.MaterializeResult[None]]:
         ctx = bridge.intake()
         day = date.fromisoformat(context.partition_key)
-        report = post_tenant_day(ctx, tenant, day, owner=f"run-{context.run.run_id[:8]}")
+        with config_errors_not_retried(tenant.id):
+            report = post_tenant_day(ctx, tenant, day, owner=f"run-{context.run.run_id[:8]}")
         for problem in report.mapping_problems:
             context.log.warning("mapping: %s", problem)
         postings = ctx.ledger.postings(tenant.id, target=posting_target(tenant), day=day)
@@ -67,7 +71,9 @@ def build_posted_invoices_asset(
             raise dg.Failure(
                 description=f"posting stopped early: {report.aborted}", metadata=metadata
             )
-        return dg.MaterializeResult(metadata=metadata)
+        yield dg.MaterializeResult(
+            metadata=metadata, check_results=[needs_review_result(ctx, key, tenant.id, day)]
+        )
 
     return _asset
 
@@ -85,7 +91,7 @@ def _metadata(ledger: Ledger, postings: list[PostingRow], aborted: str | None) -
                 "external ref": p.external_ref,
                 "state": p.state.value,
                 "ERP document": p.erp_doc_id or "",
-                "reason": (p.reason or "")[:160],
+                "reason": p.reason or "",
             }
         )
     return {

@@ -21,6 +21,7 @@ from bridge_pipelines.defs.metadata import markdown_table
 from bridge_pipelines.defs.payments import posted_payments_key
 from bridge_pipelines.defs.postings import posted_invoices_key
 from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.defs.review_check import day_rows, waiting_summary
 from bridge_pipelines.errors import BridgeError
 from bridge_pipelines.redaction import redact
 from bridge_pipelines.tenants.models import TenantConfig
@@ -96,10 +97,18 @@ def _build(
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={"error": dg.MetadataValue.text(redact(str(exc)))},
             )
+        # Not green while invoices of the day wait for a person: how many, since when.
+        waiting = day_rows(bridge.intake(), tenant.id, day)
+        metadata = reconciled_metadata(report)
+        metadata["waiting_for_review"] = dg.MetadataValue.int(len(waiting))
         return dg.AssetCheckResult(
-            passed=report.ok,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=reconciled_metadata(report),
+            passed=report.ok and not waiting,
+            severity=(
+                dg.AssetCheckSeverity.WARN if report.ok and waiting else dg.AssetCheckSeverity.ERROR
+            ),
+            description=("reconciled" if report.ok else "does not reconcile")
+            + (f"; {waiting_summary(waiting)}" if waiting else ""),
+            metadata=metadata,
         )
 
     return _check

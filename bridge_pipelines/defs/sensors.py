@@ -87,7 +87,11 @@ def build_intake_sensor(
             yield dg.RunRequest(
                 run_key=batch_id,
                 asset_selection=master_keys,
-                tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
+                tags={
+                    "bridge/tenant": tenant.id,
+                    "bridge/batch": batch_id,
+                    **_what(f"take {len(master_files)} master-data file(s)", master_files),
+                },
             )
         day_files = [row for row in waiting if row.kind not in MASTER_KINDS]
         for day, rows in sorted(group_by_day(day_files).items()):
@@ -97,7 +101,11 @@ def build_intake_sensor(
                 run_key=batch_id,
                 asset_selection=transactional_keys,
                 partition_key=day.isoformat(),
-                tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id},
+                tags={
+                    "bridge/tenant": tenant.id,
+                    "bridge/batch": batch_id,
+                    **_what(f"take {len(rows)} file(s) of {day} and post them", rows),
+                },
             )
         given_up: list[str] = []
         if not requested:
@@ -124,6 +132,14 @@ def build_intake_sensor(
             )
 
     return _sensor
+
+
+def _what(what: str, rows: list[FileRow]) -> dict[str, str]:
+    """Tags that say what a run does, and its file when it takes one (run list filters)."""
+    tags = {"bridge/what": what}
+    if len(rows) == 1:
+        tags["bridge/file"] = rows[0].name[:200]
+    return tags
 
 
 ACTIVE_STATUSES = [
@@ -218,7 +234,12 @@ def _resumed(
             run_key=f"{batch_id}:resume:{runs}",
             asset_selection=master_keys if master else transactional_keys,
             partition_key=day.isoformat() if day else None,
-            tags={"bridge/tenant": tenant.id, "bridge/batch": batch_id, "bridge/resume": "files"},
+            tags={
+                "bridge/tenant": tenant.id,
+                "bridge/batch": batch_id,
+                "bridge/resume": "files",
+                "bridge/what": f"resume {len(rows)} file(s) left by an earlier run",
+            },
         )
     if open_postings and not resumed_days - {None}:
         # Any day's posting run takes every open posting of the tenant: the oldest one's day.
@@ -238,5 +259,5 @@ def _resumed(
             run_key=f"{tenant.id}:postings:resume:{runs}",
             asset_selection=posting_keys,
             partition_key=day.isoformat(),
-            tags=tags,
+            tags={**tags, "bridge/what": f"post {len(open_postings)} open posting(s)"},
         )

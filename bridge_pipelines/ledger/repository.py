@@ -12,8 +12,9 @@ use the database clock (see `postings.py`).
 `Ledger` is one facade over rooms that share a `LedgerDb` (engine and transactions, `db.py`):
 files and batches (`files.py`), records and row errors (`records.py`), postings with claims
 and leases (`postings.py`), read queries (`queries.py`), the audit trail (`audit.py`) and
-operators' decisions on quarantined files (`attention.py`), and the files sent to
-partners with their cursors and X12 control numbers (`partner_exports.py`).
+operators' decisions on quarantined files (`attention.py`), the review queue (`review.py`),
+and the files sent to partners with their cursors and X12 control numbers
+(`partner_exports.py`).
 """
 
 import sqlalchemy as sa
@@ -26,11 +27,14 @@ from bridge_pipelines.ledger.partner_exports import PartnerExportRoom
 from bridge_pipelines.ledger.postings import PostingRoom
 from bridge_pipelines.ledger.queries import QueryRoom
 from bridge_pipelines.ledger.records import RecordRoom, changed_fields
+from bridge_pipelines.ledger.review import ReviewRoom
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES
 
 
 @reconnecting_methods
-class Ledger(RecordRoom, PostingRoom, QueryRoom, AuditRoom, AttentionRoom, PartnerExportRoom):
+class Ledger(
+    RecordRoom, PostingRoom, QueryRoom, AuditRoom, AttentionRoom, ReviewRoom, PartnerExportRoom
+):
     """Files, records, row errors, batches and audit events of every tenant.
 
     Args:

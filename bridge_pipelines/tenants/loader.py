@@ -22,6 +22,7 @@ from bridge_pipelines.tenants.secrets import Keyring, UndecryptableSecretError, 
 TENANT_SUFFIXES = (".yaml", ".yml")
 FILE_FIELD = "(file)"
 MAX_TENANT_FILE_BYTES = 1024 * 1024
+FOLDER_NOT_FOUND = "tenants folder not found"
 
 
 @dataclass
@@ -132,7 +133,7 @@ def inspect_tenants(directory: Path | None = None) -> TenantCheck:
     directory = directory if directory is not None else get_settings().tenants_dir
     check = TenantCheck()
     if not directory.is_dir():
-        check.problems.append(FieldProblem(str(directory), FILE_FIELD, "tenants folder not found"))
+        check.problems.append(FieldProblem(str(directory), FILE_FIELD, FOLDER_NOT_FOUND))
         return check
     by_id: dict[str, list[Path]] = defaultdict(list)
     parsed: list[tuple[Path, TenantConfig]] = []
@@ -185,12 +186,25 @@ def load_tenants(directory: Path | None = None) -> list[TenantConfig]:
 def find_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
     """One tenant of the tenants folder, for commands that name it.
 
+    Another tenant's broken file does not stop this one (the same isolation as the code
+    location); only the named tenant's own file, or a file claiming its id, is reported.
+
     Raises:
-        ConfigError: no such tenant (TenantConfigError when a tenant file does not validate).
+        ConfigError: no such tenant (TenantConfigError when its tenant file does not validate).
     """
-    for tenant in load_tenants(directory):
+    check = inspect_tenants(directory)
+    for tenant in check.tenants:
         if tenant.id == tenant_id:
             return tenant
+    own = [
+        p
+        for p in check.problems
+        if Path(p.file).stem == tenant_id
+        or (p.field == "id" and repr(tenant_id) in p.message)
+        or p.message == FOLDER_NOT_FOUND
+    ]
+    if own:
+        raise TenantConfigError(own)
     raise ConfigError(f"no tenant {tenant_id!r} in the tenants folder")
 
 

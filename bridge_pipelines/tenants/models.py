@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from bridge_pipelines.config_fields import FrozenModel
+from bridge_pipelines.config_fields import EncryptedSecret, FrozenModel
 from bridge_pipelines.erps import registry
 from bridge_pipelines.erps.settings import ErpSettings, NoErpSettings
 from bridge_pipelines.sftp.settings import SftpConfig
@@ -29,6 +29,7 @@ __all__ = [
     "FILE_KINDS",
     "MASTER_KINDS",
     "TRANSACTIONAL_KINDS",
+    "Alerts",
     "ErpConfig",
     "FileKind",
     "FileTemplate",
@@ -188,6 +189,40 @@ class Schedules(_Frozen):
     )
 
 
+class Alerts(_Frozen):
+    """Where the tenant's alerts go, and when a slow or stuck day becomes one.
+
+    Unset routes fall back to the machine's (`BRIDGE_ALERTS_*`), so an alert is never lost
+    for want of a tenant route.
+    """
+
+    slack_webhook_url: EncryptedSecret | None = Field(
+        None, description="Slack incoming-webhook URL (it is a secret: ciphertext only)."
+    )
+    email_to: tuple[str, ...] = Field((), description="Addresses of the tenant's AP team.")
+    held_after_minutes: int = Field(
+        24 * 60, ge=0, description="An invoice waiting for review this long is an alert."
+    )
+    unreachable_ticks: int = Field(
+        3, ge=1, description="Consecutive failed sensor ticks (SFTP) or runs (ERP) to alert on."
+    )
+    posting_rate_floor: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Alert when the last hour's postings fall below this share of the hourly "
+        "average of the last 7 days (only once that average is at least 5 an hour).",
+    )
+
+    @field_validator("email_to")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError("each entry must be an e-mail address (name@example.com)")
+        return value
+
+
 class TenantConfig(_Frozen):
     """One tenant, as loaded from `tenants/<id>.yaml`."""
 
@@ -199,6 +234,7 @@ class TenantConfig(_Frozen):
     templates: Templates = Templates()
     erp: ErpConfig = NoErpSettings()
     schedules: Schedules = Schedules()
+    alerts: Alerts = Alerts()
     max_rows_per_file: int = Field(2_000_000, gt=0)
     partitions_start: date = Field(
         date(2026, 1, 1), description="First day of the tenant's daily partitions (onboarding)."

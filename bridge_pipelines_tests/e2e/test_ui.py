@@ -159,6 +159,7 @@ def test_todays_invoice_partition_shows_the_files_it_took(ui: str, page: object)
     # The metadata names the files the run took and the exact totals, as the ledger has them.
     assert "approved_invoices_" in text
     assert "totals_by_currency" in text and "documents_accepted_in_partition" in text
+    assert "refused_rows" in text  # listed with file, row and field, not only counted
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,7 @@ def test_a_stranded_batch_is_resumed_under_a_numbered_run_key(world: SensorWorld
             "bridge/tenant": TENANT,
             "bridge/batch": batch,
             "bridge/resume": "files",
+            "bridge/what": "resume 1 file(s) left by an earlier run",
         }
         assert resumed.partition_key == first.partition_key
         assert set(resumed.asset_selection or []) == DAY_SELECTION

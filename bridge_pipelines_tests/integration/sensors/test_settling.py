@@ -66,6 +66,9 @@ def test_a_file_unchanged_for_the_settle_interval_is_batched_and_requested(
     assert {k: v for k, v in request.tags.items() if k.startswith("bridge/")} == {
         "bridge/tenant": TENANT,
         "bridge/batch": row.batch_id,
+        # What the run does, and its file: the run list filters by either.
+        "bridge/what": f"take 1 file(s) of {today.isoformat()} and post them",
+        "bridge/file": NAME,
     }
     assert request.tags["dagster/sensor_name"] == SENSOR
 

@@ -164,6 +164,7 @@ def test_secret_fields_are_found_by_type():
         "erp.password",
         "erp.company_password",
         "erp.ionapi",  # Infor M3's own EncryptedSecret field
+        "alerts.slack_webhook_url",
     ]
     # A connector's own secret fields follow (Acumatica's OAuth client secret and token).
     assert {"erp.acumatica_client_secret", "erp.acumatica_refresh_token"} <= set(paths[5:])

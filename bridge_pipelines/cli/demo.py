@@ -151,7 +151,9 @@ def _run_once(environment: "DemoEnvironment", timeout: float) -> int:
     tenants = environment.load_tenants()
     ledger = Runtime.from_env().ledger
     with dg.DagsterInstance.get() as instance:
-        summaries = run_cycle(tenants, ledger, instance=instance, timeout_s=timeout)
+        summaries = run_cycle(
+            tenants, ledger, instance=instance, timeout_s=timeout, clerk=environment.pay_in_erps
+        )
     for summary in summaries:
         for line in summary.lines():
             click.echo(line)

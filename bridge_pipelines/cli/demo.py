@@ -201,7 +201,12 @@ def _run_once(environment: "DemoEnvironment", timeout: float) -> int:
     ledger = Runtime.from_env().ledger
     with dg.DagsterInstance.get() as instance:
         summaries = run_cycle(
-            check.tenants, ledger, instance=instance, timeout_s=timeout, problems=check.problems
+            check.tenants,
+            ledger,
+            instance=instance,
+            timeout_s=timeout,
+            problems=check.problems,
+            clerk=environment.pay_in_erps,
         )
     for summary in summaries:
         for line in summary.lines():

@@ -7,7 +7,7 @@ the runs it makes are visible in the UI afterwards.
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +24,21 @@ from bridge_pipelines.defs.masterdata import (
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.demo.partner_cycle import export_last_month
 from bridge_pipelines.erps import registry
-from bridge_pipelines.errors import FieldProblem
+from bridge_pipelines.errors import BridgeError, FieldProblem
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import TERMINAL_FILE_STATES, PostingKind, PostingState
+from bridge_pipelines.posting.payment_run import records_payments
 from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.verify.payments import payment_checks
+from bridge_pipelines.verify.report import (
+    OPEN_BALANCES,
+    PAYMENTS_APPLIED,
+    CheckStatus,
+    VerifyReport,
+)
+
+Clerk = Callable[[list[TenantConfig], Ledger], Mapping[str, list[str]]]
+"""Pays, in each reconcile-only ERP, what Stampli paid; what the ERP refused, per tenant."""
 
 # Headless runs print warnings and errors only; the UI keeps the full event log.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -59,6 +70,9 @@ class TenantSummary:
     failed_runs: int = 0
     partners: list[str] = field(default_factory=list)  # files sent to partners (issue 14)
     partner_problems: list[str] = field(default_factory=list)
+    # A reconcile-only ERP (it makes payments): Stampli's payments compared with its own.
+    reconciled: VerifyReport | None = None
+    clerk_refused: list[str] = field(default_factory=list)  # checks the ERP refused, and why
 
     @property
     def problems(self) -> list[str]:
@@ -82,6 +96,13 @@ class TenantSummary:
             found.append(f"{open_payments} payments still open")
         if self.payments.get("rejected", 0):
             found.append(f"{self.payments['rejected']} payments rejected by {self.erp}")
+        if self.reconciled is not None:
+            differ = self.reconciled.check(PAYMENTS_APPLIED).count
+            balances = self.reconciled.check(OPEN_BALANCES).count
+            if differ or balances:
+                found.append(f"{differ + balances} payment differences with {self.erp}")
+        if self.clerk_refused:
+            found.extend(self.clerk_refused)
         failed_vendors = len((self.vendor_sync or {}).get("failed") or [])
         if failed_vendors:
             found.append(f"{failed_vendors} vendors refused by {self.erp}")
@@ -107,6 +128,8 @@ class TenantSummary:
     def _payments(self) -> str:
         if self.erp == "none":
             return "no ERP configured"
+        if self.reconciled is not None:
+            return self._reconciled(self.reconciled)
         if not self.payments:
             return "none recorded (reconcile-only, or no payment file yet)"
         held = self.payments.get("needs_review", 0)
@@ -115,6 +138,24 @@ class TenantSummary:
             f"{self.payments.get('waiting', 0)} waiting, {held} held for review"
         )
         return text + "".join(f"\n              waits: {reason}" for reason in self.waiting[:3])
+
+    def _reconciled(self, report: VerifyReport) -> str:
+        """Reconcile-only: how Stampli's payments compare with the ERP's, differences listed."""
+        applied, balances = report.check(PAYMENTS_APPLIED), report.check(OPEN_BALANCES)
+        if applied.status == CheckStatus.NOT_CHECKABLE:
+            return f"not reconciled with {self.erp}: {applied.note}"
+        lag = report.counts.get("payment_rows_not_comparable", 0)
+        text = (
+            f"reconciled with {self.erp} (reconcile-only): "
+            f"{report.counts.get('payments', 0)} Stampli payments, "
+            f"{report.counts.get('erp_payments', 0)} {self.erp} payment lines, "
+            f"{applied.count + balances.count} differ; "
+            f"{lag} rows on invoices not in {self.erp}"
+        )
+        return text + "".join(
+            f"\n              differs: {item['message']}"
+            for item in [*applied.items, *balances.items][:3]
+        )
 
     def _erp(self) -> str:
         if self.erp == "none":
@@ -174,11 +215,14 @@ def run_cycle(
     timeout_s: float = 120.0,
     quiet_ticks: int = 2,
     problems: Sequence[FieldProblem] = (),
+    clerk: Clerk | None = None,
 ) -> list[TenantSummary]:
     """Tick every sensor and run what it asks until nothing is pending (or the timeout).
 
     `problems`: tenant files that did not load; the definitions carry their failing
-    placeholders, as the code location does, and every other tenant runs.
+    placeholders, as the code location does, and every other tenant runs. `clerk` then pays
+    in reconcile-only ERPs what Stampli paid (the demo's AP clerk), and those tenants'
+    payments are reconciled with the ERP's, as `bridge verify` does.
     """
     defs = build_defs(tenants, problems)
     summaries = {t.id: TenantSummary(tenant=t.id) for t in tenants}
@@ -198,12 +242,19 @@ def run_cycle(
         if quiet >= quiet_ticks:
             break
         time.sleep(max(1.0, min(t.sftp.settle_seconds for t in tenants) / 2))
+    refused = clerk(tenants, ledger) if clerk is not None else {}
     for tenant in tenants:
         # The review queue table, as its sensor would refresh it (not counted as an intake run).
         if tenant.erp.kind != "none":
             _tick(defs, tenant, instance, TenantSummary(tenant.id), f"{tenant.id}_review_queue")
     for tenant in tenants:
         summary = summaries[tenant.id]
+        summary.clerk_refused = list(refused.get(tenant.id, []))
+        if tenant.erp.kind != "none" and not records_payments(tenant):
+            try:
+                summary.reconciled = _reconcile(tenant, ledger)
+            except BridgeError as exc:
+                summary.clerk_refused.append(f"payments not reconciled: {exc}")
         summary.partners, summary.partner_problems = export_last_month(
             defs, tenant, ledger, instance
         )
@@ -283,6 +334,17 @@ def _tick(
         summary.runs += 1
         summary.failed_runs += 0 if result.success else 1
     return launched
+
+
+def _reconcile(tenant: TenantConfig, ledger: Ledger) -> VerifyReport:
+    """`bridge verify`'s payment checks for a reconcile-only tenant, against its ERP."""
+    from bridge_pipelines.intake.runtime import Runtime
+    from bridge_pipelines.tenants.erp import build_adapter
+
+    report = VerifyReport(tenant=tenant.id, day=None)
+    with build_adapter(tenant, keyring=Runtime.from_env().keyring) as adapter:
+        payment_checks(report, tenant, ledger, adapter, day=None, recorded=False)
+    return report
 
 
 def _metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, Any] | None:

@@ -24,8 +24,13 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bridge_pipelines.demo.ap_clerk import clerk_checks, record_checks
 from bridge_pipelines.demo.partners import start_partner_server
 from bridge_pipelines.erps import registry
+from bridge_pipelines.ledger.repository import Ledger
+from bridge_pipelines.posting.payment_run import records_payments
+from bridge_pipelines.posting.payments import PaymentBook
+from bridge_pipelines.posting.run import posting_target
 from bridge_pipelines.sandbox.demo_company import DEMO_COMPANY
 from bridge_pipelines.sandbox.erp_base.profile import SandboxProfile
 from bridge_pipelines.sandbox.erp_base.runner import RunningSandbox, start_sandbox
@@ -151,6 +156,26 @@ class DemoEnvironment:
             )
             growing.start()
             self._threads.append(growing)
+
+    def pay_in_erps(self, tenants: list[TenantConfig], ledger: Ledger) -> dict[str, list[str]]:
+        """The AP clerk of each reconcile-only ERP pays what Stampli paid; refusals per tenant.
+
+        Run once the tenants' bills are posted, so the reconciliation has both sides to match.
+        """
+        refused: dict[str, list[str]] = {}
+        for tenant in tenants:
+            sandbox = self.erps.get(tenant.erp.kind)
+            if sandbox is None or records_payments(tenant):
+                continue
+            route = _seed(tenant.erp.kind).clerk_route
+            mapping = self.home / "mappings" / f"{tenant.id}.yaml"
+            tables = yaml.safe_load(mapping.read_text()) if mapping.exists() else None
+            if not route or not tables:
+                continue
+            book = PaymentBook.load(ledger, tenant.id, posting_target(tenant))
+            checks = clerk_checks(book, tables.get("vendors") or {})
+            refused[tenant.id] = record_checks(sandbox.base_url, route, checks)
+        return refused
 
     def start_cadence(self, interval_s: float) -> None:
         """Stampli exports about every 5 minutes; the demo compresses that."""

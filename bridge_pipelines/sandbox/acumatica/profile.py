@@ -71,4 +71,6 @@ PROFILE = SandboxProfile(
     documents=_documents,
     # Stampli's PO file: open Acumatica purchase orders every 2 hours.
     schedules={"open_purchase_orders_cron": "20 */2 * * *"},
+    # Acumatica makes the payments: the demo's clerk pays bills with AP checks.
+    clerk_route="/_sandbox/acumatica/checks",
 )

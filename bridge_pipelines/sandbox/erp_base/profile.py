@@ -82,6 +82,8 @@ class SandboxProfile:
         wrong_password: a password the seeded user does not have (for auth-failure tests).
         payments: `/_sandbox/documents` rows -> the payments it holds (none by default).
         payment_match: the fault-rule match of the request recording a payment.
+        clerk_route: for a reconcile-only ERP (the ERP makes payments), the admin route where
+            the demo's AP clerk records one (`demo/ap_clerk.py`); empty where there is none.
     """
 
     app: str
@@ -95,3 +97,4 @@ class SandboxProfile:
     wrong_password: str = "not-the-password-0"
     payments: Callable[[list[dict[str, Any]]], list[SandboxPayment]] = no_payments
     payment_match: Mapping[str, str] = field(default_factory=dict)
+    clerk_route: str = ""

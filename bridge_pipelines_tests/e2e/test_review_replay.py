@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -51,7 +52,8 @@ def test_hold_fix_mapping_replay_posts_once(
 
         # Fix: the ERP gets the supplier, the mapping file names it.
         assert environment.erps.get("syspro") is not None
-        documents_before = environment.erps.get("syspro").admin.documents()
+        documents_before = _invoices(environment.erps.get("syspro").admin.documents())
+        payments_before = _payments(environment.erps.get("syspro").admin.documents())
         mapping = home / "mappings" / "acme.yaml"
         table = yaml.safe_load(mapping.read_text())
         table["vendors"][UNMAPPED_VENDOR] = "SUP00001"
@@ -72,13 +74,25 @@ def test_hold_fix_mapping_replay_posts_once(
 
         replayed = bridge("replay", "acme", "--partition", day, env=env)
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-        after = environment.erps.get("syspro").admin.documents()
+        after = _invoices(environment.erps.get("syspro").admin.documents())
         assert len(after) == len(documents_before) + 1
+        # The payment that waited for this invoice is applied in the same replay.
+        assert len(_payments(environment.erps.get("syspro").admin.documents())) > len(
+            payments_before
+        )
         again = bridge("replay", "acme", "--partition", day, env=env)
         assert again.returncode == 0, again.stdout + again.stderr
-        final = environment.erps.get("syspro").admin.documents()
+        final = _invoices(environment.erps.get("syspro").admin.documents())
         assert len(final) == len(after), "a replay posted something twice"
         keys = Counter((d["Supplier"], d["Invoice"]) for d in final)
         assert max(keys.values()) == 1
     finally:
         environment.stop()
+
+
+def _invoices(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in documents if d.get("type") == "ap_invoice"]
+
+
+def _payments(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in documents if d.get("type") == "ap_payment"]

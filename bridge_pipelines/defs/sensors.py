@@ -15,7 +15,7 @@ an operator's replay.
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -210,7 +210,8 @@ def _resumed(
                 for p in postings
                 if p.state == PostingState.PLANNED or p.lease_until is None or p.lease_until < now
             ]
-    if not stranded and not open_postings:
+    failed_day = None if open_postings else _failed_posting_day(instance, tenant.id, posting_keys)
+    if not stranded and not open_postings and failed_day is None:
         return
     if _tenant_run_active(instance, tenant.id):
         return
@@ -241,9 +242,12 @@ def _resumed(
                 "bridge/what": f"resume {len(rows)} file(s) left by an earlier run",
             },
         )
-    if open_postings and not resumed_days - {None}:
+    if (open_postings or failed_day) and not resumed_days - {None}:
         # Any day's posting run takes every open posting of the tenant: the oldest one's day.
-        day = ledger.get_record(min(open_postings)).partition_day
+        # With none open, the day whose posting run failed before planning (a configuration
+        # error: no retry by Dagster, the alert sent) is asked again, under the same backoff,
+        # so the day posts once the operator has fixed the tenant file.
+        day = ledger.get_record(min(open_postings)).partition_day if open_postings else failed_day
         if day is None:
             return
         tags = {"bridge/tenant": tenant.id, "bridge/resume": "postings"}
@@ -259,5 +263,33 @@ def _resumed(
             run_key=f"{tenant.id}:postings:resume:{runs}",
             asset_selection=posting_keys,
             partition_key=day.isoformat(),
-            tags={**tags, "bridge/what": f"post {len(open_postings)} open posting(s)"},
+            tags={
+                **tags,
+                "bridge/what": f"post {len(open_postings)} open posting(s)"
+                if open_postings
+                else f"post {day} again after its posting run failed",
+            },
         )
+
+
+def _failed_posting_day(
+    instance: dg.DagsterInstance, tenant_id: str, posting_keys: list[dg.AssetKey]
+) -> date | None:
+    """The partition of the tenant's newest run when that run failed while posting, else None."""
+    if not posting_keys:
+        return None
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(tags={"bridge/tenant": tenant_id}), limit=1
+    )
+    if not records:
+        return None
+    run = records[0].dagster_run
+    if run.status != dg.DagsterRunStatus.FAILURE:
+        return None
+    if not set(run.asset_selection or ()) & set(posting_keys):
+        return None
+    partition = run.tags.get("dagster/partition")
+    try:
+        return date.fromisoformat(partition) if partition else None
+    except ValueError:
+        return None

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     key_file: Path | None = None
     work_dir: Path | None = None
     mappings_dir: Path | None = None
+    shard: str | None = None
+    """`3/8`: this code location loads only the third of eight shards of the tenants."""
 
     @cached_property
     def resolved_ledger_url(self) -> str:

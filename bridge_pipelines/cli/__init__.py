@@ -2,7 +2,18 @@
 
 import click
 
-from bridge_pipelines.cli import demo, files, find, ops, review, sandbox, secrets, tenants, verify
+from bridge_pipelines.cli import (
+    demo,
+    files,
+    find,
+    ops,
+    review,
+    sandbox,
+    secrets,
+    tenants,
+    verify,
+    workspace,
+)
 from bridge_pipelines.cli import export as partner_export
 from bridge_pipelines.cli.errors import BridgeGroup
 from bridge_pipelines.redaction import install_redaction
@@ -23,6 +34,7 @@ main.add_command(review.replay)
 main.add_command(verify.verify)
 main.add_command(files.group)
 main.add_command(find.find)
+main.add_command(workspace.workspace)
 for _command in ops.commands:
     main.add_command(_command)
 for _command in partner_export.commands:

@@ -14,10 +14,13 @@ from bridge_pipelines.defs.review import REVIEW_JOBS
 from bridge_pipelines.errors import FieldProblem
 from bridge_pipelines.tenants.loader import inspect_tenants
 from bridge_pipelines.tenants.models import TenantConfig
+from bridge_pipelines.tenants.shards import Shard, configured_shard, select
 
 
 def build_defs(
-    tenants: Sequence[TenantConfig] | None = None, problems: Sequence[FieldProblem] = ()
+    tenants: Sequence[TenantConfig] | None = None,
+    problems: Sequence[FieldProblem] = (),
+    shard: Shard | None = None,
 ) -> dg.Definitions:
     """All tenants' definitions; a tenant file that does not load stops only itself.
 
@@ -27,10 +30,16 @@ def build_defs(
 
     Intake runs use the in-process executor: a run is one batch for one tenant, and a fresh
     process per step would cost more than the work (architecture.md, "Dagster model").
+
+    With `shard` (else `BRIDGE_SHARD` when reading the folder), only that shard's tenants and
+    broken files (`tenants.shards`): one of K code locations.
     """
     if tenants is None:
         check = inspect_tenants()
         tenants, problems = check.tenants, check.problems
+        shard = shard or configured_shard()
+    if shard is not None:
+        tenants, problems = select(shard, tenants, problems)
     assets: list[dg.AssetsDefinition] = []
     sensors: list[dg.SensorDefinition] = []
     checks: list[dg.AssetChecksDefinition] = []

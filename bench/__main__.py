@@ -13,6 +13,7 @@ BENCHES = [
     "sftp_download",
     "listing",
     "defs_load",
+    "shards",
     "posting_throughput",
     "sapb1_posting",
     "sapb1_sessions",

@@ -230,3 +230,88 @@ def test_helm_run_queue_limits_the_tag_the_sensors_set() -> None:
         assert f'"{limit["key"]}": tenant.id' in sensors
     production = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["concurrency"]["runs"]
     assert queue["maxConcurrentRuns"] == production["max_concurrent_runs"]
+
+
+SHARD_FILES = ("workspace.shards.yaml", "docker-compose.shards.yaml", "helm/values-shards.yaml")
+
+
+def _shard_count() -> int:
+    return len(yaml.safe_load((DEPLOY / "workspace.shards.yaml").read_text())["load_from"])
+
+
+def test_the_committed_shard_files_are_what_bridge_workspace_writes(tmp_path: Path) -> None:
+    """Edited by hand, they drift from the generator (and from the base files they extend)."""
+    from click.testing import CliRunner
+
+    from bridge_pipelines.cli import main
+
+    (tmp_path / "helm").mkdir()
+    (tmp_path / "helm" / "values.yaml").write_text((DEPLOY / "helm" / "values.yaml").read_text())
+    count = _shard_count()
+    written = CliRunner().invoke(
+        main, ["workspace", "--shards", str(count), "--deploy", str(tmp_path), "--dir", "."]
+    )
+    assert written.exit_code == 0, written.output
+    for name in SHARD_FILES:
+        assert (tmp_path / name).read_text() == (DEPLOY / name).read_text(), name
+
+
+def test_the_shards_workspace_points_at_one_compose_service_per_shard() -> None:
+    base = _compose()["services"]
+    override = yaml.safe_load((DEPLOY / "docker-compose.shards.yaml").read_text())["services"]
+    entries = [
+        e["grpc_server"]
+        for e in yaml.safe_load((DEPLOY / "workspace.shards.yaml").read_text())["load_from"]
+    ]
+    count = len(entries)
+    assert count > 1
+    attributes = []
+    for entry in entries:
+        service = override[entry["host"]]
+        if "extends" in service:
+            assert service["extends"] == {"file": "docker-compose.yaml", "service": "code-location"}
+        else:
+            assert entry["host"] in base  # shard 1 is the base file's code-location
+        command = service["command"]
+        assert command[command.index("--port") + 1] == str(entry["port"])
+        assert command[command.index("--location-name") + 1] == entry["location_name"]
+        assert command[command.index("--module-name") + 1] == "bridge_pipelines.shards"
+        attributes.append(command[command.index("--attribute") + 1])
+    assert attributes == [f"shard_{i}_of_{count}" for i in range(1, count + 1)]
+    assert len({e["location_name"] for e in entries}) == count
+    for name in ("webserver", "daemon"):
+        assert set(override[name]["depends_on"]) == {e["host"] for e in entries}
+        (mount,) = override[name]["volumes"]
+        assert mount == "./workspace.shards.yaml:/opt/dagster/workspace.yaml:ro"
+        assert any(v.endswith(":/opt/dagster/workspace.yaml:ro") for v in base[name]["volumes"])
+    # The options exist in the installed Dagster's `code-server start`.
+    shown = subprocess.run(
+        [str(BIN / "dagster"), "code-server", "start", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in (c for c in override["code-location"]["command"] if c.startswith("--")):
+        assert re.search(rf"{re.escape(option)}\b", shown), option
+
+
+def test_helm_shard_values_are_k_copies_of_the_base_deployment_each_serving_its_shard() -> None:
+    (base,) = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())[
+        "dagster-user-deployments"
+    ]["deployments"]
+    deployments = yaml.safe_load((DEPLOY / "helm" / "values-shards.yaml").read_text())[
+        "dagster-user-deployments"
+    ]["deployments"]
+    count = _shard_count()
+    assert len(deployments) == count
+    assert len({d["name"] for d in deployments}) == count
+    for index, deployment in enumerate(deployments, start=1):
+        assert deployment["codeServerArgs"] == [
+            "--module-name",
+            "bridge_pipelines.shards",
+            "--attribute",
+            f"shard_{index}_of_{count}",
+        ]
+        same = {k: v for k, v in deployment.items() if k not in {"name", "codeServerArgs"}}
+        assert same == {k: v for k, v in base.items() if k not in {"name", "codeServerArgs"}}
+    assert "values-shards.yaml" in (DEPLOY / "RUNBOOK.md").read_text()

@@ -125,3 +125,17 @@ def test_the_generated_workspace_loads_every_tenant_once_in_separate_processes(
         "bridge_pipelines_shard_1_of_2": ["acme", "hooli"],
         "bridge_pipelines_shard_2_of_2": ["globex", "initech"],
     }
+
+
+def test_which_names_the_location_that_builds_the_tenant(sealed_tenants: Path) -> None:
+    """After editing a tenant file the operator restarts the location `--which` names."""
+    from click.testing import CliRunner
+
+    from bridge_pipelines.cli import main
+
+    for tenant in ("acme", "globex", "initech"):
+        shown = CliRunner().invoke(main, ["workspace", "--shards", "3", "--which", tenant])
+        assert shown.exit_code == 0, shown.output
+        index = int(shown.output.split("shard ")[1].split("/")[0])
+        assert shown.output.strip().endswith(f"bridge_pipelines_shard_{index}_of_3")
+        assert tenant in _tenants_of(build_defs(shard=Shard(index, 3)))

@@ -84,6 +84,9 @@ class Figures:
     queries: dict[str, list[float]] = field(default_factory=dict)
     gaps: dict[str, list[float]] = field(default_factory=dict)
     ticks: dict[str, int] = field(default_factory=dict)
+    sensors: dict[str, int] = field(default_factory=dict)
+    ticked: dict[str, int] = field(default_factory=dict)
+    daemon_s: float = 0.0
 
 
 def write_tenants(folder: Path, n: int) -> list[str]:
@@ -116,6 +119,19 @@ def _tree_rss_mb(pid: int) -> float:
         return 0.0
 
 
+def _create_instance(env: dict[str, str]) -> None:
+    import dagster as dg
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            instance.get_runs_count()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _wait_serving(location: Location, log: Path, timeout: float) -> None:
     from dagster._grpc.client import DagsterGrpcClient
 
@@ -123,7 +139,8 @@ def _wait_serving(location: Location, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if location.proc.poll() is not None:
-            raise RuntimeError(f"code server {location.shard} exited; see {log}")
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"code server {location.shard} exited:\n{tail}")
         try:
             client.ping("")
         except Exception:
@@ -171,6 +188,7 @@ def run_k(root: Path, ids: list[str], count: int, args: argparse.Namespace) -> F
     }
     logs = home / "logs"
     logs.mkdir()
+    _create_instance(env)  # once: K servers creating a fresh SQLite instance at once collide
     sizes: dict[int, int] = defaultdict(int)
     for tenant in ids:
         sizes[shard_of(tenant, count)] += 1
@@ -312,6 +330,7 @@ def _daemon(
         )
     procs.append(daemon)
     start = time.time()
+    figures.daemon_s = seconds
     time.sleep(seconds)
     daemon.terminate()
     try:
@@ -329,6 +348,8 @@ def _daemon(
                 ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
                 stamps = sorted(t.timestamp for t in ticks if t.timestamp >= start)
                 figures.ticks[where] = figures.ticks.get(where, 0) + len(stamps)
+                figures.sensors[where] = figures.sensors.get(where, 0) + 1
+                figures.ticked[where] = figures.ticked.get(where, 0) + bool(stamps)
                 figures.gaps.setdefault(where, []).extend(
                     b - a for a, b in itertools.pairwise(stamps)
                 )
@@ -356,15 +377,22 @@ def report(figures: Figures, n_tenants: int) -> None:
 
 
 def report_ticks(figures: Figures) -> None:
+    total = sum(figures.ticks.values())
+    print(
+        f"daemon {figures.daemon_s:.0f} s: {total} sensor ticks "
+        f"({total / figures.daemon_s:.1f}/s), "
+        f"{sum(figures.ticked.values())} of {sum(figures.sensors.values())} sensors ticked"
+    )
     for where, gaps in sorted(figures.gaps.items()):
+        ticked = f"{figures.ticked[where]}/{figures.sensors[where]} sensors ticked"
         if gaps:
             print(
-                f"sensor tick gaps {where}: {figures.ticks[where]} ticks, p50 "
+                f"  {where}: {figures.ticks[where]} ticks, {ticked}, gaps p50 "
                 f"{_percentile(gaps, 50):.1f} s, p95 {_percentile(gaps, 95):.1f} s, "
                 f"max {max(gaps):.1f} s"
             )
         else:
-            print(f"sensor ticks {where}: {figures.ticks.get(where, 0)} (no two of one sensor)")
+            print(f"  {where}: {figures.ticks[where]} ticks, {ticked}, none ticked twice")
 
 
 def main() -> None:

@@ -249,7 +249,8 @@ def test_the_committed_shard_files_are_what_bridge_workspace_writes(tmp_path: Pa
     (tmp_path / "helm" / "values.yaml").write_text((DEPLOY / "helm" / "values.yaml").read_text())
     count = _shard_count()
     written = CliRunner().invoke(
-        main, ["workspace", "--shards", str(count), "--deploy", str(tmp_path), "--dir", "."]
+        main,
+        ["workspace", "--shards", str(count), "--deploy", str(tmp_path), "--dir", str(tmp_path)],
     )
     assert written.exit_code == 0, written.output
     for name in SHARD_FILES:

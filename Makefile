@@ -19,8 +19,10 @@ $(UV):
 
 # --compile-bytecode: every Dagster run worker is a fresh process importing the code location;
 # with .pyc files that takes about a third of the CPU (python -m bench.import_cost: 3.7 vs 9.4 s).
+# --extra celery: the Celery run launcher (deploy/dagster-celery.yaml) stays an optional extra of
+# the package, but CI runs its two-worker kill test, so this environment always has it.
 $(SYNCED): $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --compile-bytecode --python $(PY)
+	$(UV) sync --frozen --compile-bytecode --extra celery --python $(PY)
 	touch $(SYNCED)
 
 demo: $(SYNCED)  ## run the product on its embedded sandboxes, with the Dagster UI on :$(UI_PORT)

@@ -4,6 +4,7 @@
                            [--instance postgres|sqlite] [--workspace python_module|grpc]
                            [--idle 120] [--timeout 300] [--max-runs K] [--settle S]
                            [--interval S] [--search [--search-max 1024]]
+                           [--launcher default|celery [--workers K]]
 
 Unlike `bench.e2e_latency` (the floor: runs executed inside the bench's own process), nothing
 here is driven by the bench. The world: the SYSPRO and the SAP Business One sandboxes, each its
@@ -15,11 +16,16 @@ coordinator, the default run launcher, run workers) with the code location serve
 workspace, either as the daemon's own `python_module` code server (reloaded every 60 s) or a
 long-lived `dagster code-server start` the workspace points at (`--workspace grpc`), on a
 PostgreSQL Dagster instance (`deploy/dagster.yaml`, a fresh database) or the demo's SQLite one.
+`--launcher celery` runs the runs on `--workers` Celery workers instead
+(`deploy/dagster-celery.yaml` with its own queue on the RabbitMQ at 127.0.0.1:5672,
+`deploy/celery-worker.yaml`, one run at a time per worker): warm processes that imported the
+code location once.
 
-Phases: start-up (until every tenant's sensor has ticked), an idle window (`--idle` seconds, no
-files: the idle cost), then every tenant drops one file of one invoice every `--every` seconds
-(Stampli exports about every 5 minutes), tenants spread evenly over the interval, until
-`--files-per-tenant` files each (or `--duration` seconds); then the bench waits up to
+Phases: start-up (until every tenant's sensor has ticked), the runs asked for at start-up
+(master data) left to finish, an idle window (`--idle` seconds, no files: the idle cost), then
+every tenant drops one file of one invoice every `--every` seconds (Stampli exports about
+every 5 minutes), tenants spread evenly over the interval, until `--files-per-tenant` files
+each (or `--duration` seconds); then the bench waits up to
 `--timeout` seconds for the last postings.
 
 Figures: landed (the file closed on SFTP) -> posted (SYSPRO's `PostedAt`; for SAP B1, whose
@@ -35,6 +41,7 @@ N that holds p95 <= 60 s.
 """
 
 import argparse
+import contextlib
 import itertools
 import math
 import os
@@ -74,6 +81,7 @@ LOCATION = "bridge_pipelines"
 GOAL_P95_S = 60.0
 SAMPLE_EVERY_S = 0.25
 CLASSES = ("daemon", "code server", "run workers")
+BROKER_URL = "pyamqp://guest:guest@127.0.0.1:5672//"
 B1_SETS = {"PurchaseInvoice": "/PurchaseInvoices", "PurchaseCreditNote": "/PurchaseCreditNotes"}
 
 
@@ -169,6 +177,8 @@ class CpuSampler:
         cmd = _cmd(proc)
         if "dagster-daemon" in cmd:
             return "daemon"
+        if "celery" in cmd and "worker" in cmd:
+            return "run workers"
         if "multiprocessing.spawn" in cmd or "execute_run" in cmd or "execute_step" in cmd:
             return "run workers"
         if "code-server" in cmd or "api grpc" in cmd:
@@ -275,6 +285,7 @@ def build_world(
     interval: int | None,
     instance: str,
     max_runs: int | None,
+    launcher: str = "default",
 ) -> World:
     """Start the sandboxes and SFTP servers, write keys, tenant files, mappings, instance."""
     from bridge_pipelines.ledger.repository import Ledger
@@ -359,6 +370,8 @@ def build_world(
             "DAGSTER_HOME": str(home / "dagster_home"),
         }
         source = REPO_ROOT / ("deploy/dagster.yaml" if instance == "postgres" else "dagster.yaml")
+        if launcher == "celery":
+            source = REPO_ROOT / "deploy/dagster-celery.yaml"
         config = yaml.safe_load(source.read_text())
         if instance == "postgres":
             dagster_url = create_database(prefix="bench_daemon_dagster_")
@@ -367,6 +380,13 @@ def build_world(
             world.env["DAGSTER_PG_URL"] = dagster_url
         if max_runs is not None:
             config["concurrency"]["runs"]["max_concurrent_runs"] = max_runs
+        if launcher == "celery":
+            config["run_launcher"]["config"]["default_queue"] = world.env["BRIDGE_CELERY_QUEUE"] = (
+                "bench_" + os.urandom(6).hex()  # its own queue: other sessions' workers stay out
+            )
+            world.env["DAGSTER_CELERY_BROKER_URL"] = BROKER_URL
+            world.env["DAGSTER_CELERY_BACKEND_URL"] = "db+" + world.env["DAGSTER_PG_URL"]
+            shutil.copy(REPO_ROOT / "deploy/celery-worker.yaml", home / "celery-worker.yaml")
         (home / "dagster_home" / "dagster.yaml").write_text(yaml.safe_dump(config))
     except BaseException:
         stop_world(world)
@@ -404,6 +424,97 @@ def _compiled_bytecode(env: dict[str, str]) -> str:
 
 
 @dataclass
+class CeleryWorker:
+    """One `dagster-celery worker start` (its own process group: killed as a machine dies)."""
+
+    name: str  # the node name, as Celery's control messages and task states carry it
+    proc: subprocess.Popen[bytes]
+
+
+def product_env(world: World, bytecode: str) -> dict[str, str]:
+    """The environment of every product process: the world's, keys from the key file."""
+    env = {k: v for k, v in os.environ.items() if k != "BRIDGE_MASTER_KEYS"}
+    env.update(world.env)
+    if bytecode == "compiled":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = _compiled_bytecode(env)
+    return env
+
+
+def start_celery_workers(
+    world: World, count: int, sampler: CpuSampler | None, bytecode: str
+) -> list[CeleryWorker]:
+    """`count` Celery workers on the world's queue, one run at a time each (prefork pool)."""
+    env = product_env(world, bytecode)
+    queue = world.env["BRIDGE_CELERY_QUEUE"]
+    bin_dir = Path(sys.executable).parent
+    # `dagster-celery worker start` runs `celery` from PATH: this environment's.
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    workers: list[CeleryWorker] = []
+    for i in range(count):
+        node = f"w{i + 1}-{queue}"
+        with (world.home / f"celery-w{i + 1}.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [
+                    str(bin_dir / "dagster-celery"),
+                    *("worker", "start", "-A", "dagster_celery.app"),
+                    *("-y", str(world.home / "celery-worker.yaml"), "-q", queue),
+                    *("-n", node, "-l", "INFO", "-i", "bridge_pipelines.definitions"),
+                    *("--", "--concurrency", "1"),
+                ],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        workers.append(CeleryWorker(f"{node}@{socket.gethostname()}", proc))
+        if sampler is not None:
+            sampler.roots.append(proc.pid)
+    return workers
+
+
+def wait_celery_workers(workers: list[CeleryWorker], timeout: float = 300.0) -> None:
+    """Until every worker answers a ping (it imported the code location and consumes)."""
+    from celery import Celery
+
+    app = Celery(broker=BROKER_URL)
+    deadline = time.monotonic() + timeout
+    waiting = {w.name for w in workers}
+    while waiting and time.monotonic() < deadline:
+        for worker in workers:
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"Celery worker {worker.name} exited")
+        for reply in app.control.ping(destination=sorted(waiting), timeout=2.0) or []:
+            waiting -= set(reply)
+    if waiting:
+        raise RuntimeError(f"Celery workers {sorted(waiting)} not up within {timeout:.0f} s")
+
+
+def stop_celery_workers(workers: list[CeleryWorker], queue: str | None) -> None:
+    """SIGTERM each worker's process group (SIGKILL if slow); delete the run queue."""
+    for worker in workers:
+        if worker.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.proc.pid, signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.proc.pid, signal.SIGKILL)
+            worker.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.proc.pid, signal.SIGKILL)  # a pool child left behind
+    if queue:
+        from kombu import Connection
+
+        with contextlib.suppress(Exception), Connection(BROKER_URL) as conn:
+            conn.default_channel.queue_delete(queue)
+
+
+@dataclass
 class Dagster:
     """The product's processes: the daemon, and the code server when it is our own."""
 
@@ -414,11 +525,7 @@ class Dagster:
 
 def start_dagster(world: World, workspace: str, sampler: CpuSampler, bytecode: str) -> Dagster:
     """`dagster-daemon run` on the world's instance, with the chosen workspace."""
-    env = {k: v for k, v in os.environ.items() if k != "BRIDGE_MASTER_KEYS"}
-    env.update(world.env)
-    if bytecode == "compiled":
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = _compiled_bytecode(env)
+    env = product_env(world, bytecode)
     bin_dir = Path(sys.executable).parent
     log = world.home / "dagster.log"
     with log.open("ab") as out:  # the children keep their own copies of the descriptor
@@ -664,6 +771,7 @@ def run_bench(args: argparse.Namespace, n_tenants: int) -> Result:
     drops: list[Drop] = []
     world: World | None = None
     dagster: Dagster | None = None
+    workers: list[CeleryWorker] = []
     files = args.files_per_tenant
     if args.duration is not None:
         files = max(1, math.ceil(args.duration / args.every))
@@ -676,18 +784,25 @@ def run_bench(args: argparse.Namespace, n_tenants: int) -> Result:
             interval=args.interval,
             instance=args.instance,
             max_runs=args.max_runs,
+            launcher=args.launcher,
         )
         reader = PostedReader(world.sandboxes)
         sampler.start()
         began = time.monotonic()
+        if args.launcher == "celery":
+            workers = start_celery_workers(world, args.workers, sampler, args.bytecode)
         dagster = start_dagster(world, args.workspace, sampler, args.bytecode)
         with dagster_instance(world) as instance:
             wait_until_ticking(instance, n_tenants, dagster)
+            wait_celery_workers(workers)
             startup_s = time.monotonic() - began
             startup_cpu = sampler.totals()
             print(f"  up: every sensor ticked after {startup_s:.0f} s; idle {args.idle:g} s")
+            # The runs sensors and schedules ask for at start-up (master data) are not idle cost.
+            _wait_runs_done(instance, timeout=300)
+            idle_from = sampler.totals()
             time.sleep(args.idle)
-            idle_cpu = _delta(sampler.totals(), startup_cpu)
+            idle_cpu = _delta(sampler.totals(), idle_from)
             active_from = sampler.totals()
             active_began = time.monotonic()
             wall_began = time.time()
@@ -719,7 +834,11 @@ def run_bench(args: argparse.Namespace, n_tenants: int) -> Result:
         stop_dagster(dagster, sampler)
         dagster = None
         sampler.stop()
-        workers = [p.cmd for p in sampler.table() if "multiprocessing.spawn" in p.cmd]
+        run_workers = [
+            p.cmd
+            for p in sampler.table()
+            if "multiprocessing.spawn" in p.cmd or ("celery" in p.cmd and " worker" in p.cmd)
+        ]
         if args.processes:
             t0 = min((p.first_seen for p in sampler.table()), default=0.0)
             for p in sampler.table():
@@ -739,8 +858,8 @@ def run_bench(args: argparse.Namespace, n_tenants: int) -> Result:
             runs=runs,
             tick_gaps=gaps,
             code_server_loads=sum("api grpc" in p.cmd for p in sampler.table()),
-            workers_started=len(workers),
-            worker_command=workers[0] if workers else "-",
+            workers_started=len(run_workers),
+            worker_command=run_workers[0] if run_workers else "-",
         )
     finally:
         stop.set()
@@ -748,6 +867,7 @@ def run_bench(args: argparse.Namespace, n_tenants: int) -> Result:
         if dagster is not None:
             stop_dagster(dagster, sampler)
         if world is not None:
+            stop_celery_workers(workers, world.env.get("BRIDGE_CELERY_QUEUE"))
             stop_world(world)
         if args.keep:
             print(f"  kept {home}")
@@ -774,7 +894,12 @@ def report(result: Result, args: argparse.Namespace) -> None:
         (
             "set-up",
             f"{n} tenants ({', '.join(f'{k}' for k in ERPS[: min(n, 2)])} alternating), "
-            f"instance {args.instance}, workspace {args.workspace}, bytecode {args.bytecode}",
+            f"instance {args.instance}, workspace {args.workspace}, bytecode {args.bytecode}, "
+            + (
+                f"launcher celery ({args.workers} workers, concurrency 1)"
+                if args.launcher == "celery"
+                else "launcher default"
+            ),
         ),
         ("files (1 invoice each)", f"{len(result.drops)} dropped, {posted} posted"),
         ("landed -> posted p50", f"{_percentile(lat, 50):.1f} s"),
@@ -913,6 +1038,13 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=120.0, help="idle window, seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="after the last drop")
     parser.add_argument("--max-runs", type=int, default=None, help="max_concurrent_runs")
+    parser.add_argument(
+        "--launcher",
+        choices=["default", "celery"],
+        default="default",
+        help="default: a run worker process per run; celery: runs on warm Celery workers",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers (--launcher celery)")
     parser.add_argument("--settle", type=float, default=None, help="tenant settle_seconds")
     parser.add_argument("--interval", type=int, default=None, help="tenant sensor interval")
     parser.add_argument("--tenants-per-sftp", type=int, default=25)
@@ -921,6 +1053,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench folder (logs)")
     parser.add_argument("--processes", action="store_true", help="print every process seen")
     args = parser.parse_args()
+    if args.launcher == "celery" and args.instance != "postgres":
+        parser.error("--launcher celery needs --instance postgres (workers on other processes)")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} before the bench", flush=True)
     if args.search:

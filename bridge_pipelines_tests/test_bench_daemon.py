@@ -68,6 +68,8 @@ def test_the_production_path_bench_posts_every_dropped_file(pg_url: str) -> None
         idle=5.0,
         timeout=400.0,
         max_runs=None,
+        launcher="default",
+        workers=2,
         settle=None,
         interval=None,
         tenants_per_sftp=25,

@@ -6,6 +6,7 @@ instance file Dagster refuses at start-up, a workspace pointing at no service, H
 naming another module or another tenant tag than the code.
 """
 
+import importlib
 import os
 import re
 import shlex
@@ -18,6 +19,7 @@ import dagster as dg
 import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
+from dagster_celery.launcher import CeleryRunLauncher
 
 from bridge_pipelines.settings import Settings
 from bridge_pipelines.tenants.secrets import ENV_VAR as KEYS_ENV_VAR
@@ -153,9 +155,15 @@ def test_the_celery_launcher_and_workers_come_from_the_locked_optional_extra() -
     lock = (REPO / "uv.lock").read_text()
     assert '[[package]]\nname = "dagster-celery"\nversion = "0.29.27"' in lock
     launcher = yaml.safe_load((DEPLOY / "dagster-celery.yaml").read_text())["run_launcher"]
-    assert launcher["module"] == "dagster_celery.launcher"
+    # dagster-celery's launcher with the health check that fails a dead worker's runs.
+    assert launcher["module"] == "bridge_pipelines.runs.celery_launcher"
+    module = importlib.import_module(launcher["module"])
+    assert issubclass(getattr(module, launcher["class"]), CeleryRunLauncher)
     command = _compose()["services"]["celery-worker"]["command"]
     assert command[:3] == ["dagster-celery", "worker", "start"]
+    # The code location imported once per worker, before the pool forks.
+    assert command[command.index("--includes") + 1] == "bridge_pipelines.definitions"
+    assert command[command.index("--") :] == ["--", "--concurrency", "1"]
     queue = command[command.index("--queue") + 1]
     assert launcher["config"]["default_queue"] == queue
 

@@ -1,0 +1,1 @@
+"""Where runs execute: run launchers for deployments beyond Dagster's default one."""

@@ -6,14 +6,13 @@ memos negative, invoices positive; line numbers unique and >= 1; InvoiceNumber 1
 ApprovedAt ISO 8601 with offset. A bad line refuses its whole invoice; other invoices flow.
 """
 
-from datetime import date
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 import polars as pl
 
-from bridge_pipelines.stampli.content import as_text, content_hash
+from bridge_pipelines.stampli.content import json_object, sha256_hex
 from bridge_pipelines.stampli.fields import Field
 from bridge_pipelines.stampli.grouping import RUN, with_runs
 from bridge_pipelines.stampli.models import ParsedDocument
@@ -343,40 +342,76 @@ def canonical_frame(accepted: pl.DataFrame, source: str) -> pl.DataFrame:
 
 
 def build_documents(frame: pl.DataFrame) -> list[ParsedDocument]:
-    """One document per invoice, in order of first appearance, lines by line number."""
+    """One document per invoice, in order of first appearance, lines by line number.
+
+    Each invoice's canonical JSON text is written in polars (a JSON object per line, joined per
+    invoice, wrapped in the header's object), so Python only hashes one string and makes one
+    `ParsedDocument` per invoice; the payload dict is parsed from that text when it is read.
+    """
     if frame.height == 0:
         return []
-    ordered = with_runs(frame, "invoice_id").sort(RUN, "line_number", maintain_order=True)
-    starts = ordered.select(
-        (pl.col(RUN) != pl.col(RUN).shift(1)).fill_null(True).arg_true()
-    ).to_series()
-    heads = ordered[starts]
-    header = heads.select(
-        pl.col("invoice_id"),
-        *(as_text(heads.schema, c) for c in HEADER),
+    ordered = _lines_in_order(frame)
+    schema = ordered.schema
+    per_invoice = (
+        ordered.lazy()
+        .group_by(RUN, maintain_order=True)
+        .agg(
+            pl.col("invoice_id", *HEADER).first(),
+            json_object(schema, dict.fromkeys(LINE)).alias("__lines"),
+            pl.len().alias("__count"),
+        )
+        .select(
+            json_object(
+                schema,
+                {
+                    "invoice_id": None,
+                    **dict.fromkeys(HEADER),
+                    "lines": pl.concat_str(
+                        pl.lit("["), pl.col("__lines").list.join(","), pl.lit("]")
+                    ),
+                },
+            ),
+            pl.concat_str("vendor_id", "invoice_number", "document_type", separator="|"),
+            pl.col("__count"),
+            pl.col("posting_date"),
+            pl.col("invoice_total").cast(pl.String),
+            pl.col("currency"),
+        )
+        .collect()
     )
-    line_text = ordered.select(*(as_text(ordered.schema, c) for c in LINE), pl.col("source_row"))
-    line_values = [line_text.get_column(c).to_list() for c in LINE]
-    source_rows = line_text.get_column("source_row").to_list()
-    bounds = [*starts.to_list(), ordered.height]
+    rows = ordered.get_column("source_row").to_list()  # flat, sliced per invoice below
     documents: list[ParsedDocument] = []
-    for index, head in enumerate(header.iter_rows(named=True)):
-        begin, end = bounds[index], bounds[index + 1]
-        payload: dict[str, Any] = dict(head)
-        payload["lines"] = [
-            dict(zip(LINE, values, strict=True))
-            for values in zip(*(column[begin:end] for column in line_values), strict=True)
-        ]
+    begin = 0
+    for text, identity, count, day, total, currency in zip(
+        *(column.to_list() for column in per_invoice.get_columns()), strict=True
+    ):
         documents.append(
             ParsedDocument(
                 kind=KIND,
-                identity=f"{head['vendor_id']}|{head['invoice_number']}|{head['document_type']}",
-                content_hash=content_hash(payload),
-                rows=tuple(sorted(set(source_rows[begin:end]))),
-                payload=payload,
-                document_day=date.fromisoformat(head["posting_date"]),
-                amount=Decimal(head["invoice_total"]),
-                currency=head["currency"],
+                identity=identity,
+                content_hash=sha256_hex(text),
+                rows=tuple(sorted(rows[begin : begin + count])),
+                payload_json=text,
+                document_day=day,
+                amount=Decimal(total),
+                currency=currency,
             )
         )
+        begin += count
     return documents
+
+
+def _lines_in_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with run ids (`RUN`), each invoice's rows adjacent and by line number.
+
+    The parser's frame is already so ordered (Stampli writes lines in order): then the sort,
+    a full copy of every column, is skipped.
+    """
+    grouped = with_runs(frame, "invoice_id")
+    same = pl.col(RUN) == pl.col(RUN).shift(1)
+    out_of_order = same & (pl.col("line_number") <= pl.col("line_number").shift(1))
+    if grouped.select(out_of_order.fill_null(False).any()).item():
+        grouped = grouped.sort(RUN, "line_number", maintain_order=True).with_columns(
+            pl.col(RUN).set_sorted()
+        )
+    return grouped

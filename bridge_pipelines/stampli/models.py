@@ -6,13 +6,17 @@ invoice) that only the ledger needs. Building them lazily keeps a caller that on
 frame (asset checks, previews) from paying for a million line dicts.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import polars as pl
+
+from bridge_pipelines.stampli.content import canonical_json, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -48,18 +52,53 @@ class RowError:
 class ParsedDocument:
     """One source document (an invoice with its lines, a payment, a vendor, a GL account).
 
-    `content_hash` covers the business content only (never the file name or row numbers), so
-    the same document exported again unchanged hashes the same and any change shows.
+    The document is carried as its canonical JSON text (`payload_json`, sorted keys, no
+    spaces, UTF-8 as is), which is what `content_hash` is the sha256 of: building the text
+    for a whole file is vectorized in polars, while a Python dict per document (and per
+    invoice line) is made only when `payload` is read. `content_hash` covers the business
+    content only (never the file name or row numbers), so the same document exported again
+    unchanged hashes the same and any change shows.
     """
 
     kind: str
     identity: str
     content_hash: str
     rows: tuple[int, ...]
-    payload: dict[str, Any]
+    payload_json: str = field(repr=False)
     document_day: date | None = None
     amount: Decimal | None = None
     currency: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        kind: str,
+        identity: str,
+        rows: tuple[int, ...],
+        payload: dict[str, Any],
+        document_day: date | None = None,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+    ) -> "ParsedDocument":
+        """A document from its payload dict (strings, ints and None only)."""
+        text = canonical_json(payload)
+        return cls(
+            kind=kind,
+            identity=identity,
+            content_hash=sha256_hex(text),
+            rows=rows,
+            payload_json=text,
+            document_day=document_day,
+            amount=amount,
+            currency=currency,
+        )
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The canonical content as a dict (amounts and dates as text), parsed once."""
+        value: dict[str, Any] = json.loads(self.payload_json)
+        return value
 
 
 @dataclass

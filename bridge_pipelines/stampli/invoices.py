@@ -85,6 +85,8 @@ COLUMNS = (
 
 _credit = pl.col("document_type") == "CreditMemo"
 _invoice = pl.col("document_type") == "Invoice"
+# Invoices serialized per polars pass when building documents (see `build_documents`).
+DOCUMENT_BATCH = 20_000
 
 
 def _sign_message(column: str) -> Any:
@@ -347,11 +349,27 @@ def build_documents(frame: pl.DataFrame) -> list[ParsedDocument]:
     Each invoice's canonical JSON text is written in polars (a JSON object per line, joined per
     invoice, wrapped in the header's object), so Python only hashes one string and makes one
     `ParsedDocument` per invoice; the payload dict is parsed from that text when it is read.
+    Invoices are serialized `DOCUMENT_BATCH` at a time, so polars' intermediate copies stay
+    small next to the documents themselves.
     """
     if frame.height == 0:
         return []
     ordered = _lines_in_order(frame)
     schema = ordered.schema
+    runs = ordered.get_column(RUN)
+    documents: list[ParsedDocument] = []
+    first_run = 0
+    last_run = int(runs[-1])
+    while first_run <= last_run:
+        upto = first_run + DOCUMENT_BATCH
+        begin = runs.search_sorted(first_run, side="left")
+        end = runs.search_sorted(upto, side="left")
+        documents.extend(_documents(ordered.slice(begin, end - begin), schema))
+        first_run = upto
+    return documents
+
+
+def _documents(ordered: pl.DataFrame, schema: pl.Schema) -> list[ParsedDocument]:
     per_invoice = (
         ordered.lazy()
         .group_by(RUN, maintain_order=True)

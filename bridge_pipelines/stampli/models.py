@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -48,14 +47,15 @@ class RowError:
         return f"{where}: {self.message}{suffix}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedDocument:
     """One source document (an invoice with its lines, a payment, a vendor, a GL account).
 
     The document is carried as its canonical JSON text (`payload_json`, sorted keys, no
     spaces, UTF-8 as is), which is what `content_hash` is the sha256 of: building the text
     for a whole file is vectorized in polars, while a Python dict per document (and per
-    invoice line) is made only when `payload` is read. `content_hash` covers the business
+    invoice line) is made only when `payload` is read, each time it is read (not cached: a
+    million-line file's dicts would double its memory). `content_hash` covers the business
     content only (never the file name or row numbers), so the same document exported again
     unchanged hashes the same and any change shows.
     """
@@ -94,9 +94,9 @@ class ParsedDocument:
             currency=currency,
         )
 
-    @cached_property
+    @property
     def payload(self) -> dict[str, Any]:
-        """The canonical content as a dict (amounts and dates as text), parsed once."""
+        """The canonical content as a new dict (amounts and dates as text)."""
         value: dict[str, Any] = json.loads(self.payload_json)
         return value
 

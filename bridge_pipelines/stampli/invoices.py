@@ -335,12 +335,20 @@ def canonical_frame(accepted: pl.DataFrame, source: str) -> pl.DataFrame:
     """The typed invoice rows, posting_date defaulted to invoice_date, in one chunk per column.
 
     Columns computed along the way are chunked differently from the ones polars read; aligning
-    them once here (a single copy) spares every later filter or check an implicit one.
+    them once here spares every later filter or check an implicit copy. `accepted` is consumed
+    (emptied): helper columns go first, then each column is taken out as it is copied, so the
+    copy never holds more than one column twice.
     """
-    columns = {name: accepted.get_column(name) for name in COLUMNS if name in accepted.columns}
+    height = accepted.height
+    for name in [c for c in accepted.columns if c not in COLUMNS]:
+        accepted.drop_in_place(name)
+    columns: dict[str, pl.Series] = {}
+    for name in COLUMNS:
+        if name in accepted.columns:
+            columns[name] = accepted.drop_in_place(name).rechunk()
     columns["posting_date"] = columns["posting_date"].fill_null(columns["invoice_date"])
-    columns["source_file"] = pl.repeat(source, accepted.height, dtype=pl.String, eager=True)
-    return pl.DataFrame([columns[name].alias(name) for name in COLUMNS]).rechunk()
+    columns["source_file"] = pl.repeat(source, height, dtype=pl.String, eager=True)
+    return pl.DataFrame([columns[name].alias(name) for name in COLUMNS])
 
 
 def build_documents(frame: pl.DataFrame) -> list[ParsedDocument]:

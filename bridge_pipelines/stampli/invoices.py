@@ -416,7 +416,8 @@ def _documents(ordered: pl.DataFrame, schema: pl.Schema) -> list[ParsedDocument]
                 kind=KIND,
                 identity=identity,
                 content_hash=sha256_hex(text),
-                rows=tuple(sorted(rows[begin : begin + count])),
+                # An XML invoice's lines all carry its own row.
+                rows=tuple(sorted(set(rows[begin : begin + count]))),
                 payload_json=text,
                 document_day=day,
                 amount=Decimal(total),

@@ -6,13 +6,14 @@ memos negative, invoices positive; line numbers unique and >= 1; InvoiceNumber 1
 ApprovedAt ISO 8601 with offset. A bad line refuses its whole invoice; other invoices flow.
 """
 
+import hashlib
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 import polars as pl
 
-from bridge_pipelines.stampli.content import json_object, sha256_hex
+from bridge_pipelines.stampli.content import json_object
 from bridge_pipelines.stampli.fields import Field
 from bridge_pipelines.stampli.grouping import RUN, with_runs
 from bridge_pipelines.stampli.models import ParsedDocument
@@ -387,6 +388,7 @@ def _documents(ordered: pl.DataFrame, schema: pl.Schema) -> list[ParsedDocument]
             pl.len().alias("__count"),
         )
         .select(
+            # Binary: Python gets bytes to hash as they are, no decoding to str and back.
             json_object(
                 schema,
                 {
@@ -396,7 +398,7 @@ def _documents(ordered: pl.DataFrame, schema: pl.Schema) -> list[ParsedDocument]
                         pl.lit("["), pl.col("__lines").list.join(","), pl.lit("]")
                     ),
                 },
-            ),
+            ).cast(pl.Binary),
             pl.concat_str("vendor_id", "invoice_number", "document_type", separator="|"),
             pl.col("__count"),
             pl.col("posting_date"),
@@ -415,7 +417,7 @@ def _documents(ordered: pl.DataFrame, schema: pl.Schema) -> list[ParsedDocument]
             ParsedDocument(
                 kind=KIND,
                 identity=identity,
-                content_hash=sha256_hex(text),
+                content_hash=hashlib.sha256(text).hexdigest(),
                 # An XML invoice's lines all carry its own row.
                 rows=tuple(sorted(set(rows[begin : begin + count]))),
                 payload_json=text,

@@ -66,7 +66,7 @@ def _old_build_documents(frame: pl.DataFrame) -> list[ParsedDocument]:
                 identity=f"{head['vendor_id']}|{head['invoice_number']}|{head['document_type']}",
                 content_hash=content_hash(payload),
                 rows=tuple(sorted(set(source_rows[begin:end]))),
-                payload_json=json.dumps(payload),
+                payload_json=json.dumps(payload).encode(),
                 document_day=date.fromisoformat(head["posting_date"]),
                 amount=Decimal(head["invoice_total"]),
                 currency=head["currency"],

@@ -4,8 +4,9 @@ The hash is the sha256 of the canonical JSON text (sorted keys, no spaces, UTF-8
 kept) of a payload of plain strings and ints, so it depends on no library's formatting beyond
 the text form of values fixed here (money "1090.00", dates ISO, timestamps in UTC
 "2026-11-21T18:02:11+00:00"). That text is what Python's `json.dumps(sort_keys=True,
-separators=(",", ":"), ensure_ascii=False)` writes; `json_string` / `json_int` write the same
-text with polars expressions, so a whole file's documents are serialized without a Python loop.
+separators=(",", ":"), ensure_ascii=False)` writes; `json_object` writes the same text with
+polars expressions (`json_encode`), so a whole file's documents are serialized without a
+Python loop.
 A golden test pins a known invoice's hash: changing any of this would make every re-exported
 document look changed.
 """
@@ -18,17 +19,6 @@ import polars as pl
 
 TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
-# What json.dumps(ensure_ascii=False) escapes in a string: '"', '\\' and the C0 controls.
-_JSON_ESCAPES: dict[str, str] = {chr(c): f"\\u{c:04x}" for c in range(0x20)} | {
-    "\\": "\\\\",
-    '"': '\\"',
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
-
 
 def as_text(schema: pl.Schema, column: str) -> pl.Expr:
     """Column `column` as its canonical text (strings and ints unchanged)."""
@@ -40,29 +30,35 @@ def as_text(schema: pl.Schema, column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String)
 
 
-def json_value(schema: pl.Schema, column: str) -> pl.Expr:
-    """The JSON text of column `column`'s canonical value (`null` for a missing one)."""
-    if schema[column].is_integer():
-        return pl.col(column).cast(pl.String).fill_null(pl.lit("null"))
-    text = as_text(schema, column).str.replace_many(
-        list(_JSON_ESCAPES), list(_JSON_ESCAPES.values())
-    )
-    return pl.concat_str(pl.lit('"'), text, pl.lit('"')).fill_null(pl.lit("null"))
-
-
 def json_object(schema: pl.Schema, columns: dict[str, pl.Expr | None]) -> pl.Expr:
     """The JSON object text of `columns`, keys sorted as `json.dumps(sort_keys=True)` does.
 
-    `columns` maps each key to the expression of its JSON text, or to None for the canonical
-    value of the column of that name.
+    `columns` maps each key to an expression giving its value's JSON text as is, or to None
+    for the canonical value of the column of that name (text, or a number for integers),
+    which polars' `json_encode` writes: it escapes strings as `json.dumps(ensure_ascii=False)`
+    does (a test holds it to that).
     """
     parts: list[pl.Expr] = []
-    for index, key in enumerate(sorted(columns)):
-        parts.append(pl.lit(("{" if index == 0 else ",") + json.dumps(key) + ":"))
+    plain: list[str] = []
+
+    def flush() -> None:
+        if plain:
+            values = [
+                pl.col(k) if schema[k].is_integer() else as_text(schema, k).alias(k) for k in plain
+            ]
+            encoded = pl.struct(values).struct.json_encode()
+            parts.append(encoded.str.strip_prefix("{").str.strip_suffix("}"))
+            plain.clear()
+
+    for key in sorted(columns):
         value = columns[key]
-        parts.append(json_value(schema, key) if value is None else value)
-    parts.append(pl.lit("}"))
-    return pl.concat_str(parts)
+        if value is None:
+            plain.append(key)
+            continue
+        flush()
+        parts.append(pl.concat_str(pl.lit(json.dumps(key) + ":"), value))
+    flush()
+    return pl.concat_str(pl.lit("{"), pl.concat_str(parts, separator=","), pl.lit("}"))
 
 
 def canonical_json(payload: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 BENCHES = [
+    "single_file",
     "parse",
     "hostile_parse",
     "sftp_download",

@@ -66,10 +66,13 @@ def read_csv_source(
         old: by_default[display_default].name
         for old, display_default in zip(cells.columns, _defaults(names, template), strict=True)
     }
-    frame = (
-        cells.slice(1)
-        .rename(renames)
-        .with_columns(pl.int_range(1, rows + 1, dtype=pl.Int64).alias("source_row"))
+    # Built from series, not `with_columns`, which would first align every column's chunks
+    # (a copy of all the cells).
+    frame = pl.DataFrame(
+        [
+            *(c.slice(1).alias(renames[c.name]) for c in cells.get_columns()),
+            pl.int_range(1, rows + 1, dtype=pl.Int64, eager=True).alias("source_row"),
+        ]
     )
     missing = [f.name for f in fields if f.name not in frame.columns]
     if missing:

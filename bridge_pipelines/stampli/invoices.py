@@ -6,14 +6,15 @@ memos negative, invoices positive; line numbers unique and >= 1; InvoiceNumber 1
 ApprovedAt ISO 8601 with offset. A bad line refuses its whole invoice; other invoices flow.
 """
 
-from datetime import date
+import gc
+import hashlib
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
 import polars as pl
 
-from bridge_pipelines.stampli.content import as_text, content_hash
+from bridge_pipelines.stampli.content import json_object
 from bridge_pipelines.stampli.fields import Field
 from bridge_pipelines.stampli.grouping import RUN, with_runs
 from bridge_pipelines.stampli.models import ParsedDocument
@@ -86,6 +87,8 @@ COLUMNS = (
 
 _credit = pl.col("document_type") == "CreditMemo"
 _invoice = pl.col("document_type") == "Invoice"
+# Invoices serialized per polars pass when building documents (see `build_documents`).
+DOCUMENT_BATCH = 20_000
 
 
 def _sign_message(column: str) -> Any:
@@ -334,49 +337,119 @@ def canonical_frame(accepted: pl.DataFrame, source: str) -> pl.DataFrame:
     """The typed invoice rows, posting_date defaulted to invoice_date, in one chunk per column.
 
     Columns computed along the way are chunked differently from the ones polars read; aligning
-    them once here (a single copy) spares every later filter or check an implicit one.
+    them once here spares every later filter or check an implicit copy. `accepted` is consumed
+    (emptied): helper columns go first, then each column is taken out as it is copied, so the
+    copy never holds more than one column twice.
     """
-    columns = {name: accepted.get_column(name) for name in COLUMNS if name in accepted.columns}
+    height = accepted.height
+    for name in [c for c in accepted.columns if c not in COLUMNS]:
+        accepted.drop_in_place(name)
+    columns: dict[str, pl.Series] = {}
+    for name in COLUMNS:
+        if name in accepted.columns:
+            columns[name] = accepted.drop_in_place(name).rechunk()
     columns["posting_date"] = columns["posting_date"].fill_null(columns["invoice_date"])
-    columns["source_file"] = pl.repeat(source, accepted.height, dtype=pl.String, eager=True)
-    return pl.DataFrame([columns[name].alias(name) for name in COLUMNS]).rechunk()
+    columns["source_file"] = pl.repeat(source, height, dtype=pl.String, eager=True)
+    return pl.DataFrame([columns[name].alias(name) for name in COLUMNS])
 
 
 def build_documents(frame: pl.DataFrame) -> list[ParsedDocument]:
-    """One document per invoice, in order of first appearance, lines by line number."""
+    """One document per invoice, in order of first appearance, lines by line number.
+
+    Each invoice's canonical JSON text is written in polars (a JSON object per line, joined per
+    invoice, wrapped in the header's object), so Python only hashes one string and makes one
+    `ParsedDocument` per invoice; the payload dict is parsed from that text when it is read.
+    Invoices are serialized `DOCUMENT_BATCH` at a time, so polars' intermediate copies stay
+    small next to the documents themselves.
+    """
     if frame.height == 0:
         return []
-    ordered = with_runs(frame, "invoice_id").sort(RUN, "line_number", maintain_order=True)
-    starts = ordered.select(
-        (pl.col(RUN) != pl.col(RUN).shift(1)).fill_null(True).arg_true()
-    ).to_series()
-    heads = ordered[starts]
-    header = heads.select(
-        pl.col("invoice_id"),
-        *(as_text(heads.schema, c) for c in HEADER),
-    )
-    line_text = ordered.select(*(as_text(ordered.schema, c) for c in LINE), pl.col("source_row"))
-    line_values = [line_text.get_column(c).to_list() for c in LINE]
-    source_rows = line_text.get_column("source_row").to_list()
-    bounds = [*starts.to_list(), ordered.height]
+    ordered = _lines_in_order(frame)
+    schema = ordered.schema
+    runs = ordered.get_column(RUN)
     documents: list[ParsedDocument] = []
-    for index, head in enumerate(header.iter_rows(named=True)):
-        begin, end = bounds[index], bounds[index + 1]
-        payload: dict[str, Any] = dict(head)
-        payload["lines"] = [
-            dict(zip(LINE, values, strict=True))
-            for values in zip(*(column[begin:end] for column in line_values), strict=True)
-        ]
+    first_run = 0
+    last_run = int(runs[-1])
+    # Hundreds of thousands of new tuples would trigger the cyclic collector again and again,
+    # each pass walking every document made so far; none of them can be part of a cycle.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while first_run <= last_run:
+            upto = first_run + DOCUMENT_BATCH
+            begin = runs.search_sorted(first_run, side="left")
+            end = runs.search_sorted(upto, side="left")
+            documents.extend(_documents(ordered.slice(begin, end - begin), schema))
+            first_run = upto
+    finally:
+        if collecting:
+            gc.enable()
+    return documents
+
+
+def _documents(ordered: pl.DataFrame, schema: pl.Schema) -> list[ParsedDocument]:
+    per_invoice = (
+        ordered.lazy()
+        .group_by(RUN, maintain_order=True)
+        .agg(
+            pl.col("invoice_id", *HEADER).first(),
+            json_object(schema, dict.fromkeys(LINE)).alias("__lines"),
+            pl.len().alias("__count"),
+        )
+        .select(
+            # Binary: Python gets bytes to hash as they are, no decoding to str and back.
+            json_object(
+                schema,
+                {
+                    "invoice_id": None,
+                    **dict.fromkeys(HEADER),
+                    "lines": pl.concat_str(
+                        pl.lit("["), pl.col("__lines").list.join(","), pl.lit("]")
+                    ),
+                },
+            ).cast(pl.Binary),
+            pl.concat_str("vendor_id", "invoice_number", "document_type", separator="|"),
+            pl.col("__count"),
+            pl.col("posting_date"),
+            pl.col("invoice_total").cast(pl.String),
+            pl.col("currency"),
+        )
+        .collect()
+    )
+    rows = ordered.get_column("source_row").to_list()  # flat, sliced per invoice below
+    documents: list[ParsedDocument] = []
+    begin = 0
+    for text, identity, count, day, total, currency in zip(
+        *(column.to_list() for column in per_invoice.get_columns()), strict=True
+    ):
         documents.append(
             ParsedDocument(
                 kind=KIND,
-                identity=f"{head['vendor_id']}|{head['invoice_number']}|{head['document_type']}",
-                content_hash=content_hash(payload),
-                rows=tuple(sorted(set(source_rows[begin:end]))),
-                payload=payload,
-                document_day=date.fromisoformat(head["posting_date"]),
-                amount=Decimal(head["invoice_total"]),
-                currency=head["currency"],
+                identity=identity,
+                content_hash=hashlib.sha256(text).hexdigest(),
+                # An XML invoice's lines all carry its own row.
+                rows=tuple(sorted(set(rows[begin : begin + count]))),
+                payload_json=text,
+                document_day=day,
+                amount=Decimal(total),
+                currency=currency,
             )
         )
+        begin += count
     return documents
+
+
+def _lines_in_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with run ids (`RUN`), each invoice's rows adjacent and by line number.
+
+    The parser's frame is already so ordered (Stampli writes lines in order): then the sort,
+    a full copy of every column, is skipped.
+    """
+    grouped = with_runs(frame, "invoice_id")
+    same = pl.col(RUN) == pl.col(RUN).shift(1)
+    out_of_order = same & (pl.col("line_number") <= pl.col("line_number").shift(1))
+    if grouped.select(out_of_order.fill_null(False).any()).item():
+        grouped = grouped.sort(RUN, "line_number", maintain_order=True).with_columns(
+            pl.col(RUN).set_sorted()
+        )
+    return grouped

@@ -6,13 +6,17 @@ invoice) that only the ledger needs. Building them lazily keeps a caller that on
 frame (asset checks, previews) from paying for a million line dicts.
 """
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
+
+from bridge_pipelines.stampli.content import canonical_json
 
 
 @dataclass(frozen=True)
@@ -44,22 +48,64 @@ class RowError:
         return f"{where}: {self.message}{suffix}"
 
 
-@dataclass(frozen=True)
-class ParsedDocument:
+class ParsedDocument(NamedTuple):
     """One source document (an invoice with its lines, a payment, a vendor, a GL account).
 
-    `content_hash` covers the business content only (never the file name or row numbers), so
-    the same document exported again unchanged hashes the same and any change shows.
+    The document is carried as its canonical JSON (`payload_json`, UTF-8 bytes, sorted keys,
+    no spaces, non-ASCII as is), which is what `content_hash` is the sha256 of: building the text
+    for a whole file is vectorized in polars, while a Python dict per document (and per
+    invoice line) is made only when `payload` is read, each time it is read (not cached: a
+    million-line file's dicts would double its memory). `content_hash` covers the business
+    content only (never the file name or row numbers), so the same document exported again
+    unchanged hashes the same and any change shows. A named tuple, not a frozen dataclass:
+    as immutable, and made three times faster (a file may hold 200,000 invoices).
     """
 
     kind: str
     identity: str
     content_hash: str
     rows: tuple[int, ...]
-    payload: dict[str, Any]
+    payload_json: bytes
     document_day: date | None = None
     amount: Decimal | None = None
     currency: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        kind: str,
+        identity: str,
+        rows: tuple[int, ...],
+        payload: dict[str, Any],
+        document_day: date | None = None,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+    ) -> "ParsedDocument":
+        """A document from its payload dict (strings, ints and None only)."""
+        text = canonical_json(payload).encode("utf-8")
+        return cls(
+            kind=kind,
+            identity=identity,
+            content_hash=hashlib.sha256(text).hexdigest(),
+            rows=rows,
+            payload_json=text,
+            document_day=document_day,
+            amount=amount,
+            currency=currency,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ParsedDocument(kind={self.kind!r}, identity={self.identity!r}, "
+            f"content_hash={self.content_hash!r}, rows={self.rows!r})"
+        )
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The canonical content as a new dict (amounts and dates as text)."""
+        value: dict[str, Any] = json.loads(self.payload_json)
+        return value
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from bridge_pipelines.stampli.content import as_text, content_hash
+from bridge_pipelines.stampli.content import as_text
 from bridge_pipelines.stampli.fields import Field
 from bridge_pipelines.stampli.models import ParsedDocument
 from bridge_pipelines.stampli.validate import Issue, RowRule, Verdict
@@ -100,10 +100,9 @@ def build_documents(kind: RecordKind, frame: pl.DataFrame) -> list[ParsedDocumen
     for row in text.iter_rows(named=True):
         payload = {name: row[name] for name in kind.names}
         documents.append(
-            ParsedDocument(
+            ParsedDocument.of(
                 kind=kind.kind,
                 identity=row[IDENTITY],
-                content_hash=content_hash(payload),
                 rows=(row["source_row"],),
                 payload=payload,
                 document_day=_day(row[kind.day]) if kind.day else None,

@@ -120,9 +120,11 @@ def check_rows(
             (pl.col(RUN) != pl.col(RUN).shift(1)).fill_null(True).arg_true()
         ).to_series()
         keep = [RUN, "source_row", *([key] if key else []), *(f.name for f in per_doc)]
+        # Column by column: a gather from polars' many read chunks copies its column whole
+        # first; done all at once (as a lazy query would), every copy is alive together.
         heads = (
-            frame.lazy()
-            .select(pl.col(keep).gather(starts))
+            pl.DataFrame([frame.get_column(name).gather(starts) for name in keep])
+            .lazy()
             .with_columns(_typed(per_doc, template))
             .with_columns(
                 pl.any_horizontal(

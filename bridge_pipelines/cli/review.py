@@ -268,7 +268,13 @@ def replay(
             report = post_tenant_day(
                 ctx, tenant, day, owner=f"replay-{getpass.getuser()}", adapter=erp
             )
-            paid = post_tenant_payments(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
+            paid = post_tenant_payments(
+                ctx,
+                tenant,
+                day,
+                owner=f"replay-{getpass.getuser()}",
+                adapter=build_adapter(tenant, keyring=ctx.keyring, **erp_overrides(timeout_s)),
+            )
         except BridgeError as exc:
             click.echo(f"{day}: FAILED: {exc}", err=True)
             failed = True

@@ -50,6 +50,7 @@ BAD_INPUT: list[tuple[str, ...]] = [
     ("files", "reopen", "nosuch", "1", "--reason", "x"),
     ("verify", "nosuch"),
     ("verify", "acme", "--day", "2026-13-45"),
+    ("verify", "acme", "--timeout", "0"),
     ("find", "NO-SUCH-INVOICE"),
     ("find", "x", "--tenant", "nosuch"),
     ("sandbox", "up", "--sftp-port", "not-a-port"),

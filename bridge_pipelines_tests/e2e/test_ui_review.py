@@ -151,6 +151,8 @@ def launch_from_launchpad(tab: Any, url: str, config: str) -> str:
     tab.get_by_text("No errors").first.wait_for(timeout=60_000)  # the UI validated the config
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / "release_posting_launchpad.png"))
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        shutil.copy(ARTIFACTS / "release_posting_launchpad.png", DOCS_IMG)
     tab.get_by_role("button", name="Launch Run").click()
     tab.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}"), timeout=60_000)
     match = re.search(r"/runs/([0-9a-f-]{36})", tab.url)

@@ -37,6 +37,7 @@ BAD_INPUT: list[tuple[str, ...]] = [
     ("review", "resolve", "999999", "--as", "planned", "--reason", "x"),
     ("review", "resolve", "1", "--as", "sideways", "--reason", "x"),
     ("review", "resolve", "1", "--as", "posted", "--reason", "no document given"),
+    ("review", "resolve", "1", "--as", "planned", "--reason", "x", "--timeout", "0"),
     ("replay", "nosuch", "--partition", "2026-11-23"),
     ("replay", "acme", "--partition", "2026-13-45"),
     ("replay", "acme"),

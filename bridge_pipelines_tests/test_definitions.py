@@ -90,6 +90,6 @@ def test_adding_a_tenant_adds_its_definitions_without_code() -> None:
     two = describe(build_defs([tenant("acme", "UTC"), tenant("initech", "Asia/Tokyo")]))
     added = set(two["assets"]) - set(one["assets"])  # type: ignore[arg-type]
     assert added == {
-        f"initech/stampli/{k}" for k in ("invoices", "payments", "vendors", "gl_accounts")
+        f"initech/stampli/stampli_{k}" for k in ("invoices", "payments", "vendors", "gl_accounts")
     }
     assert "initech_stampli_files" in two["sensors"]  # type: ignore[operator]

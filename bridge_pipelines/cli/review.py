@@ -199,13 +199,25 @@ def show(posting_id: int, as_json: bool) -> None:
 )
 @click.option("--erp-doc", default=None, help="The ERP document that already holds it.")
 @click.option("--reason", required=True, help="Why; kept in the audit trail.")
-def resolve(posting_id: int, to: str, erp_doc: str | None, reason: str) -> None:
-    """Resolve a held or rejected posting; the next run (or `bridge replay`) acts on it."""
+@TIMEOUT_OPTION
+def resolve(
+    posting_id: int, to: str, erp_doc: str | None, reason: str, timeout_s: float | None
+) -> None:
+    """Resolve a held or rejected posting; the next run (or `bridge replay`) acts on it.
+
+    Releasing a rejected posting reads the ERP (its mapping), bounded by `--timeout`.
+    """
     from bridge_pipelines.ledger.states import PostingState
     from bridge_pipelines.posting.review import resolve as resolve_posting
 
     row = resolve_posting(
-        _ctx(), posting_id, PostingState(to), reason=reason, actor=_actor(), erp_doc=erp_doc
+        _ctx(),
+        posting_id,
+        PostingState(to),
+        reason=reason,
+        actor=_actor(),
+        erp_doc=erp_doc,
+        erp_options=erp_overrides(timeout_s),
     )
     click.echo(f"posting #{row.id} is now {row.state.value}")
 
@@ -268,7 +280,13 @@ def replay(
             report = post_tenant_day(
                 ctx, tenant, day, owner=f"replay-{getpass.getuser()}", adapter=erp
             )
-            paid = post_tenant_payments(ctx, tenant, day, owner=f"replay-{getpass.getuser()}")
+            paid = post_tenant_payments(
+                ctx,
+                tenant,
+                day,
+                owner=f"replay-{getpass.getuser()}",
+                adapter=build_adapter(tenant, keyring=ctx.keyring, **erp_overrides(timeout_s)),
+            )
         except BridgeError as exc:
             click.echo(f"{day}: FAILED: {exc}", err=True)
             failed = True

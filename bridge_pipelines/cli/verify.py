@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from bridge_pipelines.cli.options import TIMEOUT_OPTION, erp_overrides
 from bridge_pipelines.errors import BridgeError
 
 ITEMS_SHOWN = 5
@@ -61,7 +62,14 @@ def _table(report: Any) -> list[str]:
     help="A file changed this recently and not yet terminal is in flight, not stuck "
     "(default: the tenant's settle time + 2 sensor intervals; 0 counts every one).",
 )
-def verify(tenant_id: str, day: datetime | None, as_json: bool, in_flight_s: float | None) -> None:
+@TIMEOUT_OPTION
+def verify(
+    tenant_id: str,
+    day: datetime | None,
+    as_json: bool,
+    in_flight_s: float | None,
+    timeout_s: float | None,
+) -> None:
     """Reconcile a tenant: Stampli files <-> ledger <-> ERP documents, read back.
 
     Lists every invoice posted twice, ERP documents unknown to the ledger, approved invoices
@@ -78,7 +86,13 @@ def verify(tenant_id: str, day: datetime | None, as_json: bool, in_flight_s: flo
         tenant = find_tenant(tenant_id)
         # A cron job must not alarm on a file still settling or waiting for its run.
         grace = timedelta(seconds=in_flight_s) if in_flight_s is not None else remote_grace(tenant)
-        report = run_verify(tenant_id, day.date() if day else None, tenant=tenant, in_flight=grace)
+        report = run_verify(
+            tenant_id,
+            day.date() if day else None,
+            tenant=tenant,
+            in_flight=grace,
+            erp_options=erp_overrides(timeout_s),
+        )
         moving = _in_flight(tenant_id, day, grace)
     except BridgeError as exc:
         click.echo(f"bridge verify {tenant_id}: could not verify: {exc}", err=True)

@@ -7,7 +7,7 @@ import dagster as dg
 from bridge_pipelines.defs.alerts import run_failure_alerts
 from bridge_pipelines.defs.broken import broken_files, build_broken_tenant_defs
 from bridge_pipelines.defs.factory import build_tenant_defs
-from bridge_pipelines.defs.masterdata import build_master_data_schedule
+from bridge_pipelines.defs.masterdata import build_master_data_defs
 from bridge_pipelines.defs.partners import build_partner_defs, build_partner_schedule
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.defs.review import REVIEW_JOBS
@@ -53,15 +53,18 @@ def build_defs(
         sensors.extend(built.sensors)
         checks.extend(built.checks)
     sensors.append(run_failure_alerts)
-    schedule = build_master_data_schedule(tenants)
+    master_data = build_master_data_defs(tenants)
     partners = build_partner_defs(tenants)
     partner_schedule = build_partner_schedule(partners)
     return dg.Definitions(
         assets=[*assets, *partners.assets],
         asset_checks=checks,
         sensors=sensors,
-        schedules=[s for s in (schedule, partner_schedule) if s is not None],
-        jobs=REVIEW_JOBS if any(t.erp.kind != "none" for t in tenants) else [],
+        schedules=[
+            *(master_data.schedules or []),
+            *([partner_schedule] if partner_schedule else []),
+        ],
+        jobs=[*REVIEW_JOBS, *(master_data.jobs or [])] if master_data.jobs else [],
         resources={"bridge": BridgeResource()},
         executor=dg.in_process_executor,
     )

@@ -26,8 +26,12 @@ DESCRIPTIONS: dict[FileKind, str] = {
 
 
 def stampli_asset_key(tenant_id: str, kind: FileKind) -> dg.AssetKey:
-    """`[tenant, stage, entity]`: each tenant's graph stands on its own in the UI."""
-    return dg.AssetKey([tenant_id, "stampli", kind])
+    """`[tenant, stampli, stampli_<kind>]`: each tenant's graph stands on its own in the UI.
+
+    The asset graph labels a node with the last part of its key, so the name says the side:
+    `stampli_vendors` next to `erp_vendors`, never two nodes both called `vendors`.
+    """
+    return dg.AssetKey([tenant_id, "stampli", f"stampli_{kind}"])
 
 
 def build_stampli_asset(

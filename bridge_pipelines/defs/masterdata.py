@@ -1,15 +1,15 @@
 """ERP master data per tenant: synced before postings, both ways (architecture.md F3, F4).
 
-- `[tenant, erp, vendors|gl_accounts|dimensions]`: read from the ERP, written to Stampli's
-  `/inbound/` folder (one file per kind, uploaded atomically).
+- `[tenant, erp, erp_vendors|erp_gl_accounts|erp_dimensions]`: read from the ERP, written to
+  Stampli's `/inbound/` folder (one file per kind, uploaded atomically).
 - `[tenant, mapping, tables]`: Stampli codes onto the ERP's, from that master data and the
   tenant's mapping file; its metadata lists what does not map.
-- `[tenant, erp, vendor_sync]`: Stampli vendor changes pushed into the ERP's supplier master.
-- `[tenant, erp, open_purchase_orders]`: the ERP's open PO lines as Stampli's inbound PO file,
+- `[tenant, erp, erp_vendor_sync]`: Stampli vendor changes pushed into the ERP's supplier master.
+- `[tenant, erp, erp_open_purchase_orders]`: the ERP's open PO lines as Stampli's inbound PO file,
   only for a tenant with `schedules.open_purchase_orders_cron`.
 
-One schedule (`erp_master_data`) serves every tenant: each tick it requests, per tenant, the
-master data and/or the open POs whose own cron is due, in one run.
+Each tenant has its own schedules, in its own zone (`<tenant>__erp_master_data`,
+`<tenant>__erp_open_purchase_orders`), all targeting the one `erp_master_data` job.
 """
 
 from collections.abc import Iterator, Sequence
@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-from dagster._utils.schedules import cron_string_iterator
 
 from bridge_pipelines.defs.assets import stampli_asset_key
 from bridge_pipelines.defs.metadata import markdown_table
@@ -35,13 +34,15 @@ from bridge_pipelines.tenants.models import TenantConfig
 
 MASTER_KINDS: tuple[InboundKind, ...] = ("vendors", "gl_accounts", "dimensions")
 OPEN_POS = "open_purchase_orders"
-SCHEDULE_CRON = "*/5 * * * *"
-SCHEDULE_WINDOW_S = 5 * 60
 
 
 def erp_key(tenant_id: str, name: str) -> dg.AssetKey:
-    """`[tenant, erp, name]`: what the tenant's ERP holds."""
-    return dg.AssetKey([tenant_id, "erp", name])
+    """`[tenant, erp, erp_<name>]`: what the tenant's ERP holds (`erp_vendors`, ...).
+
+    The prefix is for the asset graph, which labels a node with the last part of its key:
+    `erp_vendors` and `stampli_vendors` say which side they are.
+    """
+    return dg.AssetKey([tenant_id, "erp", f"erp_{name}"])
 
 
 def mapping_key(tenant_id: str) -> dg.AssetKey:
@@ -216,72 +217,89 @@ def open_purchase_orders_keys(tenant: TenantConfig) -> list[dg.AssetKey]:
     return [erp_key(tenant.id, OPEN_POS)]
 
 
-def _due(cron: str, zone: str, tick: datetime) -> datetime | None:
-    """The cron's time within the window (tick - 5 min, tick], if any.
-
-    Half-open, so a cron time on the boundary is due at one tick only, and a shared run key
-    (master data + POs) never repeats an export that already ran.
-    """
-    due = next(cron_string_iterator(tick.timestamp() - SCHEDULE_WINDOW_S + 1, cron, zone))
-    return due if due.timestamp() <= tick.timestamp() else None
+JOB_NAME = "erp_master_data"
 
 
-def tenant_run_request(tenant: TenantConfig, tick: datetime) -> dg.RunRequest | None:
-    """One run for whatever of the tenant's ERP exports is due at `tick`, or None.
-
-    Master data and open POs due at the same tick share a run: the tenant gets one run at a
-    time, and a second one would only queue behind the first.
-    """
-    keys: list[dg.AssetKey] = []
-    run_keys: list[str] = []
-    master = master_data_keys(tenant)
-    due = _due(tenant.schedules.master_data_cron, tenant.timezone, tick) if master else None
-    if due is not None:
-        keys += master
-        run_keys.append(f"{tenant.id}-master-data-{due.isoformat()}")
-    pos = open_purchase_orders_keys(tenant)
-    cron = tenant.schedules.open_purchase_orders_cron
-    due = _due(cron, tenant.timezone, tick) if pos and cron else None
-    if due is not None:
-        keys += pos
-        run_keys.append(f"{tenant.id}-open-pos-{due.isoformat()}")
-    if not keys:
-        return None
-    what = " and ".join(
-        ("master data", "open POs")[k.startswith(f"{tenant.id}-open-pos")] for k in run_keys
-    )
-    return dg.RunRequest(
-        run_key="+".join(run_keys),
-        asset_selection=keys,
-        tags={"bridge/tenant": tenant.id, "bridge/what": f"export ERP {what} to Stampli"},
-    )
-
-
-def build_master_data_schedule(tenants: Sequence[TenantConfig]) -> dg.ScheduleDefinition | None:
-    """One schedule for every tenant, each on its own crons in its own zone.
-
-    A schedule per tenant would mean a job per tenant, and Dagster resolves every job against
-    the whole asset graph: loading grows with the square of the tenant count.
-    """
-    targets = [t for t in tenants if master_data_keys(t) or open_purchase_orders_keys(t)]
-    if not targets:
-        return None
-    selection = [k for t in targets for k in (*master_data_keys(t), *open_purchase_orders_keys(t))]
+def _tenant_schedule(
+    tenant: TenantConfig,
+    *,
+    what: str,
+    cron: str,
+    keys: Sequence[dg.AssetKey],
+    description: str,
+) -> dg.ScheduleDefinition:
+    selection = list(keys)
 
     @dg.schedule(
-        name="erp_master_data",
-        cron_schedule=SCHEDULE_CRON,
-        target=dg.AssetSelection.assets(*selection),
+        name=f"{tenant.id}__erp_{what.replace('-', '_')}",
+        cron_schedule=cron,
+        execution_timezone=tenant.timezone,
+        job_name=JOB_NAME,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every 5 minutes, each tenant whose `schedules.master_data_cron` is due "
-        "gets its ERP master data exported to Stampli and its mapping rebuilt, and each "
-        "tenant whose `schedules.open_purchase_orders_cron` is due gets its open POs sent.",
+        description=description,
     )
-    def _schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-        tick = context.scheduled_execution_time or datetime.now(UTC)
-        for tenant in targets:
-            request = tenant_run_request(tenant, tick)
-            if request is not None:
-                yield request
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tick = context.scheduled_execution_time or datetime.now(tenant.zone)
+        return dg.RunRequest(
+            run_key=f"{tenant.id}-{what.replace('_', '-')}-{tick.isoformat()}",
+            asset_selection=selection,
+            tags={
+                "bridge/tenant": tenant.id,
+                "bridge/what": f"export ERP {what.replace('_', ' ')} to Stampli",
+            },
+        )
 
     return _schedule
+
+
+def build_master_data_defs(tenants: Sequence[TenantConfig]) -> dg.Definitions:
+    """Schedules per tenant with an ERP, in its own zone and with its own tick history.
+
+    `<tenant>__erp_master_data` on `master_data_cron` (default hourly at the tenant's own
+    minute: see `TenantConfig.master_data_cron`), and `<tenant>__erp_open_purchase_orders` on
+    `schedules.open_purchase_orders_cron` where the tenant asks for open POs. They all target
+    one job, `erp_master_data`, over every tenant's master data, each asking for its tenant's
+    part (`asset_selection`): a job per tenant is resolved against the whole asset graph,
+    which made loading quadratic in the number of tenants (`python -m bench.defs_load`).
+    """
+    keys = [k for t in tenants for k in (*master_data_keys(t), *open_purchase_orders_keys(t))]
+    if not keys:
+        return dg.Definitions()
+    job = dg.define_asset_job(
+        JOB_NAME,
+        selection=dg.AssetSelection.assets(*keys),
+        description="ERP master data (and open POs) to Stampli's inbound folder, and the "
+        "mapping rebuilt. Each run is one tenant's (tag `bridge/tenant`), asked for by that "
+        "tenant's `<tenant>__erp_master_data` or `<tenant>__erp_open_purchase_orders` schedule.",
+    )
+    schedules: list[dg.ScheduleDefinition] = []
+    for tenant in tenants:
+        master = master_data_keys(tenant)
+        if master:
+            schedules.append(
+                _tenant_schedule(
+                    tenant,
+                    what="master_data",
+                    cron=tenant.master_data_cron,
+                    keys=master,
+                    description=f"`{tenant.master_data_cron}` in {tenant.timezone}: "
+                    f"{tenant.erp.kind}'s vendors, GL accounts and dimensions to Stampli's "
+                    f"`{tenant.folders.inbound}` folder, and the mapping rebuilt "
+                    "(`schedules.master_data_cron` in the tenant file).",
+                )
+            )
+        pos = open_purchase_orders_keys(tenant)
+        cron = tenant.schedules.open_purchase_orders_cron
+        if pos and cron is not None:
+            schedules.append(
+                _tenant_schedule(
+                    tenant,
+                    what="open_purchase_orders",
+                    cron=cron,
+                    keys=pos,
+                    description=f"`{cron}` in {tenant.timezone}: open purchase-order lines "
+                    f"to Stampli's `{tenant.folders.inbound}` folder for PO matching "
+                    "(`schedules.open_purchase_orders_cron` in the tenant file).",
+                )
+            )
+    return dg.Definitions(jobs=[job], schedules=schedules)

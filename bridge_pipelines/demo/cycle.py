@@ -15,6 +15,7 @@ import dagster as dg
 
 from bridge_pipelines.defs import build_defs
 from bridge_pipelines.defs.masterdata import (
+    JOB_NAME,
     MASTER_KINDS,
     OPEN_POS,
     erp_key,
@@ -288,15 +289,19 @@ def materialize_master_data(
     tenant -> run succeeded.
     """
     defs = defs or build_defs(list(tenants))
-    job = defs.resolve_implicit_global_asset_job_def()
     results: dict[str, bool] = {}
     for tenant in tenants:
         keys = [*master_data_keys(tenant), *open_purchase_orders_keys(tenant)]
         if keys:
+            # The schedules' job, so these runs sit in the UI with the scheduled ones.
+            job = defs.resolve_job_def(JOB_NAME)
             result = job.execute_in_process(
                 asset_selection=keys,
                 instance=instance,
-                tags={"bridge/tenant": tenant.id, "bridge/what": "export ERP master data"},
+                tags={
+                    "bridge/tenant": tenant.id,
+                    "bridge/what": "export ERP master data to Stampli (demo start)",
+                },
                 run_config=QUIET_RUN_CONFIG,
                 raise_on_error=False,
             )

@@ -11,10 +11,11 @@ payments are made in the ERP, e.g. Acumatica) is reconcile-only: nothing is plan
 and `bridge verify` compares Stampli's payments with the ERP's (`verify/payments.py`).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
+from typing import Any
 
 from bridge_pipelines.erps import registry
 from bridge_pipelines.erps.base import ErpAdapter, PostablePayment
@@ -135,7 +136,12 @@ def post_tenant_payments(
     return report
 
 
-def current_payment_hash(ctx: Runtime, tenant: TenantConfig, record_id: int) -> str:
+def current_payment_hash(
+    ctx: Runtime,
+    tenant: TenantConfig,
+    record_id: int,
+    erp_options: Mapping[str, Any] | None = None,
+) -> str:
     """What the payment hanging on `record_id` would send now (`bridge review resolve`).
 
     Raises:
@@ -145,7 +151,7 @@ def current_payment_hash(ctx: Runtime, tenant: TenantConfig, record_id: int) -> 
     assessment = book.assessment_of(record_id)
     if assessment is None:
         raise BadInputError(f"record #{record_id} is no payment the ledger holds now")
-    with build_adapter(tenant, keyring=ctx.keyring) as erp:
+    with build_adapter(tenant, keyring=ctx.keyring, **(erp_options or {})) as erp:
         invoices = [a.invoice for a in assessment.applied]
         tables = load_mapping(ctx, tenant, erp, invoices)
     record = ctx.ledger.get_record(record_id)

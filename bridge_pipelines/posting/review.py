@@ -5,8 +5,10 @@ One code path for `bridge review resolve|dismiss` and the Dagster jobs `release_
 event). The queue's rows say what to do next, in a person's words.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bridge_pipelines.errors import BadInputError, BridgeError
 from bridge_pipelines.intake.runtime import Runtime
@@ -33,8 +35,11 @@ def resolve(
     reason: str,
     actor: str,
     erp_doc: str | None = None,
+    erp_options: Mapping[str, Any] | None = None,
 ) -> PostingRow:
     """Release a waiting posting (`planned`: the next run posts it) or record it as posted.
+
+    `erp_options`: client-setting overrides (timeouts) for the ERP read a rejected one needs.
 
     A rejected posting is released only with a changed payload: the mapping or the data was
     fixed, or the ERP would refuse it again.
@@ -49,7 +54,7 @@ def resolve(
     posting = ctx.ledger.get_posting(posting_id)
     new_hash = None
     if posting.state == PostingState.REJECTED and to == PostingState.PLANNED:
-        new_hash = current_payload_hash(ctx, posting)
+        new_hash = current_payload_hash(ctx, posting, erp_options)
         if new_hash == posting.payload_hash:
             raise NothingChangedError(
                 "nothing changed since the ERP rejected it: fix the data or mapping first"
@@ -64,18 +69,20 @@ def dismiss(ctx: Runtime, posting_id: int, *, reason: str, actor: str) -> Postin
     return ctx.ledger.dismiss_posting(posting_id, reason=reason, actor=actor)
 
 
-def current_payload_hash(ctx: Runtime, posting: PostingRow) -> str:
+def current_payload_hash(
+    ctx: Runtime, posting: PostingRow, erp_options: Mapping[str, Any] | None = None
+) -> str:
     """What would be sent now, after the fix: the hash that lets a rejected posting re-plan."""
     tenant = find_tenant(posting.tenant)
     if posting.kind == PostingKind.PAYMENT:
         from bridge_pipelines.posting.payment_run import current_payment_hash
 
         try:
-            return current_payment_hash(ctx, tenant, posting.record_id)
+            return current_payment_hash(ctx, tenant, posting.record_id, erp_options)
         except BridgeError as exc:
             raise BadInputError(f"still not ready to send: {exc}") from None
     record = ctx.ledger.get_record(posting.record_id)
-    with build_adapter(tenant, keyring=ctx.keyring) as erp:
+    with build_adapter(tenant, keyring=ctx.keyring, **(erp_options or {})) as erp:
         tables = load_mapping(ctx, tenant, erp, [record])
     try:
         invoice = build_postable(tenant, record, tables, ctx.ledger.get_file(record.file_id).name)

@@ -91,6 +91,17 @@ def test_verify_exit_codes_table_and_json(demo: DemoEnvironment) -> None:
     code, out = verify("acme", "--day", "2001-01-01", "--json")
     assert code == 1 and json.loads(out)["checks"]["unknown_to_ledger"]["count"] == 1
 
+    # --timeout bounds the ERP calls: SYSPRO answering in 3 s fails a verify given 1 s, in one
+    # line (exit 2); the same verify without it waits for the answers and reports as before.
+    syspro.admin.configure(latency_ms=3000)
+    code, out = verify("acme", "--timeout", "1")
+    assert code == 2, out
+    (line,) = out.strip().splitlines()
+    assert line.startswith("bridge verify acme: could not verify:"), line
+    code, out = verify("acme")
+    assert code == 1 and "FAIL         unknown_to_ledger        1" in out, out
+    syspro.admin.configure(latency_ms=0)
+
     # Could not run at all: 2, with a message and no traceback.
     code, out = verify("nobody")
     assert code == 2 and "no tenant 'nobody'" in out

@@ -130,18 +130,27 @@ def test_each_tenant_has_its_asset_group_with_stampli_assets(ui: str, page: obje
         text = visit(page, f"{ui}/assets?view=flat", "assets.png", "gl_accounts")
     finally:
         page.set_viewport_size({"width": 1500, "height": 950})  # type: ignore[attr-defined]
+    # Node names say their side: `stampli_vendors` (from Stampli's exports) next to
+    # `erp_vendors` (from the ERP), as the asset graph labels a node by its last name only.
     for tenant in ("acme", "globex"):
-        for kind in ("invoices", "payments", "vendors", "gl_accounts"):
-            assert f"{tenant} / stampli / {kind}" in text or f"{tenant}/stampli/{kind}" in text, (
+        names = [
+            f"stampli / stampli_{k}" for k in ("invoices", "payments", "vendors", "gl_accounts")
+        ]
+        names += [f"erp / erp_{k}" for k in ("vendors", "gl_accounts", "dimensions")]
+        for name in names:
+            assert f"{tenant} / {name}" in text or f"{tenant}/{name.replace(' ', '')}" in text, (
                 tenant,
-                kind,
+                name,
                 text[:2000],
             )
 
 
 def test_invoice_checks_are_visible_and_blocking(ui: str, page: object) -> None:
     text = visit(
-        page, f"{ui}/assets/acme/stampli/invoices?view=checks", "invoice_checks.png", "source_rows"
+        page,
+        f"{ui}/assets/acme/stampli/stampli_invoices?view=checks",
+        "invoice_checks.png",
+        "source_rows",
     )
     assert "schema" in text and "source_rows" in text
     assert "blocking" in text.lower()
@@ -151,7 +160,7 @@ def test_todays_invoice_partition_shows_the_files_it_took(ui: str, page: object)
     day = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
     text = visit(
         page,
-        f"{ui}/assets/acme/stampli/invoices?view=partitions&partition={day}",
+        f"{ui}/assets/acme/stampli/stampli_invoices?view=partitions&partition={day}",
         "invoice_partition.png",
         "files_this_run",
     )

@@ -1,11 +1,12 @@
 """The analyst's day in the Dagster UI, in headless Chromium, on a running demo (webserver and
 daemon): an unmapped invoice is a yellow `needs_review` check and a row of the review queue;
-after the mapping is fixed, the `release_posting` job launched through the webserver posts it
-once. Screenshots go to `test-artifacts/`; with UPDATE_SCREENSHOTS=1 also to `docs/img/` (the
-README shows them).
+after the mapping is fixed, the `release_posting` job launched from its launchpad (config typed
+into the editor, "Launch Run") posts it once. Screenshots go to `test-artifacts/`; with
+UPDATE_SCREENSHOTS=1 also to `docs/img/` (the README shows them).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,17 +37,8 @@ DOCS_IMG = REPO_ROOT / "docs" / "img"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchPipelineExecution(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
 STATUS = "query S($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+RUNS = "query R { runsOrError { ... on Runs { results { runId jobName status } } } }"
 
 
 @pytest.fixture
@@ -139,6 +131,35 @@ def shoot(tab: Any, url: str, name: str, wait_for: str) -> str:
     return str(tab.inner_text("body"))
 
 
+def launch_from_launchpad(tab: Any, url: str, config: str) -> str:
+    """Open a job's launchpad, put `config` in its editor, click "Launch Run"; the run's id.
+
+    The config goes in as a paste would (`insert_text`): typed key by key, the editor's
+    auto-indent would nest every line under the previous one.
+    """
+    tab.goto(url)
+    tab.wait_for_load_state("networkidle")
+    skip = tab.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.first.click()
+    editor = tab.locator(".CodeMirror").first
+    editor.wait_for(timeout=60_000)
+    editor.click()
+    tab.keyboard.press("Control+A")
+    tab.keyboard.press("Delete")
+    tab.keyboard.insert_text(config)
+    tab.get_by_text("No errors").first.wait_for(timeout=60_000)  # the UI validated the config
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / "release_posting_launchpad.png"))
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        shutil.copy(ARTIFACTS / "release_posting_launchpad.png", DOCS_IMG)
+    tab.get_by_role("button", name="Launch Run").click()
+    tab.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}"), timeout=60_000)
+    match = re.search(r"/runs/([0-9a-f-]{36})", tab.url)
+    assert match is not None, tab.url
+    return match.group(1)
+
+
 def graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     response = httpx.post(
         f"{url}/graphql", json={"query": query, "variables": variables}, timeout=60
@@ -192,7 +213,8 @@ def test_held_invoice_is_yellow_listed_and_released_through_the_ui(
             "needs_review",
         )
 
-        # Fix the mapping, then release through the webserver (what the launchpad sends).
+        # Fix the mapping, then release from the UI: the job's launchpad, its config typed into
+        # the editor, "Launch Run"; the daemon runs it.
         syspro = demo.erps.get("syspro")
         assert syspro is not None
         before = len(syspro.admin.documents())
@@ -200,31 +222,13 @@ def test_held_invoice_is_yellow_listed_and_released_through_the_ui(
         table = yaml.safe_load(mapping.read_text())
         table["vendors"][UNMAPPED_VENDOR] = "SUP00001"
         mapping.write_text(yaml.safe_dump(table))
-        launched = graphql(
-            url,
-            LAUNCH,
-            {
-                "params": {
-                    "selector": {
-                        "repositoryLocationName": "bridge_pipelines",
-                        "repositoryName": "__repository__",
-                        "pipelineName": "release_posting",
-                    },
-                    "runConfigData": {
-                        "ops": {
-                            "release_op": {
-                                "config": {
-                                    "posting_id": waiting.posting.id,
-                                    "reason": "mapped V-0012 to SUP00001",
-                                }
-                            }
-                        }
-                    },
-                }
-            },
-        )["launchPipelineExecution"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
+        run_id = launch_from_launchpad(
+            tab,
+            f"{url}/locations/bridge_pipelines/jobs/release_posting/playground",
+            "ops:\n  release_op:\n    config:\n"
+            f"      posting_id: {waiting.posting.id}\n"
+            "      reason: mapped V-0012 to SUP00001\n",
+        )
         deadline = time.monotonic() + 180
         status = ""
         while time.monotonic() < deadline:
@@ -233,8 +237,15 @@ def test_held_invoice_is_yellow_listed_and_released_through_the_ui(
                 break
             time.sleep(2)
         assert status == "SUCCESS", status
-        assert ledger.get_posting(waiting.posting.id).state == PostingState.POSTED
-        assert len(syspro.admin.documents()) == before + 1
+        # Posted once: the ledger says so, and SYSPRO holds exactly one document with its
+        # reference (one more document than before, not two).
+        posted = ledger.get_posting(waiting.posting.id)
+        assert posted.state == PostingState.POSTED and posted.erp_doc_id
+        documents = syspro.admin.documents()
+        assert len(documents) == before + 1
+        assert [d.get("Reference") for d in documents].count(posted.external_ref) == 1
+        runs = graphql(url, RUNS, {})["runsOrError"]["results"]
+        assert [r["jobName"] for r in runs].count("release_posting") == 1, runs
         run_page = shoot(tab, f"{url}/runs/{run_id}", "release_posting_run.png", "release_op")
         assert "release_op" in run_page
         browser.close()

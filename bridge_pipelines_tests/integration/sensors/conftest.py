@@ -35,8 +35,8 @@ EXPORT = b"InvoiceNumber,VendorId,InvoiceDate,Currency,Amount\nINV-1,V100,2026-0
 # What a run for a day's batch materializes: the day's Stampli files, their postings and
 # payments, and the day's AP aging.
 DAY_SELECTION = {
-    dg.AssetKey([TENANT, "stampli", "invoices"]),
-    dg.AssetKey([TENANT, "stampli", "payments"]),
+    dg.AssetKey([TENANT, "stampli", "stampli_invoices"]),
+    dg.AssetKey([TENANT, "stampli", "stampli_payments"]),
     dg.AssetKey([TENANT, "erp", "posted_invoices"]),
     dg.AssetKey([TENANT, "erp", "posted_payments"]),
     dg.AssetKey([TENANT, "erp", "ap_aging"]),

@@ -31,7 +31,7 @@ def test_a_broken_file_is_a_failing_placeholder_and_the_others_load(with_broken_
     defs = build_defs()
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"acme/stampli/invoices", "globex/erp/posted_invoices"} <= keys
+    assert {"acme/stampli/stampli_invoices", "globex/erp/posted_invoices"} <= keys
     assert "hooli/tenant_file" in keys
     assert not any(k.startswith("hooli/stampli") for k in keys)
     sensors = {s.name for s in defs.sensors or []}

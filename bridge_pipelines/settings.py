@@ -5,6 +5,7 @@ Per-tenant facts live in tenant files; this holds only where things are on this 
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +22,10 @@ class Settings(BaseSettings):
     key_file: Path | None = None
     work_dir: Path | None = None
     mappings_dir: Path | None = None
+    # `per_tenant`: three sensors per tenant, each with its own tick history in the UI.
+    # `shared`: one intake, one alerts and one review-queue sensor per code location, each
+    # evaluating every tenant per tick (idle cost; docs/design-notes.md, "Shared sensors").
+    sensors: Literal["per_tenant", "shared"] = "per_tenant"
 
     @cached_property
     def resolved_ledger_url(self) -> str:

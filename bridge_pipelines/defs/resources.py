@@ -3,6 +3,7 @@
 It carries no configuration and no secrets: run config and tags stay clean (reliability P6).
 """
 
+import os
 from functools import lru_cache
 
 import dagster as dg
@@ -17,8 +18,18 @@ def _context_for(settings: Settings) -> Runtime:
     return Runtime(settings=settings)
 
 
+@lru_cache(maxsize=4)
+def _settings_for(env: tuple[tuple[str, str], ...]) -> Settings:
+    # Building `Settings` costs milliseconds of CPU, and every sensor tick asks (profiled by
+    # `python -m bench sensor_cost`); the `BRIDGE_*` variables decide it, so they are the key.
+    return get_settings()
+
+
 class BridgeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Ledger, keyring, archive and pooled SFTP connections of this process."""
 
     def intake(self) -> Runtime:
-        return _context_for(get_settings())
+        env = tuple(
+            sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("BRIDGE_"))
+        )
+        return _context_for(_settings_for(env))

@@ -225,6 +225,9 @@ class Result:
     code_server_loads: int
     workers_started: int
     worker_command: str
+    # The idle window's sensor ticks: all sensors, and the gaps between intake ticks.
+    idle_ticks: int = 0
+    idle_gaps: list[float] = field(default_factory=list)
 
     @property
     def latencies(self) -> list[float]:
@@ -496,14 +499,23 @@ def dagster_instance(world: World) -> Iterator[Any]:
         os.environ.update(saved)
 
 
-def _sensor_states(instance: Any) -> list[Any]:
+def _sensor_states(instance: Any, suffix: str = "_stampli_files") -> list[Any]:
+    """The intake sensors' states (`bridge_stampli_files` alone with `--sensors shared`)."""
     from dagster._core.scheduler.instigation import InstigatorType
 
     return [
         s
         for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-        if s.instigator_name.endswith("_stampli_files")
+        if s.instigator_name.endswith(suffix)
     ]
+
+
+def _tick_count(instance: Any, after: float, before: float) -> int:
+    """Ticks of every sensor (intake, alerts, review queue, run failures) in the window."""
+    return sum(
+        len(instance.get_ticks(s.instigator_origin_id, s.selector_id, after=after, before=before))
+        for s in _sensor_states(instance, suffix="")
+    )
 
 
 def wait_until_ticking(
@@ -677,17 +689,21 @@ def run_bench(args: argparse.Namespace, n_tenants: int) -> Result:
             instance=args.instance,
             max_runs=args.max_runs,
         )
+        world.env["BRIDGE_SENSORS"] = args.sensors
         reader = PostedReader(world.sandboxes)
         sampler.start()
         began = time.monotonic()
         dagster = start_dagster(world, args.workspace, sampler, args.bytecode)
         with dagster_instance(world) as instance:
-            wait_until_ticking(instance, n_tenants, dagster)
+            wait_until_ticking(instance, n_tenants if args.sensors == "per_tenant" else 1, dagster)
             startup_s = time.monotonic() - began
             startup_cpu = sampler.totals()
             print(f"  up: every sensor ticked after {startup_s:.0f} s; idle {args.idle:g} s")
+            idle_began = time.time()
             time.sleep(args.idle)
             idle_cpu = _delta(sampler.totals(), startup_cpu)
+            idle_ticks = _tick_count(instance, idle_began, time.time())
+            idle_gaps = _tick_gaps(instance, idle_began, time.time())
             active_from = sampler.totals()
             active_began = time.monotonic()
             wall_began = time.time()
@@ -741,6 +757,8 @@ def run_bench(args: argparse.Namespace, n_tenants: int) -> Result:
             code_server_loads=sum("api grpc" in p.cmd for p in sampler.table()),
             workers_started=len(workers),
             worker_command=workers[0] if workers else "-",
+            idle_ticks=idle_ticks,
+            idle_gaps=idle_gaps,
         )
     finally:
         stop.set()
@@ -774,7 +792,8 @@ def report(result: Result, args: argparse.Namespace) -> None:
         (
             "set-up",
             f"{n} tenants ({', '.join(f'{k}' for k in ERPS[: min(n, 2)])} alternating), "
-            f"instance {args.instance}, workspace {args.workspace}, bytecode {args.bytecode}",
+            f"instance {args.instance}, workspace {args.workspace}, bytecode {args.bytecode}, "
+            f"sensors {args.sensors}",
         ),
         ("files (1 invoice each)", f"{len(result.drops)} dropped, {posted} posted"),
         ("landed -> posted p50", f"{_percentile(lat, 50):.1f} s"),
@@ -843,6 +862,7 @@ def report(result: Result, args: argparse.Namespace) -> None:
             f"{result.workers_started}: {result.worker_command[:90]}",
         ),
         ("code server loads", f"{result.code_server_loads} (`dagster api grpc` processes)"),
+        _idle_ticks_row(result, args),
         ("bytecode", _bytecode(args.bytecode)),
     ]
     errors = Counter(r["error"] for r in result.runs if r["error"])
@@ -852,6 +872,23 @@ def report(result: Result, args: argparse.Namespace) -> None:
         print(f"  {key:<{width}}  {value}")
     ok = result.p95 <= GOAL_P95_S
     print(f"  goal p95 <= {GOAL_P95_S:g} s, all posted: {'met' if ok else 'NOT met'}", flush=True)
+
+
+def _idle_ticks_row(result: Result, args: argparse.Namespace) -> tuple[str, str]:
+    """Idle CPU per sensor tick and per tenant evaluation: ticks slow down on a loaded machine."""
+    n, ticks, gaps = result.tenants, result.idle_ticks, sorted(result.idle_gaps)
+    if not ticks or not gaps:
+        return ("idle sensor ticks", "-")
+    idle_total = sum(result.idle_cpu.values())
+    # Intake evaluations per tenant in the window: the intake ticks per intake sensor.
+    per_sensor = len(gaps) / (n if args.sensors == "per_tenant" else 1) + 1
+    return (
+        "idle sensor ticks",
+        f"{ticks} ticks of all sensors ({idle_total / ticks * 1000:.0f} CPU-ms per tick); "
+        f"intake tick gap median {statistics.median(gaps):.1f} s, p95 "
+        f"{_percentile(gaps, 95):.1f} s; {idle_total / n / per_sensor * 1000:.0f} CPU-ms "
+        f"per tenant per intake evaluation",
+    )
 
 
 def _bytecode(mode: str) -> str:
@@ -919,6 +956,12 @@ def main() -> int:
     parser.add_argument("--search", action="store_true")
     parser.add_argument("--search-max", type=int, default=1024)
     parser.add_argument("--keep", action="store_true", help="keep the bench folder (logs)")
+    parser.add_argument(
+        "--sensors",
+        choices=["per_tenant", "shared"],
+        default="per_tenant",
+        help="BRIDGE_SENSORS: three sensors per tenant, or three per code location",
+    )
     parser.add_argument("--processes", action="store_true", help="print every process seen")
     args = parser.parse_args()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())

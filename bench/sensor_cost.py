@@ -1,10 +1,10 @@
 """CPU cost of one evaluation of each sensor body for idle tenants, in-process.
 
 `python -m bench sensor_cost [--tenants 5] [--ticks 20] [--sensors per_tenant|shared]
-[--profile]`: builds the tenants' definitions as the tests do (embedded SFTP server, SQLite
+[--profile alerts]`: builds the tenants' definitions as the tests do (embedded SFTP server, SQLite
 ledger, a temporary Dagster instance), evaluates every sensor `--ticks` times with
-`dg.build_sensor_context`, and prints CPU-ms per evaluation and per tenant. `--profile` adds
-the top of a cProfile of the intake sensor. This is the sensor bodies only: the daemon's own
+`dg.build_sensor_context`, and prints CPU-ms per evaluation and per tenant. `--profile NAME` adds
+the top of a CPU cProfile of the sensors so named. This is the sensor bodies only: the daemon's own
 cost per tick (state read, gRPC call, tick record) is what `bench daemon` measures.
 """
 
@@ -77,7 +77,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=5)
     parser.add_argument("--ticks", type=int, default=20)
     parser.add_argument("--sensors", choices=["per_tenant", "shared"], default="per_tenant")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", default="", help="cProfile the sensors whose name has this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sensor-") as tmp:
         root = Path(tmp)
@@ -112,7 +112,7 @@ def main() -> int:
                     kind = name.split("_", 1)[1] if args.sensors == "per_tenant" else name
                     start = time.process_time()
                     for _ in range(args.ticks):
-                        if args.profile and "stampli_files" in name:
+                        if args.profile and args.profile in name:
                             profile.enable()
                         cursors[name] = _evaluate(defs, instance, name, None)
                         profile.disable()

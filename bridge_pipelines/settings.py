@@ -3,6 +3,7 @@
 Per-tenant facts live in tenant files; this holds only where things are on this machine.
 """
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -56,3 +57,8 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings from the environment as it is now (not cached: tests change it)."""
     return Settings()
+
+
+def bridge_env() -> tuple[tuple[str, str], ...]:
+    """The `BRIDGE_*` variables now: a cache key for what is built from them."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("BRIDGE_")))

@@ -15,6 +15,7 @@ to the tenant's routes (`alerts:` in its tenant file), else the machine's (`defs
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import dagster as dg
@@ -29,6 +30,7 @@ from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.posting.review import queue_rows
 from bridge_pipelines.redaction import redact
+from bridge_pipelines.settings import bridge_env
 from bridge_pipelines.tenants.loader import inspect_tenants
 from bridge_pipelines.tenants.models import TenantConfig
 
@@ -47,6 +49,12 @@ def _tenant(tenant_id: str | None) -> TenantConfig | None:
 
 def _deliver(runtime: Runtime, alert: Alert, tenant: TenantConfig | None) -> list[str]:
     return send(alert, route_for(tenant, runtime.keyring if tenant else None))
+
+
+@lru_cache(maxsize=4)
+def _ui_url(env: tuple[tuple[str, str], ...]) -> str:
+    # Read once per environment, not per tenant and tick: settings cost milliseconds of CPU.
+    return AlertSettings().ui_url.rstrip("/")
 
 
 def run_failure_alert(run: dg.DagsterRun, message: str) -> Alert:
@@ -90,7 +98,7 @@ def tenant_findings(
     sftp_error: str = "",
 ) -> list[tuple[str, str, Alert]]:
     """Every alert-worthy condition of the tenant now: (kind, key, alert)."""
-    ui = AlertSettings().ui_url.rstrip("/")
+    ui = _ui_url(bridge_env())
     found: list[tuple[str, str, Alert]] = []
     settings = tenant.alerts
     now = runtime.ledger.database_now()

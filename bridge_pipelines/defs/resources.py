@@ -3,13 +3,12 @@
 It carries no configuration and no secrets: run config and tags stay clean (reliability P6).
 """
 
-import os
 from functools import lru_cache
 
 import dagster as dg
 
 from bridge_pipelines.intake.runtime import Runtime
-from bridge_pipelines.settings import Settings, get_settings
+from bridge_pipelines.settings import Settings, bridge_env, get_settings
 
 
 @lru_cache(maxsize=4)
@@ -29,7 +28,4 @@ class BridgeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Ledger, keyring, archive and pooled SFTP connections of this process."""
 
     def intake(self) -> Runtime:
-        env = tuple(
-            sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("BRIDGE_"))
-        )
-        return _context_for(_settings_for(env))
+        return _context_for(_settings_for(bridge_env()))

@@ -12,6 +12,7 @@ BENCHES = [
     "hostile_parse",
     "sftp_download",
     "listing",
+    "sensor_cost",
     "defs_load",
     "posting_throughput",
     "sapb1_posting",

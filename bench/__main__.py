@@ -13,6 +13,7 @@ BENCHES = [
     "hostile_parse",
     "sftp_download",
     "listing",
+    "sensor_cost",
     "defs_load",
     "shards",
     "posting_throughput",

@@ -3,8 +3,10 @@
 Per-tenant facts live in tenant files; this holds only where things are on this machine.
 """
 
+import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +25,10 @@ class Settings(BaseSettings):
     mappings_dir: Path | None = None
     shard: str | None = None
     """`3/8`: this code location loads only the third of eight shards of the tenants."""
+    # `per_tenant`: three sensors per tenant, each with its own tick history in the UI.
+    # `shared`: one intake, one alerts and one review-queue sensor per code location, each
+    # evaluating every tenant per tick (idle cost; docs/design-notes.md, "Shared sensors").
+    sensors: Literal["per_tenant", "shared"] = "per_tenant"
 
     @cached_property
     def resolved_ledger_url(self) -> str:
@@ -53,3 +59,8 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings from the environment as it is now (not cached: tests change it)."""
     return Settings()
+
+
+def bridge_env() -> tuple[tuple[str, str], ...]:
+    """The `BRIDGE_*` variables now: a cache key for what is built from them."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("BRIDGE_")))

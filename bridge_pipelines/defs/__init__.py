@@ -11,7 +11,9 @@ from bridge_pipelines.defs.masterdata import build_master_data_defs
 from bridge_pipelines.defs.partners import build_partner_defs, build_partner_schedule
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.defs.review import REVIEW_JOBS
+from bridge_pipelines.defs.shared_sensors import build_shared_sensors
 from bridge_pipelines.errors import FieldProblem
+from bridge_pipelines.settings import get_settings
 from bridge_pipelines.tenants.loader import inspect_tenants
 from bridge_pipelines.tenants.models import TenantConfig
 from bridge_pipelines.tenants.shards import Shard, configured_shard, select
@@ -47,11 +49,16 @@ def build_defs(
         placeholder, sensor = build_broken_tenant_defs(name, found)
         assets.append(placeholder)
         sensors.append(sensor)
+    shared = get_settings().sensors == "shared"  # BRIDGE_SENSORS; defs.shared_sensors
+    targets = []
     for tenant in tenants:
-        built = build_tenant_defs(tenant)
+        built = build_tenant_defs(tenant, own_sensors=not shared)
         assets.extend(built.assets)
         sensors.extend(built.sensors)
         checks.extend(built.checks)
+        targets += [built.intake] if built.intake is not None else []
+    if shared:
+        sensors.extend(build_shared_sensors(tenants, targets))
     sensors.append(run_failure_alerts)
     master_data = build_master_data_defs(tenants)
     partners = build_partner_defs(tenants)

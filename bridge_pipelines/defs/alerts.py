@@ -15,6 +15,7 @@ to the tenant's routes (`alerts:` in its tenant file), else the machine's (`defs
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import dagster as dg
@@ -23,11 +24,13 @@ from bridge_pipelines.defs.notify import Alert, AlertSettings, route_for, send
 from bridge_pipelines.defs.postings import posted_invoices_key
 from bridge_pipelines.defs.reconcile import RECONCILED_CHECK
 from bridge_pipelines.defs.resources import BridgeResource
+from bridge_pipelines.defs.sensors import LISTINGS, clock
 from bridge_pipelines.errors import BridgeError
 from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.posting.review import queue_rows
 from bridge_pipelines.redaction import redact
+from bridge_pipelines.settings import bridge_env
 from bridge_pipelines.tenants.loader import inspect_tenants
 from bridge_pipelines.tenants.models import TenantConfig
 
@@ -46,6 +49,12 @@ def _tenant(tenant_id: str | None) -> TenantConfig | None:
 
 def _deliver(runtime: Runtime, alert: Alert, tenant: TenantConfig | None) -> list[str]:
     return send(alert, route_for(tenant, runtime.keyring if tenant else None))
+
+
+@lru_cache(maxsize=4)
+def _ui_url(env: tuple[tuple[str, str], ...]) -> str:
+    # Read once per environment, not per tenant and tick: settings cost milliseconds of CPU.
+    return AlertSettings().ui_url.rstrip("/")
 
 
 def run_failure_alert(run: dg.DagsterRun, message: str) -> Alert:
@@ -89,7 +98,7 @@ def tenant_findings(
     sftp_error: str = "",
 ) -> list[tuple[str, str, Alert]]:
     """Every alert-worthy condition of the tenant now: (kind, key, alert)."""
-    ui = AlertSettings().ui_url.rstrip("/")
+    ui = _ui_url(bridge_env())
     found: list[tuple[str, str, Alert]] = []
     settings = tenant.alerts
     now = runtime.ledger.database_now()
@@ -222,6 +231,39 @@ def _posting_rate(
         )
 
 
+def sftp_error(runtime: Runtime, tenant: TenantConfig) -> str | None:
+    """Why the tenant's SFTP server failed its last listing, or None when it answered.
+
+    The intake sensor's listing of the last minute when there is one (`LISTINGS`): listing
+    again for the alert would double the SFTP cost of an idle tenant.
+    """
+    listing = LISTINGS.get(tenant.id)
+    if listing is not None and clock() - listing.at <= ALERTS_INTERVAL_S:
+        return listing.error
+    return sftp_reachable(runtime, tenant)
+
+
+def alert_tenant(
+    runtime: Runtime,
+    instance: dg.DagsterInstance,
+    tenant: TenantConfig,
+    state: dict[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """One alerts tick of a tenant: its new state (what was said) and what was sent now."""
+    said: dict[str, str] = state.get("said", {})
+    error = sftp_error(runtime, tenant)
+    failures = int(state.get("sftp_failures", 0)) + 1 if error else 0
+    now_said: dict[str, str] = {}
+    sent: list[str] = []
+    for kind, key, alert in tenant_findings(runtime, instance, tenant, failures, error or ""):
+        now_said[kind] = key
+        if said.get(kind) == key:
+            continue
+        channels = _deliver(runtime, alert, tenant)
+        sent.append(f"{alert.what} ({alert.count}) -> {', '.join(channels) or 'no route'}")
+    return {"said": now_said, "sftp_failures": failures}, sent
+
+
 def build_tenant_alerts_sensor(tenant: TenantConfig) -> dg.SensorDefinition:
     """The tenant's standing problems, each alerted once (and again when it changes)."""
 
@@ -235,23 +277,9 @@ def build_tenant_alerts_sensor(tenant: TenantConfig) -> dg.SensorDefinition:
         "postings far below normal.",
     )
     def _sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SkipReason:
-        runtime = bridge.intake()
         state: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
-        said: dict[str, str] = state.get("said", {})
-        error = sftp_reachable(runtime, tenant)
-        failures = int(state.get("sftp_failures", 0)) + 1 if error else 0
-        now_said: dict[str, str] = {}
-        sent: list[str] = []
-        findings = tenant_findings(runtime, context.instance, tenant, failures, error or "")
-        for kind, key, alert in findings:
-            now_said[kind] = key
-            if said.get(kind) == key:
-                continue
-            channels = _deliver(runtime, alert, tenant)
-            sent.append(f"{alert.what} ({alert.count}) -> {', '.join(channels) or 'no route'}")
-        context.update_cursor(
-            json.dumps({"said": now_said, "sftp_failures": failures}, sort_keys=True)
-        )
+        state, sent = alert_tenant(bridge.intake(), context.instance, tenant, state)
+        context.update_cursor(json.dumps(state, sort_keys=True))
         return dg.SkipReason("; ".join(sent) if sent else "nothing new to alert")
 
     return _sensor

@@ -13,20 +13,25 @@ from bridge_pipelines.defs.payments import posted_payments_assets
 from bridge_pipelines.defs.postings import posted_invoices_assets
 from bridge_pipelines.defs.reconcile import reconciled_checks
 from bridge_pipelines.defs.review import build_review_defs
-from bridge_pipelines.defs.sensors import build_intake_sensor
+from bridge_pipelines.defs.sensors import IntakeTargets, build_intake_sensor, intake_targets
 from bridge_pipelines.tenants.models import MASTER_KINDS, TRANSACTIONAL_KINDS, TenantConfig
 
 
 @dataclass(frozen=True)
 class TenantDefs:
-    """A tenant's assets, checks and sensor, merged by `build_defs` into one `Definitions`."""
+    """A tenant's assets, checks and sensors, merged by `build_defs` into one `Definitions`.
+
+    `intake` is what the location's shared sensors (`defs.shared_sensors`) need of the tenant
+    when its own sensors are not built.
+    """
 
     assets: list[dg.AssetsDefinition]
     sensors: list[dg.SensorDefinition]
     checks: list[dg.AssetChecksDefinition] = field(default_factory=list)
+    intake: IntakeTargets | None = None
 
 
-def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
+def build_tenant_defs(tenant: TenantConfig, *, own_sensors: bool = True) -> TenantDefs:
     """Assets keyed `[tenant, stage, entity]` in the tenant's own group, and its sensor.
 
     No job per tenant: runs target asset selections of the one implicit asset job. Dagster
@@ -53,7 +58,7 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
     vendor_sync = [a for a in erp_master if erp_key(tenant.id, "vendor_sync") in a.keys]
     # One run per batch takes the files and posts the day: the blocking checks gate posting.
     # Stampli vendor changes go on to the ERP in the same run that takes them.
-    sensor = build_intake_sensor(
+    targets = intake_targets(
         tenant, transactional=[*transactional, *posting], master=[*master, *vendor_sync]
     )
     # `bridge verify` for the day, after the postings, in the same run.
@@ -61,6 +66,9 @@ def build_tenant_defs(tenant: TenantConfig) -> TenantDefs:
     review_assets, review_sensors = build_review_defs(tenant)
     return TenantDefs(
         assets=[*transactional, *posting, *master, *erp_master, *review_assets],
-        sensors=[sensor, *review_sensors, build_tenant_alerts_sensor(tenant)],
+        sensors=[build_intake_sensor(targets), *review_sensors, build_tenant_alerts_sensor(tenant)]
+        if own_sensors
+        else [],
         checks=checks,
+        intake=targets,
     )

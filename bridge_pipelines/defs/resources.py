@@ -8,7 +8,7 @@ from functools import lru_cache
 import dagster as dg
 
 from bridge_pipelines.intake.runtime import Runtime
-from bridge_pipelines.settings import Settings, get_settings
+from bridge_pipelines.settings import Settings, bridge_env, get_settings
 
 
 @lru_cache(maxsize=4)
@@ -17,8 +17,15 @@ def _context_for(settings: Settings) -> Runtime:
     return Runtime(settings=settings)
 
 
+@lru_cache(maxsize=4)
+def _settings_for(env: tuple[tuple[str, str], ...]) -> Settings:
+    # Building `Settings` costs milliseconds of CPU, and every sensor tick asks (profiled by
+    # `python -m bench sensor_cost`); the `BRIDGE_*` variables decide it, so they are the key.
+    return get_settings()
+
+
 class BridgeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Ledger, keyring, archive and pooled SFTP connections of this process."""
 
     def intake(self) -> Runtime:
-        return _context_for(get_settings())
+        return _context_for(_settings_for(bridge_env()))

@@ -24,6 +24,7 @@ from bridge_pipelines.defs.metadata import markdown_table
 from bridge_pipelines.defs.postings import posted_invoices_key
 from bridge_pipelines.defs.resources import BridgeResource
 from bridge_pipelines.defs.review_check import MAX_ROWS_SHOWN, readable, waiting_summary
+from bridge_pipelines.intake.runtime import Runtime
 from bridge_pipelines.ledger.states import PostingState
 from bridge_pipelines.posting.review import QueueRow, dismiss, queue_rows, resolve
 from bridge_pipelines.posting.run import post_tenant_day
@@ -109,20 +110,31 @@ def build_review_queue_sensor(tenant: TenantConfig) -> dg.SensorDefinition:
     def _sensor(
         context: dg.SensorEvaluationContext, bridge: BridgeResource
     ) -> Iterator[dg.RunRequest | dg.SkipReason]:
-        rows = queue_rows(bridge.intake(), tenant.id)
-        digest = queue_digest(rows)
-        if digest == context.cursor:
-            yield dg.SkipReason(waiting_summary(rows) + " (unchanged)")
+        digest, request, summary = queue_refresh(bridge.intake(), tenant, context.cursor)
+        if request is None:
+            yield dg.SkipReason(summary)
             return
         context.update_cursor(digest)
-        yield dg.RunRequest(
-            run_key=f"{tenant.id}-review-queue-{digest}",
-            asset_selection=[key],
-            # Not `bridge/tenant`: a queue refresh must never hold up the tenant's intake.
-            tags={"bridge/review": tenant.id, "bridge/what": "review queue"},
-        )
+        yield request
 
     return _sensor
+
+
+def queue_refresh(
+    runtime: Runtime, tenant: TenantConfig, last_digest: str | None
+) -> tuple[str, dg.RunRequest | None, str]:
+    """The queue's digest now, a refresh run when it changed since `last_digest`, a summary."""
+    rows = queue_rows(runtime, tenant.id)
+    digest = queue_digest(rows)
+    if digest == last_digest:
+        return digest, None, waiting_summary(rows) + " (unchanged)"
+    request = dg.RunRequest(
+        run_key=f"{tenant.id}-review-queue-{digest}",
+        asset_selection=[review_queue_key(tenant.id)],
+        # Not `bridge/tenant`: a queue refresh must never hold up the tenant's intake.
+        tags={"bridge/review": tenant.id, "bridge/what": "review queue"},
+    )
+    return digest, request, waiting_summary(rows)
 
 
 class ReleaseConfig(dg.Config):

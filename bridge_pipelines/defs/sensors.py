@@ -15,6 +15,7 @@ an operator's replay.
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -22,10 +23,13 @@ import dagster as dg
 from bridge_pipelines.defs.payments import posted_payments_key
 from bridge_pipelines.defs.postings import posted_invoices_key
 from bridge_pipelines.defs.resources import BridgeResource
-from bridge_pipelines.intake.scan import group_by_day, scan_tenant
+from bridge_pipelines.errors import BridgeError
+from bridge_pipelines.intake.runtime import Runtime
+from bridge_pipelines.intake.scan import ScanResult, group_by_day, scan_tenant
 from bridge_pipelines.ledger.models import FileRow
 from bridge_pipelines.ledger.repository import Ledger
 from bridge_pipelines.ledger.states import PostingState
+from bridge_pipelines.redaction import redact
 from bridge_pipelines.tenants.models import MASTER_KINDS, TenantConfig
 
 # Runs of one batch, the first included, before its files are left for an operator.
@@ -38,25 +42,146 @@ _clock = time.time  # the instant backoffs are judged at (tests move it forward)
 OPEN_POSTINGS = (PostingState.PLANNED, PostingState.SENDING, PostingState.UNKNOWN)
 
 
-def build_intake_sensor(
+def clock() -> float:
+    """The sensors' now (`_clock`, which tests move forward)."""
+    return _clock()
+
+
+@dataclass(frozen=True)
+class IntakeTargets:
+    """What a tenant's intake runs materialize; the same for both sensor layouts."""
+
+    tenant: TenantConfig
+    assets: list[dg.AssetsDefinition]
+    transactional_keys: list[dg.AssetKey]
+    master_keys: list[dg.AssetKey]
+    # What a run that only resumes open postings materializes (nothing without an ERP).
+    posting_keys: list[dg.AssetKey]
+
+
+def intake_targets(
     tenant: TenantConfig,
     *,
     transactional: list[dg.AssetsDefinition],
     master: list[dg.AssetsDefinition],
-) -> dg.SensorDefinition:
-    """The tenant's watcher; it requests intake runs and never touches file contents."""
+) -> IntakeTargets:
+    """The tenant's run targets: a day's batch, a master-data batch, a postings resume."""
     transactional_keys = [a.key for a in transactional]
-    master_keys = [a.key for a in master]
-    # What a run that only resumes open postings materializes (nothing without an ERP).
-    posting_keys = [
-        k
-        for k in transactional_keys
-        if k in (posted_invoices_key(tenant.id), posted_payments_key(tenant.id))
-    ]
+    return IntakeTargets(
+        tenant=tenant,
+        assets=[*transactional, *master],
+        transactional_keys=transactional_keys,
+        master_keys=[a.key for a in master],
+        posting_keys=[
+            k
+            for k in transactional_keys
+            if k in (posted_invoices_key(tenant.id), posted_payments_key(tenant.id))
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The last SFTP listing of a tenant in this process: when, and why it failed (or None)."""
+
+    at: float
+    error: str | None
+
+
+# Written by the intake sensors, read by the alerts sensors: one listing per tenant and tick
+# serves both (the code server evaluates every sensor of the location in one process).
+LISTINGS: dict[str, Listing] = {}
+
+
+def list_tenant(runtime: Runtime, tenant: TenantConfig) -> ScanResult:
+    """List the tenant's folders into the ledger; the outcome is kept in `LISTINGS`."""
+    try:
+        with runtime.sftp(tenant) as client:
+            result = scan_tenant(tenant, client, runtime.ledger)
+    except (BridgeError, OSError) as exc:
+        LISTINGS[tenant.id] = Listing(clock(), redact(" ".join(str(exc).split()))[:400])
+        raise
+    LISTINGS[tenant.id] = Listing(clock(), None)
+    return result
+
+
+@dataclass
+class TenantTick:
+    """One tenant's share of a tick: run requests, else why none, and warnings to log."""
+
+    requests: list[dg.RunRequest] = field(default_factory=list)
+    skip: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def evaluate_tenant(
+    instance: dg.DagsterInstance, runtime: Runtime, targets: IntakeTargets, result: ScanResult
+) -> TenantTick:
+    """After the listing: batch what is newly stable, or resume what an earlier run left."""
+    tenant = targets.tenant
+    ledger = runtime.ledger
+    pending = ledger.pending_files(tenant.id)
+    # Files stable but not yet in a batch: new ones, and any left while a run was active.
+    waiting = [row for row in pending if row.batch_id is None]
+    tick = TenantTick()
+    if waiting and _tenant_run_active(instance, tenant.id):
+        # One run per tenant per cycle: the active run takes whatever is pending for its
+        # day; what is left gets a batch on a later tick.
+        tick.skip = f"{len(waiting)} files wait for the tenant's active run"
+        return tick
+    master_files = [row for row in waiting if row.kind in MASTER_KINDS]
+    if master_files:
+        batch_id = ledger.create_batch(tenant.id, [row.id for row in master_files])
+        tick.requests.append(
+            dg.RunRequest(
+                run_key=batch_id,
+                asset_selection=targets.master_keys,
+                tags={
+                    "bridge/tenant": tenant.id,
+                    "bridge/batch": batch_id,
+                    **_what(f"take {len(master_files)} master-data file(s)", master_files),
+                },
+            )
+        )
+    day_files = [row for row in waiting if row.kind not in MASTER_KINDS]
+    for day, rows in sorted(group_by_day(day_files).items()):
+        batch_id = ledger.create_batch(tenant.id, [row.id for row in rows])
+        tick.requests.append(
+            dg.RunRequest(
+                run_key=batch_id,
+                asset_selection=targets.transactional_keys,
+                partition_key=day.isoformat(),
+                tags={
+                    "bridge/tenant": tenant.id,
+                    "bridge/batch": batch_id,
+                    **_what(f"take {len(rows)} file(s) of {day} and post them", rows),
+                },
+            )
+        )
+    if not tick.requests:
+        stranded = [row for row in pending if row.batch_id is not None]
+        tick.requests.extend(
+            _resumed(
+                instance, ledger, tenant, stranded, targets.master_keys,
+                targets.transactional_keys, targets.posting_keys, tick.warnings,
+            )
+        )  # fmt: skip
+    if tick.warnings and not tick.requests:
+        tick.skip = "; ".join(tick.warnings)
+    elif not tick.requests:
+        tick.skip = f"listed {result.listed} files; none newly stable" + (
+            f"; refused names: {result.quarantined_names}" if result.quarantined_names else ""
+        )
+    return tick
+
+
+def build_intake_sensor(targets: IntakeTargets) -> dg.SensorDefinition:
+    """The tenant's watcher; it requests intake runs and never touches file contents."""
+    tenant = targets.tenant
 
     @dg.sensor(
         name=f"{tenant.id}_stampli_files",
-        asset_selection=dg.AssetSelection.assets(*transactional, *master),
+        asset_selection=dg.AssetSelection.assets(*targets.assets),
         minimum_interval_seconds=tenant.schedules.sensor_interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -68,68 +193,15 @@ def build_intake_sensor(
     def _sensor(
         context: dg.SensorEvaluationContext, bridge: BridgeResource
     ) -> Iterator[dg.RunRequest | dg.SkipReason]:
-        ctx = bridge.intake()
-        with ctx.sftp(tenant) as client:
-            result = scan_tenant(tenant, client, ctx.ledger)
-        pending = ctx.ledger.pending_files(tenant.id)
-        # Files stable but not yet in a batch: new ones, and any left while a run was active.
-        waiting = [row for row in pending if row.batch_id is None]
-        requested = False
-        if waiting and _tenant_run_active(context.instance, tenant.id):
-            # One run per tenant per cycle: the active run takes whatever is pending for its
-            # day; what is left gets a batch on a later tick.
-            yield dg.SkipReason(f"{len(waiting)} files wait for the tenant's active run")
-            return
-        master_files = [row for row in waiting if row.kind in MASTER_KINDS]
-        if master_files:
-            batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in master_files])
-            requested = True
-            yield dg.RunRequest(
-                run_key=batch_id,
-                asset_selection=master_keys,
-                tags={
-                    "bridge/tenant": tenant.id,
-                    "bridge/batch": batch_id,
-                    **_what(f"take {len(master_files)} master-data file(s)", master_files),
-                },
-            )
-        day_files = [row for row in waiting if row.kind not in MASTER_KINDS]
-        for day, rows in sorted(group_by_day(day_files).items()):
-            batch_id = ctx.ledger.create_batch(tenant.id, [row.id for row in rows])
-            requested = True
-            yield dg.RunRequest(
-                run_key=batch_id,
-                asset_selection=transactional_keys,
-                partition_key=day.isoformat(),
-                tags={
-                    "bridge/tenant": tenant.id,
-                    "bridge/batch": batch_id,
-                    **_what(f"take {len(rows)} file(s) of {day} and post them", rows),
-                },
-            )
-        given_up: list[str] = []
-        if not requested:
-            stranded = [row for row in pending if row.batch_id is not None]
-            for request in _resumed(
-                context.instance, ctx.ledger, tenant, stranded, master_keys,
-                transactional_keys, posting_keys, given_up,
-            ):  # fmt: skip
-                requested = True
-                yield request
-        for note in given_up:
+        runtime = bridge.intake()
+        result = list_tenant(runtime, tenant)
+        tick = evaluate_tenant(context.instance, runtime, targets, result)
+        yield from tick.requests
+        for note in tick.warnings:
             context.log.warning(note)
-        if given_up and not requested:
+        if not tick.requests:
             # One SkipReason or some RunRequests, never both: Dagster fails a tick that mixes.
-            yield dg.SkipReason("; ".join(given_up))
-        elif not requested:
-            yield dg.SkipReason(
-                f"listed {result.listed} files; none newly stable"
-                + (
-                    f"; refused names: {result.quarantined_names}"
-                    if result.quarantined_names
-                    else ""
-                )
-            )
+            yield dg.SkipReason(tick.skip)
 
     return _sensor
 

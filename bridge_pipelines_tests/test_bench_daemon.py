@@ -70,6 +70,8 @@ def test_the_production_path_bench_posts_every_dropped_file(pg_url: str) -> None
         max_runs=None,
         launcher="default",
         workers=2,
+        sensors="shared",
+        quiet_wait=0.0,
         settle=None,
         interval=None,
         tenants_per_sftp=25,

@@ -61,7 +61,7 @@ def po_key(tenant_id: str) -> dg.AssetKey:
 def master_keys(tenant_id: str) -> set[dg.AssetKey]:
     kinds = ("erp_vendors", "erp_gl_accounts", "erp_dimensions")
     return {dg.AssetKey([tenant_id, "erp", k]) for k in kinds} | {
-        dg.AssetKey([tenant_id, "mapping", "tables"])
+        dg.AssetKey([tenant_id, "mapping", "mapping_tables"])
     }
 
 

@@ -119,8 +119,8 @@ def tenant_findings(
                     count=len(old),
                     detail=names,
                     act=f"`bridge review list {tenant.id}`, or launch `release_posting` / "
-                    f"`dismiss_posting` from {ui}/assets/{tenant.id}/review/queue",
-                    links=(f"{ui}/assets/{tenant.id}/review/queue",),
+                    f"`dismiss_posting` from {ui}/assets/{tenant.id}/review/review_queue",
+                    links=(f"{ui}/assets/{tenant.id}/review/review_queue",),
                 ),
             )
         )

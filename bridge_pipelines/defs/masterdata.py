@@ -47,7 +47,7 @@ def erp_key(tenant_id: str, name: str) -> dg.AssetKey:
 
 def mapping_key(tenant_id: str) -> dg.AssetKey:
     """`[tenant, mapping, tables]`."""
-    return dg.AssetKey([tenant_id, "mapping", "tables"])
+    return dg.AssetKey([tenant_id, "mapping", "mapping_tables"])
 
 
 def build_master_data_assets(tenant: TenantConfig) -> list[dg.AssetsDefinition]:

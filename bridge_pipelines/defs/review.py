@@ -36,7 +36,7 @@ QUEUE_REFRESH_S = 60
 
 def review_queue_key(tenant_id: str) -> dg.AssetKey:
     """`[tenant, review, queue]`."""
-    return dg.AssetKey([tenant_id, "review", "queue"])
+    return dg.AssetKey([tenant_id, "review", "review_queue"])
 
 
 QUEUE_SCHEMA = dg.TableSchema(

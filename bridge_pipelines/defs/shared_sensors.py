@@ -203,7 +203,7 @@ def build_shared_review_sensor(tenants: Sequence[TenantConfig]) -> dg.SensorDefi
         asset_selection=dg.AssetSelection.assets(*[review_queue_key(t.id) for t in with_erp]),
         minimum_interval_seconds=QUEUE_REFRESH_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Refreshes `<tenant>/review/queue` of the location's {len(with_erp)} "
+        description=f"Refreshes `<tenant>/review/review_queue` of the location's {len(with_erp)} "
         "ERP tenants whenever an invoice joins or leaves a review queue.",
     )
     def _sensor(context: dg.SensorEvaluationContext, bridge: BridgeResource) -> dg.SensorResult:

@@ -84,7 +84,7 @@ def test_a_held_invoice_alerts_once_on_slack_and_by_mail(
     assert text.startswith("tenant acme: invoices waiting for review longer than 0 min")
     assert "(1)" in text and "has no ERP supplier" in text
     assert "bridge review list acme" in text
-    assert "http://127.0.0.1:3999/assets/acme/review/queue" in text
+    assert "http://127.0.0.1:3999/assets/acme/review/review_queue" in text
     [mail] = [m for m in smtp_sink.messages if "waiting for review" in str(m["Subject"])]
     assert mail["To"] == "ap-team@acme.example"
     assert str(mail["Subject"]).startswith("[bridge] acme: invoices waiting")

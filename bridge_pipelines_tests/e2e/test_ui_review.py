@@ -199,7 +199,7 @@ def test_held_invoice_is_yellow_listed_and_released_through_the_ui(
         # The queue: a row a person reads (vendor, invoice number, reason in full, what to do).
         queue = shoot(
             tab,
-            f"{url}/assets/acme/review/queue",
+            f"{url}/assets/acme/review/review_queue",
             "acme_review_queue.png",
             "waiting since",
         )

@@ -56,6 +56,18 @@ def _openssh(server: SshdServer, commands: str, cipher: str | None = None) -> fl
     return time.perf_counter() - started
 
 
+def product_login(server: SshdServer) -> tuple[SftpConfig, SftpCredentials]:
+    """The tenant settings and key the product's client uses against the bench's sshd."""
+    cfg = SftpConfig(
+        host=server.host,
+        port=server.port,
+        username=server.username,
+        host_key=server.host_key_line,
+        private_key="enc:v1:bench:AAAA",
+    )
+    return cfg, SftpCredentials(private_key=SecretStr(server.key.private))
+
+
 def _default_cipher(server: SshdServer) -> str:
     """OpenSSH's first-choice cipher (what it negotiates with our sshd, which offers all)."""
     argv = ["ssh", "-G", "-F", "/dev/null", server.host]
@@ -79,14 +91,7 @@ def main() -> None:
         with server.local("/outbound/invoices/bench.bin").open("wb") as handle:
             for _ in range(args.mb):
                 handle.write(os.urandom(1024 * 1024))
-        cfg = SftpConfig(
-            host=server.host,
-            port=server.port,
-            username=server.username,
-            host_key=server.host_key_line,
-            private_key="enc:v1:bench:AAAA",
-        )
-        credentials = SftpCredentials(private_key=SecretStr(server.key.private))
+        cfg, credentials = product_login(server)
 
         ours, ours_total = [], []
         theirs: dict[str, list[float]] = {"default": [], "same": []}

@@ -31,10 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from bench.parse import OUT, _cpu, generate_invoice_csv
-from bench.sftp_download import _openssh
+from bench.sftp_download import _openssh, product_login
 
 _PROBE = """
 import json, sys
@@ -108,8 +106,6 @@ def _parse_figures(path: Path, lines: int, runs: int) -> dict[str, float]:
 def _download_figures(path: Path, runs: int) -> dict[str, Any]:
     from bridge_pipelines.sandbox.sshd import start_sshd
     from bridge_pipelines.sftp.client import SftpClient
-    from bridge_pipelines.sftp.credentials import SftpCredentials
-    from bridge_pipelines.tenants.models import SftpConfig
 
     size = path.stat().st_size
     server = start_sshd()
@@ -117,14 +113,7 @@ def _download_figures(path: Path, runs: int) -> dict[str, Any]:
     try:
         folder = server.remote("/outbound/invoices")
         shutil.copyfile(path, server.local(f"/outbound/invoices/{path.name}"))
-        cfg = SftpConfig(
-            host=server.host,
-            port=server.port,
-            username=server.username,
-            host_key=server.host_key_line,
-            private_key="enc:v1:bench:AAAA",
-        )
-        credentials = SftpCredentials(private_key=SecretStr(server.key.private))
+        cfg, credentials = product_login(server)
         ours: list[float] = []
         theirs: list[float] = []
         cipher = "?"

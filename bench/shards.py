@@ -35,6 +35,7 @@ import psutil
 from bench.daemon import _free_port, _percentile
 from bench.defs_load import TENANT, ZONES
 from bridge_pipelines.cli.workspace import location_name
+from bridge_pipelines.defs.shared_sensors import INTAKE_SENSOR
 from bridge_pipelines.tenants.shards import Shard, shard_of
 
 BIN = Path(sys.executable).parent
@@ -84,6 +85,7 @@ class Figures:
     queries: dict[str, list[float]] = field(default_factory=dict)
     gaps: dict[str, list[float]] = field(default_factory=dict)
     ticks: dict[str, int] = field(default_factory=dict)
+    intake_gaps: dict[str, list[float]] = field(default_factory=dict)
     sensors: dict[str, int] = field(default_factory=dict)
     ticked: dict[str, int] = field(default_factory=dict)
     daemon_s: float = 0.0
@@ -184,6 +186,7 @@ def run_k(root: Path, ids: list[str], count: int, args: argparse.Namespace) -> F
         **{k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "DAGSTER_"))},
         "BRIDGE_TENANTS_DIR": str(root / "tenants"),
         "BRIDGE_HOME": str(home / "bridge"),
+        "BRIDGE_SENSORS": args.sensors,
         "DAGSTER_HOME": str(home / "dagster_home"),
     }
     logs = home / "logs"
@@ -353,6 +356,8 @@ def _daemon(
                 figures.gaps.setdefault(where, []).extend(
                     b - a for a, b in itertools.pairwise(stamps)
                 )
+                if state.instigator_name == INTAKE_SENSOR:
+                    figures.intake_gaps[where] = [b - a for a, b in itertools.pairwise(stamps)]
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -393,6 +398,12 @@ def report_ticks(figures: Figures) -> None:
             )
         else:
             print(f"  {where}: {figures.ticks[where]} ticks, {ticked}, none ticked twice")
+        intake = figures.intake_gaps.get(where)
+        if intake:
+            print(
+                f"    {INTAKE_SENSOR} (every tenant of the location): gaps p50 "
+                f"{_percentile(intake, 50):.1f} s, max {max(intake):.1f} s"
+            )
 
 
 def main() -> None:
@@ -404,6 +415,12 @@ def main() -> None:
         "--daemon", type=float, default=0, metavar="SECONDS", help="run the daemon this long"
     )
     parser.add_argument("--timeout", type=float, default=1200)
+    parser.add_argument(
+        "--sensors",
+        choices=["per_tenant", "shared"],
+        default="per_tenant",
+        help="BRIDGE_SENSORS: three sensors per tenant, or three per code location",
+    )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at start")
     with tempfile.TemporaryDirectory(prefix="bench_shards_") as tmp:

@@ -211,6 +211,15 @@ def _memory_probe(path: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def export_of(lines: int) -> Path:
+    """The generated export of `lines` invoice lines, made once and kept under `OUT`."""
+    path = OUT / f"approved_invoices_{lines}.csv"
+    if not path.exists():
+        print(f"generating {path} ...", flush=True)
+        generate_invoice_csv(path, lines)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -218,10 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
     args = parser.parse_args(argv)
 
-    path = OUT / f"approved_invoices_{args.lines}.csv"
-    if not path.exists():
-        print(f"generating {path} ...", flush=True)
-        generate_invoice_csv(path, args.lines)
+    path = export_of(args.lines)
     size = path.stat().st_size
     print(f"file: {path.name}, {size / 1e6:.1f} MB, {args.lines:,} invoice lines")
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.parse import OUT, _cpu, generate_invoice_csv
+from bench.parse import _cpu, export_of
 from bench.sftp_download import _openssh, product_login
 
 _PROBE = """
@@ -145,10 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-download", action="store_true", help="skip the SFTP comparison")
     args = parser.parse_args(argv)
 
-    path = OUT / f"approved_invoices_{args.lines}.csv"
-    if not path.exists():
-        print(f"generating {path} ...", flush=True)
-        generate_invoice_csv(path, args.lines)
+    path = export_of(args.lines)
     size = path.stat().st_size
     load_before = os.getloadavg()
     print(f"file: {path.name}, {size / 1e6:.1f} MB, {args.lines:,} invoice lines")
